@@ -1,0 +1,145 @@
+/**
+ * The one door to the kernel and to the process: every other module reaches
+ * Linux only through this service, so swapping its Layer swaps the whole
+ * machine (`Layer.memory` in tests, `Layer.live` for real).
+ *
+ * @since 0.1.0
+ */
+import { Context, Data } from "effect"
+import type { Effect } from "effect"
+import { errnoDescription, type ErrnoName, errnoName, errnoNumber, isErrnoName } from "./internal/errno.ts"
+
+export type { ErrnoName } from "./internal/errno.ts"
+
+/**
+ * A system call, or a file operation of the process, failed with an errno.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SyscallError extends Data.TaggedError("SyscallError")<{
+  /** The call that failed, e.g. `"mount"`, `"finit_module"`, `"open"`. */
+  readonly syscall: string
+  /** The errno's name, e.g. `"ENODEV"`. */
+  readonly errno: ErrnoName | (string & {})
+  /** The errno's number on this platform. */
+  readonly code: number
+  /** The path the call was about, when there is one. */
+  readonly path?: string | undefined
+}> {
+  override get message(): string {
+    const where = this.path === undefined ? "" : ` ${JSON.stringify(this.path)}`
+    return `${this.syscall}${where}: ${this.errno} (${errnoDescription(this.code)})`
+  }
+
+  /**
+   * Builds the error from an errno given by name or by number.
+   *
+   * @since 0.1.0
+   */
+  static of(syscall: string, errno: ErrnoName | number, path?: string): SyscallError {
+    if (typeof errno === "number") {
+      const code = Math.abs(errno)
+      return new SyscallError({ syscall, errno: errnoName(code) ?? `E${code}`, code, path })
+    }
+    return new SyscallError({ syscall, errno, code: errnoNumber(errno), path })
+  }
+}
+
+/**
+ * Whether a string names an errno of this platform.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isErrno: (name: string) => name is ErrnoName = isErrnoName
+
+/**
+ * What `mount(2)` takes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MountRequest {
+  readonly source: string
+  readonly target: string
+  readonly fsType: string
+  readonly flags: number
+  readonly data: string
+}
+
+/**
+ * What kind of file a path names, following symlinks.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type FileType = "file" | "directory" | "symlink" | "other"
+
+/**
+ * The operations the init needs from the kernel and from its own process.
+ * Every failure is a `SyscallError` with the errno Linux gives.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SyscallsShape {
+  readonly getpid: Effect.Effect<number>
+  readonly mount: (request: MountRequest) => Effect.Effect<void, SyscallError>
+  readonly umount: (target: string, flags: number) => Effect.Effect<void, SyscallError>
+  /** `reboot(2)` with a `LINUX_REBOOT_CMD_*` command. */
+  readonly reboot: (command: number) => Effect.Effect<void, SyscallError>
+  readonly sync: Effect.Effect<void>
+
+  /** `finit_module(2)` on the file at `path`; `flags` may hold `MODULE_INIT_COMPRESSED_FILE`. */
+  readonly finitModule: (path: string, params: string, flags: number) => Effect.Effect<void, SyscallError>
+  /** `init_module(2)` with an uncompressed module image. */
+  readonly initModule: (image: Uint8Array, params: string) => Effect.Effect<void, SyscallError>
+
+  /** `SIOCGIFFLAGS` of a network interface. */
+  readonly interfaceFlags: (name: string) => Effect.Effect<number, SyscallError>
+  /** `SIOCSIFFLAGS` of a network interface. */
+  readonly setInterfaceFlags: (name: string, flags: number) => Effect.Effect<void, SyscallError>
+
+  /** Opens a console device `O_WRONLY | O_NOCTTY | O_NDELAY | O_CLOEXEC` and returns its descriptor. */
+  readonly openConsole: (path: string) => Effect.Effect<number, SyscallError>
+  /** Raw mode (`c_cflag = CLOCAL`, no input, output or line processing) and blocking writes. */
+  readonly setRawMode: (fd: number) => Effect.Effect<void, SyscallError>
+  /** Waits until everything written to a terminal has been sent (`tcdrain`). */
+  readonly drain: (fd: number) => Effect.Effect<void, SyscallError>
+  /** Writes all of `data`. */
+  readonly write: (fd: number, data: Uint8Array) => Effect.Effect<void, SyscallError>
+  readonly close: (fd: number) => Effect.Effect<void, SyscallError>
+
+  readonly symlink: (target: string, path: string) => Effect.Effect<void, SyscallError>
+  readonly readlink: (path: string) => Effect.Effect<string, SyscallError>
+  /** Creates a directory and its missing parents; an existing directory is fine. */
+  readonly mkdirAll: (path: string, mode: number) => Effect.Effect<void, SyscallError>
+  readonly readFile: (path: string) => Effect.Effect<Uint8Array, SyscallError>
+  /** Writes a whole file, as `echo -n data > path` does (sysctls, /sys attributes). */
+  readonly writeFile: (path: string, data: string | Uint8Array) => Effect.Effect<void, SyscallError>
+  readonly fileType: (path: string) => Effect.Effect<FileType, SyscallError>
+  /** The paths matching a glob pattern, sorted. */
+  readonly glob: (pattern: string) => Effect.Effect<ReadonlyArray<string>, SyscallError>
+
+  readonly getEnv: Effect.Effect<Readonly<Record<string, string>>>
+  /** Sets a variable of the process, seen by `process.env` and by children spawned afterwards. */
+  readonly setEnv: (name: string, value: string) => Effect.Effect<void, SyscallError>
+
+  /** Writes to the init's stderr, the kernel console (console 0), synchronously. */
+  readonly writeStderr: (text: string) => Effect.Effect<void>
+  /**
+   * Sends what the process writes to stdout (`process.stdout`, `console.log`,
+   * Effect's `Console`) to the descriptor, or back to the original stdout
+   * when `fd` is undefined.
+   */
+  readonly redirectStdout: (fd: number | undefined) => Effect.Effect<void>
+}
+
+/**
+ * The kernel service.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class Syscalls extends Context.Service<Syscalls, SyscallsShape>()("effect-sysinit/Syscalls") {}
