@@ -1,0 +1,77 @@
+#!/bin/sh
+# Fetches a distribution kernel once into the cache and prints the path of
+# its vmlinuz. Layout of the cache directory:
+#   vmlinuz             the kernel image, readable by anyone
+#   modules/<release>/  the package's /lib/modules/<release> tree
+#   release             the kernel release, e.g. 6.1.0-56-amd64
+# Debian: linux-image-amd64 names the real linux-image-<release> package.
+# Ubuntu: linux-image-generic does, and the modules come in linux-modules-<release>.
+set -eu
+
+cache="${SYSINIT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/effect-sysinit}/kernel"
+
+if [ -s "$cache/vmlinuz" ] && [ -s "$cache/release" ]; then
+  echo "$cache/vmlinuz"
+  exit 0
+fi
+
+for tool in apt-get apt-cache dpkg-deb; do
+  command -v "$tool" >/dev/null || { echo "fetch-kernel: $tool not found (needs Debian or Ubuntu)" >&2; exit 1; }
+done
+
+# The first dependency of a meta package that names a kernel image package.
+real_package() {
+  apt-cache depends "$1" 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n 1
+}
+
+meta=""
+for candidate in linux-image-amd64 linux-image-generic; do
+  if apt-cache show "$candidate" >/dev/null 2>&1; then meta="$candidate"; break; fi
+done
+if [ -z "$meta" ]; then
+  echo "fetch-kernel: no kernel package known to apt, running apt-get update" >&2
+  apt-get update -qq >&2
+  for candidate in linux-image-amd64 linux-image-generic; do
+    if apt-cache show "$candidate" >/dev/null 2>&1; then meta="$candidate"; break; fi
+  done
+fi
+[ -n "$meta" ] || { echo "fetch-kernel: neither linux-image-amd64 nor linux-image-generic is available" >&2; exit 1; }
+
+package="$(real_package "$meta")"
+[ -n "$package" ] || { echo "fetch-kernel: cannot resolve the kernel package behind $meta" >&2; exit 1; }
+release="${package#linux-image-}"
+release="${release%-unsigned}"
+packages="$package"
+if apt-cache show "linux-modules-$release" >/dev/null 2>&1; then
+  packages="$packages linux-modules-$release"
+fi
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+echo "fetch-kernel: downloading $packages" >&2
+# apt-get download writes into the current directory; as root it drops to the
+# _apt user, which must be able to write there.
+chmod 0777 "$work"
+(cd "$work" && apt-get download -qq $packages >&2)
+for deb in "$work"/*.deb; do
+  dpkg-deb -x "$deb" "$work/root"
+done
+
+image="$(ls "$work/root/boot/vmlinuz-"* 2>/dev/null | head -n 1)"
+[ -n "$image" ] || { echo "fetch-kernel: no /boot/vmlinuz-* in $packages" >&2; exit 1; }
+modules="$work/root/lib/modules/$release"
+[ -d "$modules" ] || modules="$work/root/usr/lib/modules/$release"
+
+mkdir -p "$cache"
+rm -rf "$cache/modules.tmp"
+mkdir -p "$cache/modules.tmp"
+if [ -d "$modules" ]; then
+  cp -a "$modules" "$cache/modules.tmp/$release"
+fi
+rm -rf "$cache/modules"
+mv "$cache/modules.tmp" "$cache/modules"
+cp "$image" "$cache/vmlinuz.tmp"
+chmod 0644 "$cache/vmlinuz.tmp"
+mv "$cache/vmlinuz.tmp" "$cache/vmlinuz"
+echo "$release" >"$cache/release"
+echo "$cache/vmlinuz"
