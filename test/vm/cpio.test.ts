@@ -1,0 +1,119 @@
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, FileSystem } from "effect"
+import { execFileSync } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import * as Cpio from "../../src/internal/cpio.ts"
+
+interface Entry {
+  readonly name: string
+  readonly mode: number
+  readonly nlink: number
+  readonly data: Uint8Array
+}
+
+/** A reader of "newc" archives that checks the magic and the 4-byte alignment of every part. */
+const readArchive = (archive: Uint8Array): Array<Entry> => {
+  const entries: Array<Entry> = []
+  const text = new TextDecoder()
+  let offset = 0
+  for (;;) {
+    assert.strictEqual(offset % 4, 0)
+    const header = text.decode(archive.subarray(offset, offset + 110))
+    assert.strictEqual(header.slice(0, 6), "070701")
+    const field = (i: number) => parseInt(header.slice(6 + i * 8, 14 + i * 8), 16)
+    const nameSize = field(11)
+    const fileSize = field(6)
+    const nameStart = offset + 110
+    const name = text.decode(archive.subarray(nameStart, nameStart + nameSize - 1))
+    assert.strictEqual(archive[nameStart + nameSize - 1], 0)
+    let dataStart = nameStart + nameSize
+    dataStart += (4 - (dataStart % 4)) % 4
+    const data = archive.subarray(dataStart, dataStart + fileSize)
+    offset = dataStart + fileSize
+    offset += (4 - (offset % 4)) % 4
+    if (name === Cpio.TRAILER_NAME) {
+      assert.strictEqual(offset, archive.length)
+      return entries
+    }
+    entries.push({ name, mode: field(1), nlink: field(4), data })
+  }
+}
+
+const hasCpio = (() => {
+  try {
+    execFileSync("cpio", ["--version"], { stdio: "ignore" })
+    return true
+  } catch {
+    return false
+  }
+})()
+
+describe("cpio", () => {
+  it.effect("writes directories, files with modes, symlinks and the trailer, each 4-byte aligned", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const big = randomBytes(2 * 1024 * 1024 + 3)
+      yield* fs.writeFile(`${dir}/big`, big)
+      yield* fs.chmod(`${dir}/big`, 0o750)
+      const archivePath = `${dir}/out.cpio`
+
+      yield* Effect.scoped(Effect.gen(function*() {
+        const writer = yield* Cpio.make(archivePath)
+        yield* writer.directory("/bin")
+        yield* writer.file("/bin/hello", new TextEncoder().encode("hi!"), 0o755)
+        yield* writer.copyFile("/bin/big", `${dir}/big`)
+        yield* writer.copyFile("/bin/big-ro", `${dir}/big`, 0o444)
+        yield* writer.symlink("/bin/link", "hello")
+        yield* writer.file("/empty", new Uint8Array(0))
+        yield* writer.finish
+        assert.strictEqual(yield* writer.size, Number((yield* fs.stat(archivePath)).size))
+      }))
+
+      const entries = readArchive(yield* fs.readFile(archivePath))
+      assert.deepStrictEqual(entries.map((e) => [e.name, e.mode.toString(8), e.nlink]), [
+        ["bin", "40755", 2],
+        ["bin/hello", "100755", 1],
+        ["bin/big", "100750", 1],
+        ["bin/big-ro", "100444", 1],
+        ["bin/link", "120777", 1],
+        ["empty", "100644", 1]
+      ])
+      assert.strictEqual(new TextDecoder().decode(entries[1]!.data), "hi!")
+      assert.isTrue(Buffer.from(entries[2]!.data).equals(big))
+      assert.isTrue(Buffer.from(entries[3]!.data).equals(big))
+      assert.strictEqual(new TextDecoder().decode(entries[4]!.data), "hello")
+
+      if (hasCpio) {
+        const listing = execFileSync("cpio", ["-it", "--quiet", "-F", archivePath], { encoding: "utf8" })
+        assert.deepStrictEqual(listing.trim().split("\n"), [
+          "bin",
+          "bin/hello",
+          "bin/big",
+          "bin/big-ro",
+          "bin/link",
+          "empty"
+        ])
+        const out = `${dir}/x`
+        yield* fs.makeDirectory(out)
+        execFileSync("cpio", ["-idm", "--quiet", "-F", archivePath], { cwd: out })
+        assert.isTrue(Buffer.from(yield* fs.readFile(`${out}/bin/big`)).equals(big))
+        assert.strictEqual(yield* fs.readLink(`${out}/bin/link`), "hello")
+      }
+    }).pipe(Effect.provide(NodeServices.layer)))
+
+  it("pads the header and name to a multiple of four bytes", () => {
+    for (const name of ["a", "ab", "abc", "abcd"]) {
+      const header = Cpio.encodeHeader({ ino: 1, mode: Cpio.S_IFREG, nlink: 1, fileSize: 0, name })
+      assert.strictEqual(header.length % 4, 0)
+      assert.isAtLeast(header.length, 110 + name.length + 1)
+    }
+  })
+
+  it("names entries relative to the root", () => {
+    assert.strictEqual(Cpio.archivePath("/bin/node"), "bin/node")
+    assert.strictEqual(Cpio.archivePath("bin/"), "bin")
+    assert.strictEqual(Cpio.archivePath("/"), ".")
+  })
+})
