@@ -1,0 +1,104 @@
+/**
+ * Finds the shared libraries and the dynamic loader that ELF binaries need,
+ * the way the loader would: `DT_NEEDED` names looked up in the binary's
+ * `DT_RUNPATH` and then in the system directories, recursively.
+ *
+ * @since 0.1.0
+ */
+import { Data, Effect, FileSystem, Path } from "effect"
+import type { PlatformError } from "effect/PlatformError"
+import * as Elf from "../internal/elf.ts"
+
+/**
+ * The directories the x86_64 glibc loader searches when no cache says
+ * otherwise (Debian and Ubuntu add the multiarch ones).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultSearchPath: ReadonlyArray<string> = [
+  "/lib/x86_64-linux-gnu",
+  "/usr/lib/x86_64-linux-gnu",
+  "/lib64",
+  "/usr/lib64",
+  "/lib",
+  "/usr/lib"
+]
+
+/**
+ * A library that a binary needs was found in none of the searched directories.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SharedLibraryNotFound extends Data.TaggedError("SharedLibraryNotFound")<{
+  readonly library: string
+  readonly neededBy: string
+  readonly searched: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return `${this.library} (needed by ${this.neededBy}) is in none of ${this.searched.join(", ")}`
+  }
+}
+
+/**
+ * Host paths of the loader and of every library the binaries need, directly
+ * or through other libraries, in the order found. A library sits at the same
+ * path in the guest, so the guest's loader finds it in the same place.
+ *
+ * @since 0.1.0
+ * @category resolution
+ */
+export const resolve = Effect.fn("SharedLibraries.resolve")(function*(
+  binaries: ReadonlyArray<string>,
+  searchPath: ReadonlyArray<string> = defaultSearchPath
+): Effect.fn.Return<
+  ReadonlyArray<string>,
+  SharedLibraryNotFound | Elf.ElfError | PlatformError,
+  FileSystem.FileSystem | Path.Path
+> {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const found: Array<string> = []
+  const realPaths = new Set<string>()
+  const byName = new Map<string, string>()
+  const visited = new Set<string>()
+  const queue = [...binaries]
+
+  const find = Effect.fnUntraced(function*(name: string, neededBy: string, runpath: ReadonlyArray<string>) {
+    if (name.includes("/")) return name
+    const known = byName.get(name)
+    if (known !== undefined) return known
+    const origin = path.dirname(neededBy)
+    const dirs = [...runpath.map((dir) => dir.replaceAll(/\$\{?ORIGIN\}?/g, origin)), ...searchPath]
+    for (const dir of dirs) {
+      const candidate = path.join(dir, name)
+      if (yield* fs.exists(candidate)) {
+        byName.set(name, candidate)
+        return candidate
+      }
+    }
+    return yield* new SharedLibraryNotFound({ library: name, neededBy, searched: dirs })
+  })
+
+  while (queue.length > 0) {
+    const object = queue.shift()!
+    if (visited.has(object)) continue
+    visited.add(object)
+    const dynamic = yield* Effect.scoped(Effect.flatMap(
+      fs.open(object, { flag: "r" }),
+      (file) => Elf.readDynamic(Elf.fromFile(file))
+    ))
+    const dependencies = dynamic.interpreter === undefined ? [] : [dynamic.interpreter]
+    for (const name of dynamic.needed) dependencies.push(yield* find(name, object, dynamic.runpath))
+    for (const dependency of dependencies) {
+      // The loader is needed once by path (PT_INTERP) and once by name (libc's DT_NEEDED).
+      const real = yield* fs.realPath(dependency)
+      if (realPaths.has(real) || binaries.includes(dependency)) continue
+      realPaths.add(real)
+      found.push(dependency)
+      queue.push(dependency)
+    }
+  }
+  return found
+})
