@@ -5,7 +5,7 @@
  * `DT_RUNPATH`). It reads only the parts it needs, through a `Read` function,
  * so a 100 MB binary is not loaded whole.
  */
-import { Data, Effect } from "effect"
+import { Data, Effect, Option } from "effect"
 import type { FileSystem } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 
@@ -22,10 +22,7 @@ export const fromBytes = (bytes: Uint8Array): Read<never> => (offset, length) =>
   Effect.succeed(bytes.subarray(offset, offset + length))
 
 export const fromFile = (file: FileSystem.File): Read<PlatformError> => (offset, length) =>
-  Effect.map(
-    file.readAlloc(length, { position: BigInt(offset) }),
-    (read) => read._tag === "Some" ? read.value : new Uint8Array(0)
-  )
+  Effect.map(file.readAlloc(length, { position: BigInt(offset) }), Option.getOrElse(() => new Uint8Array(0)))
 
 export const ET_REL = 1
 export const ET_EXEC = 2

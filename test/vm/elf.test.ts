@@ -97,6 +97,6 @@ describe("SharedLibraries", () => {
   it.effect("fails with the missing library's name", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(SharedLibraries.resolve([nodeBinary], ["/nonexistent"]))
-      assert.strictEqual(error._tag, "SharedLibraryNotFound")
+      assert.instanceOf(error, SharedLibraries.SharedLibraryNotFound)
     }).pipe(Effect.provide(NodeServices.layer)))
 })
