@@ -12,6 +12,7 @@ import type { Scope } from "effect/Scope"
 export const S_IFDIR = 0o040000
 export const S_IFREG = 0o100000
 export const S_IFLNK = 0o120000
+export const S_IFCHR = 0o020000
 
 const HEADER_SIZE = 110
 const MAGIC = "070701"
@@ -32,6 +33,12 @@ export interface CpioWriter {
   /** A regular file copied from the host in chunks; `mode` defaults to the host file's permission bits. */
   readonly copyFile: (path: string, hostPath: string, mode?: number) => Effect.Effect<void, PlatformError | CpioError>
   readonly symlink: (path: string, target: string) => Effect.Effect<void, PlatformError>
+  readonly characterDevice: (
+    path: string,
+    major: number,
+    minor: number,
+    mode?: number
+  ) => Effect.Effect<void, PlatformError>
   /** Writes the trailer; nothing may be added after it. */
   readonly finish: Effect.Effect<void, PlatformError>
   /** Bytes written so far. */
@@ -44,6 +51,8 @@ interface Header {
   readonly nlink: number
   readonly fileSize: number
   readonly name: string
+  readonly rdevMajor?: number
+  readonly rdevMinor?: number
 }
 
 const hex8 = (n: number): string => n.toString(16).padStart(8, "0")
@@ -60,7 +69,21 @@ export const archivePath = (path: string): string => {
 export const encodeHeader = (header: Header): Uint8Array => {
   const name = new TextEncoder().encode(header.name)
   const nameSize = name.length + 1
-  const fields = [header.ino, header.mode, 0, 0, header.nlink, 0, header.fileSize, 0, 0, 0, 0, nameSize, 0]
+  const fields = [
+    header.ino,
+    header.mode,
+    0,
+    0,
+    header.nlink,
+    0,
+    header.fileSize,
+    0,
+    0,
+    header.rdevMajor ?? 0,
+    header.rdevMinor ?? 0,
+    nameSize,
+    0
+  ]
   const text = MAGIC + fields.map(hex8).join("")
   const total = HEADER_SIZE + nameSize
   const out = new Uint8Array(total + padding(total))
@@ -124,6 +147,16 @@ export const make = Effect.fnUntraced(function*(
       const bytes = new TextEncoder().encode(target)
       return Effect.andThen(header(path, S_IFLNK | 0o777, 1, bytes.length), Effect.andThen(write(bytes), pad))
     },
+    characterDevice: (path, major, minor, mode = 0o600) =>
+      write(encodeHeader({
+        ino: nextIno++,
+        mode: S_IFCHR | (mode & 0o7777),
+        nlink: 1,
+        fileSize: 0,
+        name: archivePath(path),
+        rdevMajor: major,
+        rdevMinor: minor
+      })),
     finish: Effect.andThen(
       write(encodeHeader({ ino: 0, mode: 0, nlink: 1, fileSize: 0, name: TRAILER_NAME })),
       out.sync

@@ -9,6 +9,7 @@ interface Entry {
   readonly name: string
   readonly mode: number
   readonly nlink: number
+  readonly rdev: readonly [number, number]
   readonly data: Uint8Array
 }
 
@@ -36,7 +37,7 @@ const readArchive = (archive: Uint8Array): Array<Entry> => {
       assert.strictEqual(offset, archive.length)
       return entries
     }
-    entries.push({ name, mode: field(1), nlink: field(4), data })
+    entries.push({ name, mode: field(1), nlink: field(4), rdev: [field(9), field(10)], data })
   }
 }
 
@@ -67,6 +68,7 @@ describe("cpio", () => {
         yield* writer.copyFile("/bin/big-ro", `${dir}/big`, 0o444)
         yield* writer.symlink("/bin/link", "hello")
         yield* writer.file("/empty", new Uint8Array(0))
+        yield* writer.characterDevice("/console", 5, 1)
         yield* writer.finish
         assert.strictEqual(yield* writer.size, Number((yield* fs.stat(archivePath)).size))
       }))
@@ -78,12 +80,14 @@ describe("cpio", () => {
         ["bin/big", "100750", 1],
         ["bin/big-ro", "100444", 1],
         ["bin/link", "120777", 1],
-        ["empty", "100644", 1]
+        ["empty", "100644", 1],
+        ["console", "20600", 1]
       ])
       assert.strictEqual(new TextDecoder().decode(entries[1]!.data), "hi!")
       assert.isTrue(Buffer.from(entries[2]!.data).equals(big))
       assert.isTrue(Buffer.from(entries[3]!.data).equals(big))
       assert.strictEqual(new TextDecoder().decode(entries[4]!.data), "hello")
+      assert.deepStrictEqual(entries[6]!.rdev, [5, 1])
 
       if (hasCpio) {
         const listing = execFileSync("cpio", ["-it", "--quiet", "-F", archivePath], { encoding: "utf8" })
@@ -93,11 +97,12 @@ describe("cpio", () => {
           "bin/big",
           "bin/big-ro",
           "bin/link",
-          "empty"
+          "empty",
+          "console"
         ])
         const out = `${dir}/x`
         yield* fs.makeDirectory(out)
-        execFileSync("cpio", ["-idm", "--quiet", "-F", archivePath], { cwd: out })
+        execFileSync("cpio", ["-idm", "--quiet", "--nonmatching", "-F", archivePath, "console"], { cwd: out })
         assert.isTrue(Buffer.from(yield* fs.readFile(`${out}/bin/big`)).equals(big))
         assert.strictEqual(yield* fs.readLink(`${out}/bin/link`), "hello")
       }
