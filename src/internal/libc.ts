@@ -1,0 +1,238 @@
+/**
+ * The koffi bindings of libc: the one place where the init calls native code.
+ * Nothing is loaded at import; `loadLibc` loads koffi and binds once, the
+ * first time the live layer is built.
+ *
+ * Every call returns what the kernel does: a result of zero or more, or minus
+ * the errno, read right after the failing call.
+ */
+import { Data, Effect } from "effect"
+import type * as Koffi from "koffi"
+import { IFNAMSIZ } from "./abi.ts"
+import { type SyscallNumbers, syscallNumbersFor } from "./syscallNumbers.ts"
+
+/**
+ * The live kernel cannot be used here: the host is not Linux, its
+ * architecture has no syscall table, or koffi or libc cannot be loaded.
+ */
+export class LiveKernelUnavailable extends Data.TaggedError("LiveKernelUnavailable")<{
+  readonly reason: string
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `the live kernel is unavailable: ${this.reason}`
+  }
+}
+
+// Values of asm-generic, which x86_64, aarch64 and riscv64 all use.
+export const O_RDONLY = 0
+export const O_WRONLY = 0o1
+export const O_NOCTTY = 0o400
+export const O_NONBLOCK = 0o4000
+export const O_CLOEXEC = 0o2000000
+export const F_GETFL = 3
+export const F_SETFL = 4
+export const AF_INET = 2
+export const SOCK_DGRAM = 2
+export const SOCK_CLOEXEC = O_CLOEXEC
+export const SIOCGIFFLAGS = 0x8913
+export const SIOCSIFFLAGS = 0x8914
+export const TCGETS = 0x5401
+export const TCSETS = 0x5402
+/** With a non-zero argument: wait until the output is sent, what glibc's `tcdrain` does. */
+export const TCSBRK = 0x5409
+export const CLOCAL = 0o4000
+
+/** The kernel's `struct termios` (asm-generic/termbits.h), not glibc's. */
+export interface Termios {
+  readonly c_iflag: number
+  readonly c_oflag: number
+  readonly c_cflag: number
+  readonly c_lflag: number
+  readonly c_line: number
+  readonly c_cc: Uint8Array
+}
+
+/** The bound functions. Results below zero are minus an errno. */
+export interface Libc {
+  readonly mount: (source: string, target: string, fsType: string, flags: number, data: string) => number
+  readonly umount2: (target: string, flags: number) => number
+  readonly reboot: (command: number) => number
+  readonly sync: () => void
+  readonly getpid: () => number
+  readonly symlink: (target: string, path: string) => number
+  readonly open: (path: string, flags: number) => number
+  readonly close: (fd: number) => number
+  /** One `write(2)`: how many bytes of `data` were written. */
+  readonly write: (fd: number, data: Uint8Array) => number
+  readonly fcntlGet: (fd: number, command: number) => number
+  readonly fcntlSet: (fd: number, command: number, value: number) => number
+  readonly socket: (domain: number, type: number, protocol: number) => number
+  /** `ioctl` with a pointer to a struct, read and written in place. */
+  readonly ioctlStruct: (fd: number, request: number, struct: Uint8Array) => number
+  /** `ioctl` with an integer argument. */
+  readonly ioctlValue: (fd: number, request: number, value: number) => number
+  readonly finitModule: (fd: number, params: string, flags: number) => number
+  readonly initModule: (image: Uint8Array, params: string) => number
+  /** `getpid` through `syscall(2)` and the table, to prove the table right. */
+  readonly syscallGetpid: () => number
+  readonly structs: Structs
+}
+
+/** The structs passed to `ioctl`, as byte buffers. */
+export interface Structs {
+  readonly ifreqSize: number
+  readonly termiosSize: number
+  /** A `struct ifreq` naming an interface, with `ifr_flags` set. */
+  readonly ifreq: (name: string, flags: number) => Uint8Array
+  readonly ifreqFlags: (ifreq: Uint8Array) => number
+  readonly termios: (termios: Termios) => Uint8Array
+  readonly decodeTermios: (termios: Uint8Array) => Termios
+}
+
+type KoffiModule = typeof import("koffi").default
+
+let bound: Promise<Libc> | undefined
+
+/** Loads koffi and libc and binds them, once per process. */
+export const loadLibc: Effect.Effect<Libc, LiveKernelUnavailable> = Effect.suspend(() => {
+  if (process.platform !== "linux") {
+    return Effect.fail(new LiveKernelUnavailable({ reason: `the host runs ${process.platform}, not Linux` }))
+  }
+  const numbers = syscallNumbersFor(process.arch)
+  if (numbers === undefined) {
+    return Effect.fail(
+      new LiveKernelUnavailable({ reason: `no system call table for the architecture ${process.arch}` })
+    )
+  }
+  return Effect.tryPromise({
+    try: () => (bound ??= bind(numbers)),
+    catch: (cause) => {
+      bound = undefined
+      return new LiveKernelUnavailable({ reason: `koffi cannot bind libc: ${String(cause)}`, cause })
+    }
+  })
+})
+
+const openLibc = (koffi: KoffiModule): Koffi.LibraryHandle => {
+  try {
+    return koffi.load("libc.so.6")
+  } catch (glibcMissing) {
+    // Not glibc (musl): libc is among the symbols node itself was linked with.
+    try {
+      return koffi.load(null)
+    } catch {
+      throw glibcMissing
+    }
+  }
+}
+
+const declareStructs = (koffi: KoffiModule) => {
+  // struct ifmap: 2 unsigned long, 1 unsigned short, 3 unsigned char: 24 bytes on 64-bit.
+  const ifmap = koffi.struct({
+    mem_start: "unsigned long",
+    mem_end: "unsigned long",
+    base_addr: "unsigned short",
+    irq: "unsigned char",
+    dma: "unsigned char",
+    port: "unsigned char"
+  })
+  // struct ifreq (linux/if.h): the name, then a union whose largest members
+  // are struct sockaddr (16 bytes) and struct ifmap (24): 40 bytes on 64-bit.
+  const ifreq = koffi.struct({
+    ifr_name: koffi.array("char", IFNAMSIZ),
+    ifr_ifru: koffi.union({
+      ifru_addr: koffi.array("uint8", 16),
+      ifru_flags: "short",
+      ifru_ivalue: "int",
+      ifru_map: ifmap,
+      ifru_slave: koffi.array("char", IFNAMSIZ),
+      ifru_data: "void *"
+    })
+  })
+  // The kernel's struct termios that TCGETS/TCSETS take: NCCS is 19 and there
+  // are no speed fields, 36 bytes. glibc's (tcgetattr) has NCCS 32 and speeds.
+  const termios = koffi.struct({
+    c_iflag: "uint32",
+    c_oflag: "uint32",
+    c_cflag: "uint32",
+    c_lflag: "uint32",
+    c_line: "uint8",
+    c_cc: koffi.array("uint8", 19, "Typed")
+  })
+  const flagsOffset = koffi.offsetof(ifreq, "ifr_ifru")
+  const structs: Structs = {
+    ifreqSize: koffi.sizeof(ifreq),
+    termiosSize: koffi.sizeof(termios),
+    ifreq: (name, flags) => {
+      const buffer = Buffer.alloc(koffi.sizeof(ifreq))
+      buffer.write(name, 0, IFNAMSIZ - 1, "utf8")
+      // Only the low 16 bits are settable; the field is a short.
+      koffi.encode(buffer, flagsOffset, "unsigned short", flags & 0xffff)
+      return buffer
+    },
+    ifreqFlags: (buffer) => koffi.decode(buffer, flagsOffset, "unsigned short") as number,
+    termios: (value) => {
+      const buffer = Buffer.alloc(koffi.sizeof(termios))
+      koffi.encode(buffer, 0, termios, value)
+      return buffer
+    },
+    decodeTermios: (buffer) => koffi.decode(buffer, termios) as Termios
+  }
+  return structs
+}
+
+const bind = async (numbers: SyscallNumbers): Promise<Libc> => {
+  const koffi = (await import("koffi")).default
+  const lib = openLibc(koffi)
+  const fail = (result: number | bigint): number => {
+    const errno = koffi.errno()
+    return Number(result) === -1 ? -errno : Number(result)
+  }
+
+  const mount = lib.func(
+    "int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)"
+  )
+  const umount2 = lib.func("int umount2(const char *target, int flags)")
+  const reboot = lib.func("int reboot(int cmd)")
+  const sync = lib.func("void sync(void)")
+  const getpid = lib.func("int getpid(void)")
+  const symlink = lib.func("int symlink(const char *target, const char *linkpath)")
+  const open = lib.func("int open(const char *path, int flags, ...)")
+  const close = lib.func("int close(int fd)")
+  const write = lib.func("long write(int fd, const void *buf, size_t count)")
+  const fcntl = lib.func("int fcntl(int fd, int cmd, ...)")
+  const socket = lib.func("int socket(int domain, int type, int protocol)")
+  const ioctl = lib.func("int ioctl(int fd, unsigned long request, ...)")
+  const syscall = lib.func("long syscall(long number, ...)")
+
+  // `fail` reads errno first thing, before any other native call.
+  return {
+    mount: (source, target, fsType, flags, data) => fail(mount(source, target, fsType, flags, data)),
+    umount2: (target, flags) => fail(umount2(target, flags)),
+    // Commands above 2^31 (LINUX_REBOOT_CMD_CAD_ON) are negative as an int.
+    reboot: (command) => fail(reboot(command | 0)),
+    sync: () => {
+      sync()
+    },
+    getpid: () => getpid() as number,
+    symlink: (target, path) => fail(symlink(target, path)),
+    open: (path, flags) => fail(open(path, flags)),
+    close: (fd) => fail(close(fd)),
+    write: (fd, data) => fail(write(fd, data, data.byteLength)),
+    fcntlGet: (fd, command) => fail(fcntl(fd, command)),
+    fcntlSet: (fd, command, value) => fail(fcntl(fd, command, "int", value)),
+    socket: (domain, type, protocol) => fail(socket(domain, type, protocol)),
+    ioctlStruct: (fd, request, struct) => fail(ioctl(fd, request, "void *", struct)),
+    ioctlValue: (fd, request, value) => fail(ioctl(fd, request, "unsigned long", value)),
+    // syscall(2) reads every argument as a long: pass them as such.
+    finitModule: (fd, params, flags) =>
+      fail(syscall(numbers.finit_module, "long", fd, "const char *", params, "long", flags)),
+    initModule: (image, params) =>
+      fail(
+        syscall(numbers.init_module, "const void *", image, "unsigned long", image.byteLength, "const char *", params)
+      ),
+    syscallGetpid: () => fail(syscall(numbers.getpid)),
+    structs: declareStructs(koffi)
+  }
+}

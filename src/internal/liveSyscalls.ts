@@ -1,0 +1,289 @@
+/**
+ * The `Syscalls` service on the running Linux kernel: kernel calls through
+ * the koffi bindings of `libc.ts`, file operations through `node:fs`, both
+ * failing with the `SyscallError` the in-memory kernel gives.
+ */
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as NodePath from "node:path"
+import { type FileType, isErrno, SyscallError, type SyscallsShape } from "../Syscalls.ts"
+import { IFNAMSIZ } from "./abi.ts"
+import {
+  AF_INET,
+  CLOCAL,
+  F_GETFL,
+  F_SETFL,
+  type Libc,
+  LiveKernelUnavailable,
+  loadLibc,
+  O_CLOEXEC,
+  O_NOCTTY,
+  O_NONBLOCK,
+  O_RDONLY,
+  O_WRONLY,
+  SIOCGIFFLAGS,
+  SIOCSIFFLAGS,
+  SOCK_CLOEXEC,
+  SOCK_DGRAM,
+  TCGETS,
+  TCSBRK,
+  TCSETS
+} from "./libc.ts"
+
+export { LiveKernelUnavailable } from "./libc.ts"
+
+/** Builds the live kernel, loading koffi the first time. */
+export const make: Effect.Effect<SyscallsShape, LiveKernelUnavailable> = Effect.map(loadLibc, (libc) => live(libc))
+
+const EINTR = 4
+const EAGAIN = 11
+
+const kernelCall = (
+  syscall: string,
+  path: string | undefined,
+  call: () => number
+): Effect.Effect<number, SyscallError> =>
+  Effect.suspend(() => {
+    const result = call()
+    return result < 0 ? Effect.fail(SyscallError.of(syscall, -result, path)) : Effect.succeed(result)
+  })
+
+interface NodeErrnoError {
+  readonly code: string
+  readonly errno: number
+}
+
+const isNodeErrnoError = (error: unknown): error is NodeErrnoError =>
+  error instanceof Error && typeof (error as Partial<NodeErrnoError>).code === "string" &&
+  typeof (error as Partial<NodeErrnoError>).errno === "number"
+
+const toSyscallError = (syscall: string, path: string | undefined, error: NodeErrnoError): SyscallError =>
+  SyscallError.of(syscall, isErrno(error.code) ? error.code : error.errno, path)
+
+/** A `node:fs` call; errors with an errno become `SyscallError`, anything else is a defect. */
+const nodeCall = <A>(syscall: string, path: string | undefined, call: () => A): Effect.Effect<A, SyscallError> =>
+  Effect.suspend(() => {
+    try {
+      return Effect.succeed(call())
+    } catch (error) {
+      return isNodeErrnoError(error) ? Effect.fail(toSyscallError(syscall, path, error)) : Effect.die(error)
+    }
+  })
+
+const sleepBuffer = new Int32Array(new SharedArrayBuffer(4))
+/** Blocks the thread for a moment, for a descriptor that is not ready yet. */
+const pause = (milliseconds: number): void => {
+  Atomics.wait(sleepBuffer, 0, 0, milliseconds)
+}
+
+/**
+ * Writes all bytes with `fs.writeSync`, waiting out EAGAIN: node makes the
+ * descriptors of its own TTY stdio non-blocking, and a serial console is slow.
+ */
+const writeAllSync = (fd: number, bytes: Uint8Array): void => {
+  let offset = 0
+  while (offset < bytes.byteLength) {
+    try {
+      offset += fs.writeSync(fd, bytes, offset)
+    } catch (error) {
+      if (!isNodeErrnoError(error) || (error.code !== "EAGAIN" && error.code !== "EINTR")) throw error
+      if (error.code === "EAGAIN") pause(1)
+    }
+  }
+}
+
+const encoder = new TextEncoder()
+
+type StdoutWrite = typeof process.stdout.write
+type WriteCallback = (error?: Error | null) => void
+
+// The kernel would cut a longer name to 15 bytes and find another interface: no interface has that name.
+const checkInterfaceName = (name: string): Effect.Effect<void, SyscallError> =>
+  Buffer.byteLength(name) < IFNAMSIZ ? Effect.void : Effect.fail(SyscallError.of("ioctl", "ENODEV", name))
+
+const redirectedWrite = (fd: number): StdoutWrite =>
+  function write(
+    chunk: string | Uint8Array,
+    encodingOrCallback?: BufferEncoding | WriteCallback,
+    callback?: WriteCallback
+  ): boolean {
+    const done = typeof encodingOrCallback === "function" ? encodingOrCallback : callback
+    const encoding = typeof encodingOrCallback === "string" ? encodingOrCallback : "utf8"
+    let failure: Error | null = null
+    try {
+      writeAllSync(fd, typeof chunk === "string" ? Buffer.from(chunk, encoding) : chunk)
+    } catch (error) {
+      // Output of PID 1 must never crash it: a lost line is all a broken console costs.
+      failure = error instanceof Error ? error : new Error(String(error))
+    }
+    if (done !== undefined) process.nextTick(done, failure)
+    return true
+  } as StdoutWrite
+
+const live = (libc: Libc): SyscallsShape => {
+  let originalStdoutWrite: PropertyDescriptor | undefined
+  let stdoutRedirected = false
+
+  const withInetSocket = (name: string, use: (socket: number) => number): Effect.Effect<number, SyscallError> =>
+    Effect.flatMap(
+      kernelCall("socket", undefined, () => libc.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)),
+      (socket) =>
+        kernelCall("ioctl", name, () => {
+          try {
+            return use(socket)
+          } finally {
+            libc.close(socket)
+          }
+        })
+    )
+
+  return {
+    getpid: Effect.sync(() => libc.getpid()),
+
+    mount: ({ data, flags, fsType, source, target }) =>
+      Effect.asVoid(kernelCall("mount", target, () => libc.mount(source, target, fsType, flags, data))),
+
+    umount: (target, flags) => Effect.asVoid(kernelCall("umount2", target, () => libc.umount2(target, flags))),
+
+    reboot: (command) => Effect.asVoid(kernelCall("reboot", undefined, () => libc.reboot(command))),
+
+    sync: Effect.sync(() => libc.sync()),
+
+    finitModule: (path, params, flags) =>
+      Effect.flatMap(
+        kernelCall("open", path, () => libc.open(path, O_RDONLY | O_CLOEXEC)),
+        (fd) =>
+          Effect.asVoid(kernelCall("finit_module", path, () => {
+            try {
+              return libc.finitModule(fd, params, flags)
+            } finally {
+              libc.close(fd)
+            }
+          }))
+      ),
+
+    initModule: (image, params) =>
+      Effect.asVoid(kernelCall("init_module", undefined, () => libc.initModule(image, params))),
+
+    interfaceFlags: (name) =>
+      Effect.andThen(
+        checkInterfaceName(name),
+        withInetSocket(name, (socket) => {
+          const ifreq = libc.structs.ifreq(name, 0)
+          const result = libc.ioctlStruct(socket, SIOCGIFFLAGS, ifreq)
+          return result < 0 ? result : libc.structs.ifreqFlags(ifreq)
+        })
+      ),
+
+    setInterfaceFlags: (name, flags) =>
+      Effect.asVoid(Effect.andThen(
+        checkInterfaceName(name),
+        withInetSocket(name, (socket) => libc.ioctlStruct(socket, SIOCSIFFLAGS, libc.structs.ifreq(name, flags)))
+      )),
+
+    openConsole: (path) =>
+      kernelCall("open", path, () => libc.open(path, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)),
+
+    setRawMode: (fd) =>
+      Effect.gen(function*() {
+        const current = Buffer.alloc(libc.structs.termiosSize)
+        yield* kernelCall("ioctl", undefined, () => libc.ioctlStruct(fd, TCGETS, current))
+        const raw = libc.structs.termios({
+          ...libc.structs.decodeTermios(current),
+          c_iflag: 0,
+          c_oflag: 0,
+          c_cflag: CLOCAL,
+          c_lflag: 0
+        })
+        yield* kernelCall("ioctl", undefined, () => libc.ioctlStruct(fd, TCSETS, raw))
+        // Opened O_NDELAY so that opening does not wait for carrier; writes must block.
+        const status = yield* kernelCall("fcntl", undefined, () => libc.fcntlGet(fd, F_GETFL))
+        yield* kernelCall("fcntl", undefined, () => libc.fcntlSet(fd, F_SETFL, status & ~O_NONBLOCK))
+      }),
+
+    drain: (fd) => Effect.asVoid(kernelCall("ioctl", undefined, () => libc.ioctlValue(fd, TCSBRK, 1))),
+
+    write: (fd, data) =>
+      Effect.suspend(() => {
+        let offset = 0
+        while (offset < data.byteLength) {
+          const result = libc.write(fd, data.subarray(offset))
+          if (result === -EINTR) continue
+          if (result === -EAGAIN) {
+            pause(1)
+            continue
+          }
+          if (result < 0) return Effect.fail(SyscallError.of("write", -result))
+          offset += result
+        }
+        return Effect.void
+      }),
+
+    close: (fd) => Effect.asVoid(kernelCall("close", undefined, () => libc.close(fd))),
+
+    symlink: (target, path) => Effect.asVoid(kernelCall("symlink", path, () => libc.symlink(target, path))),
+
+    readlink: (path) => nodeCall("readlink", path, () => fs.readlinkSync(path)),
+
+    mkdirAll: (path, mode) =>
+      Effect.asVoid(nodeCall("mkdir", path, () => fs.mkdirSync(path, { recursive: true, mode }))),
+
+    readFile: (path) => nodeCall("open", path, () => new Uint8Array(fs.readFileSync(path))),
+
+    writeFile: (path, data) => nodeCall("open", path, () => fs.writeFileSync(path, data)),
+
+    fileType: (path) =>
+      nodeCall("stat", path, (): FileType => {
+        const stats = fs.statSync(path)
+        return stats.isFile() ? "file" : stats.isDirectory() ? "directory" : "other"
+      }),
+
+    // Relative patterns are taken from "/", the init's working directory.
+    glob: (pattern) => nodeCall("scandir", pattern, () => fs.globSync(NodePath.posix.resolve("/", pattern)).toSorted()),
+
+    getEnv: Effect.sync(() => {
+      const env: Record<string, string> = {}
+      for (const [name, value] of Object.entries(process.env)) if (value !== undefined) env[name] = value
+      return env
+    }),
+
+    setEnv: (name, value) =>
+      Effect.suspend(() => {
+        if (name === "" || name.includes("=") || name.includes("\0") || value.includes("\0")) {
+          return Effect.fail(SyscallError.of("setenv", "EINVAL", name))
+        }
+        process.env[name] = value
+        return Effect.void
+      }),
+
+    writeStderr: (text) =>
+      Effect.sync(() => {
+        try {
+          writeAllSync(2, encoder.encode(text))
+        } catch {
+          // Nowhere left to report that the console itself failed.
+        }
+      }),
+
+    redirectStdout: (fd) =>
+      Effect.sync(() => {
+        if (!stdoutRedirected) {
+          originalStdoutWrite = Object.getOwnPropertyDescriptor(process.stdout, "write")
+        }
+        if (fd === undefined) {
+          if (!stdoutRedirected) return
+          if (originalStdoutWrite === undefined) Reflect.deleteProperty(process.stdout, "write")
+          else Object.defineProperty(process.stdout, "write", originalStdoutWrite)
+          stdoutRedirected = false
+          return
+        }
+        Object.defineProperty(process.stdout, "write", {
+          value: redirectedWrite(fd),
+          writable: true,
+          configurable: true,
+          enumerable: false
+        })
+        stdoutRedirected = true
+      })
+  }
+}
