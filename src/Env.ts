@@ -1,0 +1,98 @@
+/**
+ * The environment of the init and its children, and kernel parameters.
+ *
+ * @since 0.1.0
+ */
+import { Data, Effect } from "effect"
+import { type SyscallError, Syscalls } from "./Syscalls.ts"
+
+/**
+ * Environment variables by name.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type EnvVars = Readonly<Record<string, string>>
+
+/**
+ * A sysctl key that does not name a file under /proc/sys.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidSysctlKey extends Data.TaggedError("InvalidSysctlKey")<{ readonly key: string }> {
+  override get message(): string {
+    return `invalid sysctl key ${
+      JSON.stringify(this.key)
+    }: expected e.g. "net.ipv4.ip_forward" or "net/ipv4/ip_forward"`
+  }
+}
+
+/**
+ * Sets each variable, in sorted order of name, for the process
+ * (`process.env`) and the children it spawns afterwards. A name that is empty
+ * or holds `=` is `EINVAL`.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const setEnv = Effect.fn("Env.setEnv")(function*(vars: EnvVars): Effect.fn.Return<void, SyscallError, Syscalls> {
+  const syscalls = yield* Syscalls
+  for (const name of Object.keys(vars).sort()) {
+    yield* syscalls.setEnv(name, vars[name]!)
+  }
+})
+
+/**
+ * A step of `Sysinit.run`: `setEnv`.
+ *
+ * @since 0.1.0
+ * @category steps
+ */
+export const withEnv = (vars: EnvVars): Effect.Effect<void, SyscallError, Syscalls> => setEnv(vars)
+
+/**
+ * The file under /proc/sys of a sysctl key. Like sysctl(8), a key with a `/`
+ * is taken as a path (so names holding dots, like VLAN interfaces, work) and
+ * a key without one has its dots read as `/`.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const sysctlPath = (key: string): string | undefined => {
+  const relative = key.includes("/") ? key.replace(/^\/+/, "") : key.replaceAll(".", "/")
+  const parts = relative.split("/")
+  if (relative === "" || parts.some((part) => part === "" || part === "." || part === "..")) return undefined
+  return `/proc/sys/${relative}`
+}
+
+/**
+ * Sets a kernel parameter, e.g. `sysctl("net.ipv4.ip_forward", "1")`. An
+ * unknown key is `ENOENT`.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const sysctl = Effect.fn("Env.sysctl")(
+  function*(key: string, value: string): Effect.fn.Return<void, SyscallError | InvalidSysctlKey, Syscalls> {
+    const file = sysctlPath(key)
+    if (file === undefined) return yield* new InvalidSysctlKey({ key })
+    const syscalls = yield* Syscalls
+    yield* syscalls.writeFile(file, value)
+  }
+)
+
+/**
+ * Reads a kernel parameter, without its trailing newline.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const readSysctl = Effect.fn("Env.readSysctl")(
+  function*(key: string): Effect.fn.Return<string, SyscallError | InvalidSysctlKey, Syscalls> {
+    const file = sysctlPath(key)
+    if (file === undefined) return yield* new InvalidSysctlKey({ key })
+    const syscalls = yield* Syscalls
+    return new TextDecoder().decode(yield* syscalls.readFile(file)).replace(/\n$/, "")
+  }
+)

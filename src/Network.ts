@@ -1,0 +1,44 @@
+/**
+ * Network interfaces.
+ *
+ * @since 0.1.0
+ */
+import { Effect } from "effect"
+import * as Abi from "./internal/abi.ts"
+import { type SyscallError, Syscalls } from "./Syscalls.ts"
+
+/**
+ * Brings the interface up (`IFF_UP`), keeping its other flags. An unknown
+ * interface is `ENODEV`.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const setInterfaceUp = Effect.fn("Network.setInterfaceUp")(
+  function*(name: string): Effect.fn.Return<void, SyscallError, Syscalls> {
+    const syscalls = yield* Syscalls
+    const flags = yield* syscalls.interfaceFlags(name)
+    if ((flags & Abi.IFF_UP) === 0) yield* syscalls.setInterfaceFlags(name, flags | Abi.IFF_UP)
+  }
+)
+
+/**
+ * Whether the interface is up.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const isInterfaceUp = Effect.fn("Network.isInterfaceUp")(
+  function*(name: string): Effect.fn.Return<boolean, SyscallError, Syscalls> {
+    const syscalls = yield* Syscalls
+    return ((yield* syscalls.interfaceFlags(name)) & Abi.IFF_UP) !== 0
+  }
+)
+
+/**
+ * A step of `Sysinit.run`: `setInterfaceUp`.
+ *
+ * @since 0.1.0
+ * @category steps
+ */
+export const withInterfaceUp = (name: string): Effect.Effect<void, SyscallError, Syscalls> => setInterfaceUp(name)

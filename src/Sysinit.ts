@@ -1,0 +1,194 @@
+/**
+ * The init itself: run setup and user steps as PID 1, clean up, report the
+ * exit code to the host and power off.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Data, Effect, Exit, Logger, Option, Ref, Scope } from "effect"
+import * as Abi from "./internal/abi.ts"
+import * as SysinitLogger from "./internal/logger.ts"
+import { essentialMountPoints, mountAll, type OptionalMountError } from "./Mount.ts"
+import * as RunState from "./State.ts"
+import { type SyscallError, Syscalls } from "./Syscalls.ts"
+
+/**
+ * The process is not PID 1, so it is not the init of a machine: `run`
+ * refuses to touch anything.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class NotPidOne extends Data.TaggedError("NotPidOne")<{ readonly pid: number }> {
+  override get message(): string {
+    return `process has PID ${this.pid}, not 1: the init must be the first process of the machine`
+  }
+}
+
+/**
+ * A step threw or died; `cause` holds the defect and where it came from.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class Panic extends Data.TaggedError("Panic")<{ readonly cause: Cause.Cause<unknown> }> {
+  override get message(): string {
+    const defect = Cause.squash(this.cause)
+    return `step panicked: ${defect instanceof Error ? defect.message : String(defect)}`
+  }
+}
+
+/**
+ * A step of `run`: an Effect that may register finalizers in the run's
+ * `Scope` and use its `State` (e.g. `setExitCode`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Step<E = never, R = never> = Effect.Effect<unknown, E, R>
+
+type StepsError<Steps extends ReadonlyArray<Step<unknown, unknown>>> = Effect.Error<Steps[number]>
+type StepsServices<Steps extends ReadonlyArray<Step<unknown, unknown>>> = Exclude<
+  Effect.Services<Steps[number]>,
+  Scope.Scope | RunState.State
+>
+
+/**
+ * Whether this process is PID 1.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const isPidOne: Effect.Effect<boolean, never, Syscalls> = Effect.gen(function*() {
+  const syscalls = yield* Syscalls
+  return (yield* syscalls.getpid) === 1
+})
+
+/**
+ * Syncs file systems and restarts the machine (reboot(2) with
+ * `LINUX_REBOOT_CMD_RESTART`): QEMU runs with `-no-reboot`, so a restart
+ * ends it without ACPI. In a PID namespace it ends that namespace's PID 1
+ * with SIGHUP instead.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const poweroff: Effect.Effect<void, SyscallError, Syscalls> = Effect.gen(function*() {
+  const syscalls = yield* Syscalls
+  yield* syscalls.sync
+  yield* syscalls.reboot(Abi.LINUX_REBOOT_CMD_RESTART)
+})
+
+/**
+ * Sets the exit code that `run` reports when nothing fails. It must be an
+ * integer; it may be above 255.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const setExitCode = (code: number): Effect.Effect<void, never, RunState.State> =>
+  Number.isSafeInteger(code)
+    ? Effect.gen(function*() {
+      const state = yield* RunState.State
+      yield* Ref.set(state.exitCode, Option.some(code))
+    })
+    : Effect.die(new RangeError(`exit code must be an integer, got ${code}`))
+
+/**
+ * The line the host reads on console 0 to learn the exit code.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const exitCodeLine = (code: number): string => `VIRTRUN_EXIT_CODE: ${code}\n`
+
+const panicOnDefect = <A, E, R>(step: Effect.Effect<A, E, R>): Effect.Effect<A, E | Panic, R> =>
+  Effect.catchCause(
+    step,
+    (cause): Effect.Effect<never, E | Panic> =>
+      Cause.hasDies(cause) ? Effect.fail(new Panic({ cause })) : Effect.failCause(cause)
+  )
+
+/**
+ * The heart of `run`, without the PID check, the report and the poweroff:
+ * mounts the essential file systems, runs the steps in order until one
+ * fails, then runs every finalizer the steps registered (in reverse order,
+ * all of them; a failing one is logged) and returns the exit code that was
+ * set. A defect in a step becomes `Panic`.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const runSteps = <const Steps extends ReadonlyArray<Step<unknown, unknown>>>(
+  ...steps: Steps
+): Effect.Effect<
+  Option.Option<number>,
+  StepsError<Steps> | SyscallError | OptionalMountError | Panic,
+  Syscalls | StepsServices<Steps>
+> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function*() {
+      const state = yield* RunState.make
+      const scope = yield* Scope.make()
+      const body = Effect.gen(function*() {
+        yield* mountAll(essentialMountPoints())
+        for (const step of steps) yield* panicOnDefect(step)
+      }).pipe(
+        Effect.provideService(RunState.State, state),
+        Scope.provide(scope)
+      )
+      const exit = yield* Effect.exit(restore(body))
+      const closed = yield* Effect.exit(Scope.close(scope, exit))
+      if (Exit.isFailure(closed)) yield* Effect.logError("cleanup failed", closed.cause)
+      yield* exit
+      return yield* Ref.get(state.exitCode)
+    })
+  ) as Effect.Effect<
+    Option.Option<number>,
+    StepsError<Steps> | SyscallError | OptionalMountError | Panic,
+    Syscalls | StepsServices<Steps>
+  >
+
+const logFailure = (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
+  if (Cause.hasInterruptsOnly(cause)) return Effect.logError("run interrupted")
+  const error = Cause.squash(cause)
+  if (error instanceof Panic) return Effect.logError(error.message, error.cause)
+  if (Cause.hasDies(cause)) return Effect.logError("run died", cause)
+  return Effect.logError(`run failed: ${error instanceof Error ? error.message : String(error)}`)
+}
+
+/**
+ * Runs the init: the program of a machine's PID 1. Fails with `NotPidOne`,
+ * having touched nothing, when the process is not PID 1. Otherwise it
+ * `runSteps`, logs a failure or a panic, prints `VIRTRUN_EXIT_CODE: <n>` on
+ * console 0 when an exit code was set and nothing failed, and powers off,
+ * exactly once, whatever happened, also when interrupted. It never returns
+ * (with the in-memory kernel, whose reboot returns, it ends interrupted).
+ *
+ * Log lines go to console 0 as `sysinit 2026/11/27 08:53:12.123456 LEVEL message`.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const run = <const Steps extends ReadonlyArray<Step<unknown, unknown>>>(
+  ...steps: Steps
+): Effect.Effect<never, NotPidOne, Syscalls | StepsServices<Steps>> =>
+  Effect.gen(function*() {
+    const syscalls = yield* Syscalls
+    const pid = yield* syscalls.getpid
+    if (pid !== 1) return yield* new NotPidOne({ pid })
+
+    const logger = SysinitLogger.make((line) => Effect.runSync(syscalls.writeStderr(line)))
+    const report = Effect.gen(function*() {
+      const exit = yield* Effect.exit(runSteps(...steps))
+      if (Exit.isSuccess(exit)) {
+        if (Option.isSome(exit.value)) yield* syscalls.writeStderr(exitCodeLine(exit.value.value))
+      } else {
+        yield* logFailure(exit.cause)
+      }
+    })
+    const shutdown = poweroff.pipe(
+      Effect.catchCause((cause) => Effect.logError("poweroff failed", cause).pipe(Effect.andThen(Effect.die(cause))))
+    )
+    yield* report.pipe(Effect.ensuring(shutdown), Effect.provide(Logger.layer([logger])))
+    return yield* Effect.interrupt
+  })

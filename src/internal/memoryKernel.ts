@@ -1,0 +1,429 @@
+import * as path from "node:path"
+import * as Abi from "./abi.ts"
+import type { ErrnoName } from "./errno.ts"
+
+/** A failure of the in-memory kernel: the errno Linux would give, and the path concerned. */
+export class KernelFault {
+  readonly errno: ErrnoName
+  readonly path: string | undefined
+  constructor(errno: ErrnoName, path?: string) {
+    this.errno = errno
+    this.path = path
+  }
+}
+
+function fault(errno: ErrnoName, at?: string): never {
+  throw new KernelFault(errno, at)
+}
+
+export type Node =
+  | { readonly type: "directory"; readonly mode: number }
+  | { readonly type: "file"; data: Uint8Array; readonly mode: number }
+  | { readonly type: "symlink"; readonly target: string }
+  | { readonly type: "device" }
+
+export interface MountEntry {
+  readonly source: string
+  readonly target: string
+  readonly fsType: string
+  readonly flags: number
+  readonly data: string
+}
+
+export interface LoadedModule {
+  readonly name: string
+  readonly path: string | undefined
+  readonly params: string
+  readonly flags: number
+}
+
+export interface ConsoleState {
+  readonly device: string
+  raw: boolean
+  open: boolean
+  drained: boolean
+  output: Uint8Array
+}
+
+export interface ConsolesConfig {
+  /** Virtio consoles /dev/hvc0…7, or ISA serial ports /dev/ttyS0…3 listed in /proc/tty/driver/serial. */
+  readonly transport: "virtio" | "serial"
+  /** The ports connected on the host, e.g. [0, 1, 2]. */
+  readonly ports: ReadonlyArray<number>
+}
+
+export interface MemoryKernelOptions {
+  readonly pid?: number
+  /** Regular files present at boot, e.g. modules under /lib/modules. Parent directories are created. */
+  readonly files?: Readonly<Record<string, string | Uint8Array>>
+  readonly directories?: ReadonlyArray<string>
+  /** File system types the kernel knows; defaults to those of Debian's stock kernel. */
+  readonly filesystems?: ReadonlyArray<string>
+  /** Network interfaces and their flags; defaults to a down `lo`. */
+  readonly interfaces?: Readonly<Record<string, number>>
+  readonly env?: Readonly<Record<string, string>>
+  /** Sysctls by dotted key, readable and writable under /proc/sys once /proc is mounted. */
+  readonly sysctls?: Readonly<Record<string, string>>
+  readonly consoles?: ConsolesConfig
+}
+
+export const defaultFilesystems: ReadonlyArray<string> = [
+  "bpf",
+  "cgroup2",
+  "configfs",
+  "debugfs",
+  "devpts",
+  "devtmpfs",
+  "fusectl",
+  "hugetlbfs",
+  "mqueue",
+  "proc",
+  "pstore",
+  "securityfs",
+  "sysfs",
+  "tmpfs",
+  "tracefs"
+]
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+const bytes = (data: string | Uint8Array): Uint8Array => typeof data === "string" ? encoder.encode(data) : data
+
+const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
+  const out = new Uint8Array(a.length + b.length)
+  out.set(a, 0)
+  out.set(b, a.length)
+  return out
+}
+
+const moduleExtension = /\.ko(\.gz|\.xz|\.zst)?$/
+
+/** The name a kernel gives a module: its `name=` in .modinfo, else its file name, `-` read as `_`. */
+const moduleName = (image: Uint8Array, file: string | undefined): string | undefined => {
+  const text = decoder.decode(image)
+  const match = /(?:^|\0)name=([^\0]+)/.exec(text)
+  if (match) return match[1]
+  return file === undefined ? undefined : path.basename(file).replace(moduleExtension, "").replaceAll("-", "_")
+}
+
+/**
+ * A Linux kernel and process held in memory: a file tree, a mount table,
+ * modules, interfaces, consoles, environment, sysctls. It answers with the
+ * errnos Linux gives for the same calls, and keeps every effect inspectable.
+ */
+export class MemoryKernel {
+  pid: number
+  readonly tree = new Map<string, Node>([["/", { type: "directory", mode: 0o755 }]])
+  readonly mounts: Array<MountEntry> = []
+  readonly modules: Array<LoadedModule> = []
+  readonly interfaces: Map<string, number>
+  readonly env: Map<string, string>
+  readonly sysctls: Map<string, string>
+  readonly filesystems: ReadonlySet<string>
+  readonly consolesConfig: ConsolesConfig
+  readonly consoles = new Map<number, ConsoleState>()
+  readonly reboots: Array<number> = []
+  syncs = 0
+  stderr = ""
+  stdoutFd: number | undefined = undefined
+  private nextFd = 3
+
+  constructor(options: MemoryKernelOptions = {}) {
+    this.pid = options.pid ?? 1
+    this.filesystems = new Set(options.filesystems ?? defaultFilesystems)
+    this.interfaces = new Map(Object.entries(options.interfaces ?? { lo: 0 }))
+    this.env = new Map(Object.entries(options.env ?? {}))
+    this.sysctls = new Map(
+      Object.entries(options.sysctls ?? { "net.ipv4.ip_forward": "0", "kernel.hostname": "(none)" })
+    )
+    this.consolesConfig = options.consoles ?? { transport: "serial", ports: [0, 1] }
+    for (const dir of options.directories ?? []) this.mkdirAll(dir, 0o755)
+    for (const [file, data] of Object.entries(options.files ?? {})) {
+      this.mkdirAll(path.posix.dirname(path.posix.resolve("/", file)), 0o755)
+      this.writeFile(file, data)
+    }
+  }
+
+  // --- paths ---
+
+  /** Resolves symlinks in every component; the last one too unless `followLast` is false. */
+  resolve(file: string, followLast = true, depth = 0): string {
+    if (file === "") fault("ENOENT", file)
+    if (depth > 40) fault("ELOOP", file)
+    const parts = path.posix.resolve("/", file).split("/").filter((part) => part !== "")
+    let current = "/"
+    for (let i = 0; i < parts.length; i++) {
+      const next = path.posix.join(current, parts[i]!)
+      const node = this.lookup(next)
+      const isLast = i === parts.length - 1
+      if (node?.type === "symlink" && (!isLast || followLast)) {
+        const target = path.posix.resolve(current, node.target)
+        current = this.resolve(target, true, depth + 1)
+        continue
+      }
+      if (!isLast && node !== undefined && node.type !== "directory") fault("ENOTDIR", file)
+      current = next
+    }
+    return current
+  }
+
+  /** The node at an already resolved path: the file tree, or what a mounted pseudo file system shows there. */
+  lookup(resolved: string): Node | undefined {
+    return this.virtualNode(resolved) ?? this.tree.get(resolved)
+  }
+
+  private mountAt(resolved: string): MountEntry | undefined {
+    let best: MountEntry | undefined
+    for (const entry of this.mounts) {
+      const inside = resolved === entry.target || resolved.startsWith(entry.target === "/" ? "/" : `${entry.target}/`)
+      if (inside && (best === undefined || entry.target.length >= best.target.length)) best = entry
+    }
+    return best
+  }
+
+  private virtualNode(resolved: string): Node | undefined {
+    const mount = this.mountAt(resolved)
+    if (mount === undefined) return undefined
+    const relative = path.posix.relative(mount.target, resolved)
+    switch (mount.fsType) {
+      case "proc": {
+        if (relative === "tty/driver/serial" || relative === "modules" || relative === "mounts") {
+          return { type: "file", data: new Uint8Array(), mode: 0o444 }
+        }
+        if (relative.startsWith("sys/")) {
+          const key = relative.slice(4).replaceAll("/", ".")
+          if (this.sysctls.has(key)) return { type: "file", data: new Uint8Array(), mode: 0o644 }
+          const prefix = `${key}.`
+          if ([...this.sysctls.keys()].some((known) => known.startsWith(prefix))) {
+            return { type: "directory", mode: 0o555 }
+          }
+        }
+        return undefined
+      }
+      case "devtmpfs": {
+        const device = /^(hvc|ttyS)(\d+)$/.exec(relative)
+        if (device === null) return relative === "console" || relative === "null" ? { type: "device" } : undefined
+        const index = Number(device[2])
+        if (device[1] === "hvc") {
+          return this.consolesConfig.transport === "virtio" && index < 8 ? { type: "device" } : undefined
+        }
+        return index < 4 ? { type: "device" } : undefined
+      }
+      case "sysfs": {
+        const module = /^module\/([^/]+)$/.exec(relative)
+        if (module && this.modules.some((loaded) => loaded.name === module[1])) {
+          return { type: "directory", mode: 0o755 }
+        }
+        const net = /^class\/net\/([^/]+)$/.exec(relative)
+        if (net && this.interfaces.has(net[1]!)) return { type: "directory", mode: 0o755 }
+        return undefined
+      }
+      default:
+        return undefined
+    }
+  }
+
+  private virtualRead(resolved: string): string | undefined {
+    const mount = this.mountAt(resolved)
+    if (mount?.fsType !== "proc") return undefined
+    const relative = path.posix.relative(mount.target, resolved)
+    if (relative === "tty/driver/serial") return this.serialDriverText()
+    if (relative === "modules") {
+      return this.modules.map((m) => `${m.name} 16384 0 - Live 0x0000000000000000\n`).join("")
+    }
+    if (relative === "mounts") {
+      return this.mounts.map((m) => `${m.source} ${m.target} ${m.fsType} rw 0 0\n`).join("")
+    }
+    if (relative.startsWith("sys/")) {
+      const value = this.sysctls.get(relative.slice(4).replaceAll("/", "."))
+      return value === undefined ? undefined : `${value}\n`
+    }
+    return undefined
+  }
+
+  private serialDriverText(): string {
+    const lines = ["serinfo:1.0 driver revision:"]
+    for (let port = 0; port < 4; port++) {
+      const connected = this.consolesConfig.transport === "serial" && this.consolesConfig.ports.includes(port)
+      lines.push(
+        connected
+          ? `${port}: uart:16550A port:000003F8 irq:4 tx:0 rx:0 RTS|CTS|DSR|CD`
+          : `${port}: uart:unknown port:000002E8 irq:3`
+      )
+    }
+    return `${lines.join("\n")}\n`
+  }
+
+  private requireParentDirectory(resolved: string): void {
+    const parent = this.lookup(path.posix.dirname(resolved))
+    if (parent === undefined) fault("ENOENT", resolved)
+    if (parent.type !== "directory") fault("ENOTDIR", resolved)
+  }
+
+  // --- files ---
+
+  mkdirAll(file: string, mode: number): void {
+    if (file === "") fault("ENOENT", file)
+    const parts = path.posix.resolve("/", file).split("/").filter((part) => part !== "")
+    let current = "/"
+    for (const part of parts) {
+      current = this.resolve(path.posix.join(current, part))
+      const node = this.lookup(current)
+      if (node === undefined) this.tree.set(current, { type: "directory", mode })
+      else if (node.type !== "directory") fault(current === this.resolve(file) ? "EEXIST" : "ENOTDIR", file)
+    }
+  }
+
+  readFile(file: string): Uint8Array {
+    const resolved = this.resolve(file)
+    const node = this.lookup(resolved)
+    if (node === undefined) return fault("ENOENT", file)
+    if (node.type === "directory") return fault("EISDIR", file)
+    const virtual = this.virtualRead(resolved)
+    if (virtual !== undefined) return encoder.encode(virtual)
+    if (node.type !== "file") return fault("EINVAL", file)
+    return node.data
+  }
+
+  writeFile(file: string, data: string | Uint8Array): void {
+    const resolved = this.resolve(file)
+    const mount = this.mountAt(resolved)
+    if (mount?.fsType === "proc") {
+      const relative = path.posix.relative(mount.target, resolved)
+      const key = relative.startsWith("sys/") ? relative.slice(4).replaceAll("/", ".") : undefined
+      if (key === undefined || !this.sysctls.has(key)) {
+        return fault(this.virtualNode(resolved) === undefined ? "ENOENT" : "EACCES", file)
+      }
+      const value = decoder.decode(bytes(data)).replace(/\n$/, "")
+      if (value === "") return fault("EINVAL", file)
+      this.sysctls.set(key, value)
+      return
+    }
+    this.requireParentDirectory(resolved)
+    const node = this.lookup(resolved)
+    if (node?.type === "directory") return fault("EISDIR", file)
+    this.tree.set(resolved, { type: "file", data: bytes(data), mode: 0o644 })
+  }
+
+  fileType(file: string): "file" | "directory" | "symlink" | "other" {
+    const node = this.lookup(this.resolve(file))
+    if (node === undefined) return fault("ENOENT", file)
+    return node.type === "device" ? "other" : node.type
+  }
+
+  symlink(target: string, link: string): void {
+    const resolved = this.resolve(link, false)
+    if (this.lookup(resolved) !== undefined) fault("EEXIST", link)
+    this.requireParentDirectory(resolved)
+    this.tree.set(resolved, { type: "symlink", target })
+  }
+
+  readlink(link: string): string {
+    const node = this.lookup(this.resolve(link, false))
+    if (node === undefined) return fault("ENOENT", link)
+    if (node.type !== "symlink") return fault("EINVAL", link)
+    return node.target
+  }
+
+  glob(pattern: string): ReadonlyArray<string> {
+    const absolute = path.posix.resolve("/", pattern)
+    return [...this.tree.keys()].filter((file) => file !== "/" && path.posix.matchesGlob(file, absolute)).sort()
+  }
+
+  // --- mounts ---
+
+  mount(request: MountEntry): void {
+    if (request.target === "") fault("ENOENT", request.target)
+    const resolved = this.resolve(request.target)
+    const node = this.lookup(resolved)
+    if (node === undefined) fault("ENOENT", request.target)
+    if (node.type !== "directory") fault("ENOTDIR", request.target)
+    if (!this.filesystems.has(request.fsType)) fault("ENODEV", request.target)
+    const top = this.mounts.findLast((entry) => entry.target === resolved)
+    if (top?.fsType === request.fsType) fault("EBUSY", request.target)
+    this.mounts.push({ ...request, target: resolved })
+  }
+
+  umount(target: string): void {
+    const resolved = this.resolve(target)
+    const index = this.mounts.findLastIndex((entry) => entry.target === resolved)
+    if (index === -1) fault("EINVAL", target)
+    if (this.mounts.some((entry) => entry.target.startsWith(`${resolved}/`))) fault("EBUSY", target)
+    this.mounts.splice(index, 1)
+  }
+
+  // --- modules ---
+
+  finitModule(file: string, params: string, flags: number): void {
+    const image = this.readFile(file)
+    const extension = moduleExtension.exec(file)
+    if (extension === null || image.length === 0) fault("EINVAL", file)
+    if ((flags & ~Abi.MODULE_INIT_COMPRESSED_FILE) !== 0) fault("EINVAL", file)
+    const compressed = extension[1] !== undefined
+    // Without the flag the kernel expects an ELF image and rejects anything else.
+    if (compressed && (flags & Abi.MODULE_INIT_COMPRESSED_FILE) === 0) fault("ENOEXEC", file)
+    this.load(moduleName(image, file)!, file, params, flags)
+  }
+
+  initModule(image: Uint8Array, params: string): void {
+    if (image.length === 0) fault("EINVAL")
+    const name = moduleName(image, undefined)
+    if (name === undefined) return fault("ENOEXEC")
+    this.load(name, undefined, params, 0)
+  }
+
+  private load(name: string, file: string | undefined, params: string, flags: number): void {
+    if (this.modules.some((loaded) => loaded.name === name)) fault("EEXIST", file)
+    this.modules.push({ name, path: file, params, flags })
+  }
+
+  // --- network ---
+
+  interfaceFlags(name: string): number {
+    const flags = this.interfaces.get(name)
+    if (flags === undefined) return fault("ENODEV", name)
+    return flags
+  }
+
+  setInterfaceFlags(name: string, flags: number): void {
+    if (!this.interfaces.has(name)) fault("ENODEV", name)
+    this.interfaces.set(name, flags)
+  }
+
+  // --- consoles ---
+
+  openConsole(device: string): number {
+    const resolved = this.resolve(device)
+    const node = this.lookup(resolved)
+    if (node === undefined) return fault("ENOENT", device)
+    if (node.type !== "device") return fault("ENOTTY", device)
+    const hvc = /^\/dev\/hvc(\d+)$/.exec(resolved)
+    if (hvc && !this.consolesConfig.ports.includes(Number(hvc[1]))) return fault("ENODEV", device)
+    const fd = this.nextFd++
+    this.consoles.set(fd, { device: resolved, raw: false, open: true, drained: true, output: new Uint8Array() })
+    return fd
+  }
+
+  console(fd: number): ConsoleState {
+    const state = this.consoles.get(fd)
+    if (state === undefined || !state.open) return fault("EBADF")
+    return state
+  }
+
+  write(fd: number, data: Uint8Array): void {
+    const state = this.console(fd)
+    state.output = concat(state.output, data)
+    state.drained = false
+  }
+
+  close(fd: number): void {
+    this.console(fd).open = false
+  }
+
+  // --- process ---
+
+  setEnv(name: string, value: string): void {
+    if (name === "" || name.includes("=") || name.includes("\0") || value.includes("\0")) fault("EINVAL", name)
+    this.env.set(name, value)
+  }
+}

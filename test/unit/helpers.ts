@@ -1,0 +1,18 @@
+import { assert } from "@effect/vitest"
+import { Effect, Exit } from "effect"
+import * as Layer from "../../src/Layer.ts"
+import type { SyscallError } from "../../src/Syscalls.ts"
+
+export const withKernel = (options: Layer.MemoryKernelOptions = {}) => Effect.provide(Layer.memory(options))
+
+/** Runs `effect`, expects a SyscallError, and returns it. */
+export const syscallError = <A, R>(effect: Effect.Effect<A, unknown, R>): Effect.Effect<SyscallError, never, R> =>
+  Effect.gen(function*() {
+    const exit = yield* Effect.exit(effect)
+    assert.isTrue(Exit.isFailure(exit), "expected a failure")
+    const error = Exit.isFailure(exit) ? exit.cause.reasons[0] : undefined
+    assert.strictEqual(error?._tag, "Fail")
+    const failure = (error as { readonly error: SyscallError }).error
+    assert.strictEqual(failure._tag, "SyscallError")
+    return failure
+  })
