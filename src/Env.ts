@@ -38,7 +38,7 @@ export class InvalidSysctlKey extends Data.TaggedError("InvalidSysctlKey")<{ rea
  */
 export const setEnv = Effect.fn("Env.setEnv")(function*(vars: EnvVars): Effect.fn.Return<void, SyscallError, Syscalls> {
   const syscalls = yield* Syscalls
-  for (const name of Object.keys(vars).sort()) {
+  for (const name of Object.keys(vars).toSorted()) {
     yield* syscalls.setEnv(name, vars[name]!)
   }
 })

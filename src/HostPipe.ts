@@ -124,10 +124,10 @@ const openPipe = Effect.fnUntraced(function*(port: number, device: string) {
   const syscalls = yield* Syscalls
   const fd = yield* Effect.acquireRelease(
     syscalls.openConsole(device),
-    (fd) =>
+    (opened) =>
       Effect.andThen(
-        syscalls.drain(fd).pipe(logFailure(`draining ${device}`)),
-        syscalls.close(fd).pipe(logFailure(`closing ${device}`))
+        syscalls.drain(opened).pipe(logFailure(`draining ${device}`)),
+        syscalls.close(opened).pipe(logFailure(`closing ${device}`))
       )
   )
   yield* syscalls.setRawMode(fd)
@@ -185,7 +185,7 @@ export const withStdoutHostPipe: Effect.Effect<
   Syscalls | State | Scope.Scope
 > = Effect.gen(function*() {
   const syscalls = yield* Syscalls
-  const pipe = (yield* setupHostPipes).find((pipe) => pipe.port === 1)
+  const pipe = (yield* setupHostPipes).find((candidate) => candidate.port === 1)
   if (pipe === undefined) return yield* new HostPipeMissing({ port: 1 })
   yield* Effect.acquireRelease(
     syscalls.redirectStdout(pipe.fd),

@@ -140,7 +140,7 @@ export const mount = Effect.fn("Mount.mount")(function*(path: string, options: M
  * @category operations
  */
 export const mountOrder = (points: MountPoints): ReadonlyArray<string> =>
-  Object.keys(points).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+  Object.keys(points).toSorted((a, b) => (a < b ? -1 : a > b ? 1 : 0))
 
 /**
  * Mounts every point in `mountOrder`. A required point that fails stops the

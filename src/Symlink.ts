@@ -39,7 +39,7 @@ export const devSymlinks = (): Symlinks => ({
 export const createSymlinks = Effect.fn("Symlink.createSymlinks")(
   function*(links: Symlinks): Effect.fn.Return<void, SyscallError, Syscalls> {
     const syscalls = yield* Syscalls
-    for (const link of Object.keys(links).sort()) {
+    for (const link of Object.keys(links).toSorted()) {
       yield* syscalls.symlink(links[link]!, link)
     }
   }

@@ -178,17 +178,16 @@ export const run = <const Steps extends ReadonlyArray<Step<unknown, unknown>>>(
     if (pid !== 1) return yield* new NotPidOne({ pid })
 
     const logger = SysinitLogger.make((line) => Effect.runSync(syscalls.writeStderr(line)))
-    const report = Effect.gen(function*() {
-      const exit = yield* Effect.exit(runSteps(...steps))
-      if (Exit.isSuccess(exit)) {
-        if (Option.isSome(exit.value)) yield* syscalls.writeStderr(exitCodeLine(exit.value.value))
-      } else {
-        yield* logFailure(exit.cause)
-      }
-    })
     const shutdown = poweroff.pipe(
       Effect.catchCause((cause) => Effect.logError("poweroff failed", cause).pipe(Effect.andThen(Effect.die(cause))))
     )
-    yield* report.pipe(Effect.ensuring(shutdown), Effect.provide(Logger.layer([logger])))
+    yield* Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function*() {
+        const exit = yield* Effect.exit(restore(runSteps(...steps)))
+        if (Exit.isFailure(exit)) yield* logFailure(exit.cause)
+        else if (Option.isSome(exit.value)) yield* syscalls.writeStderr(exitCodeLine(exit.value.value))
+        yield* shutdown
+      })
+    ).pipe(Effect.provide(Logger.layer([logger])))
     return yield* Effect.interrupt
   })

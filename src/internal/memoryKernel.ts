@@ -1,4 +1,4 @@
-import * as path from "node:path"
+import * as NodePath from "node:path"
 import * as Abi from "./abi.ts"
 import type { ErrnoName } from "./errno.ts"
 
@@ -103,7 +103,7 @@ const moduleName = (image: Uint8Array, file: string | undefined): string | undef
   const text = decoder.decode(image)
   const match = /(?:^|\0)name=([^\0]+)/.exec(text)
   if (match) return match[1]
-  return file === undefined ? undefined : path.basename(file).replace(moduleExtension, "").replaceAll("-", "_")
+  return file === undefined ? undefined : NodePath.basename(file).replace(moduleExtension, "").replaceAll("-", "_")
 }
 
 /**
@@ -139,7 +139,7 @@ export class MemoryKernel {
     this.consolesConfig = options.consoles ?? { transport: "serial", ports: [0, 1] }
     for (const dir of options.directories ?? []) this.mkdirAll(dir, 0o755)
     for (const [file, data] of Object.entries(options.files ?? {})) {
-      this.mkdirAll(path.posix.dirname(path.posix.resolve("/", file)), 0o755)
+      this.mkdirAll(NodePath.posix.dirname(NodePath.posix.resolve("/", file)), 0o755)
       this.writeFile(file, data)
     }
   }
@@ -150,14 +150,14 @@ export class MemoryKernel {
   resolve(file: string, followLast = true, depth = 0): string {
     if (file === "") fault("ENOENT", file)
     if (depth > 40) fault("ELOOP", file)
-    const parts = path.posix.resolve("/", file).split("/").filter((part) => part !== "")
+    const parts = NodePath.posix.resolve("/", file).split("/").filter((part) => part !== "")
     let current = "/"
     for (let i = 0; i < parts.length; i++) {
-      const next = path.posix.join(current, parts[i]!)
+      const next = NodePath.posix.join(current, parts[i]!)
       const node = this.lookup(next)
       const isLast = i === parts.length - 1
       if (node?.type === "symlink" && (!isLast || followLast)) {
-        const target = path.posix.resolve(current, node.target)
+        const target = NodePath.posix.resolve(current, node.target)
         current = this.resolve(target, true, depth + 1)
         continue
       }
@@ -184,7 +184,7 @@ export class MemoryKernel {
   private virtualNode(resolved: string): Node | undefined {
     const mount = this.mountAt(resolved)
     if (mount === undefined) return undefined
-    const relative = path.posix.relative(mount.target, resolved)
+    const relative = NodePath.posix.relative(mount.target, resolved)
     switch (mount.fsType) {
       case "proc": {
         if (relative === "tty/driver/serial" || relative === "modules" || relative === "mounts") {
@@ -226,7 +226,7 @@ export class MemoryKernel {
   private virtualRead(resolved: string): string | undefined {
     const mount = this.mountAt(resolved)
     if (mount?.fsType !== "proc") return undefined
-    const relative = path.posix.relative(mount.target, resolved)
+    const relative = NodePath.posix.relative(mount.target, resolved)
     if (relative === "tty/driver/serial") return this.serialDriverText()
     if (relative === "modules") {
       return this.modules.map((m) => `${m.name} 16384 0 - Live 0x0000000000000000\n`).join("")
@@ -255,7 +255,7 @@ export class MemoryKernel {
   }
 
   private requireParentDirectory(resolved: string): void {
-    const parent = this.lookup(path.posix.dirname(resolved))
+    const parent = this.lookup(NodePath.posix.dirname(resolved))
     if (parent === undefined) fault("ENOENT", resolved)
     if (parent.type !== "directory") fault("ENOTDIR", resolved)
   }
@@ -264,10 +264,10 @@ export class MemoryKernel {
 
   mkdirAll(file: string, mode: number): void {
     if (file === "") fault("ENOENT", file)
-    const parts = path.posix.resolve("/", file).split("/").filter((part) => part !== "")
+    const parts = NodePath.posix.resolve("/", file).split("/").filter((part) => part !== "")
     let current = "/"
     for (const part of parts) {
-      current = this.resolve(path.posix.join(current, part))
+      current = this.resolve(NodePath.posix.join(current, part))
       const node = this.lookup(current)
       if (node === undefined) this.tree.set(current, { type: "directory", mode })
       else if (node.type !== "directory") fault(current === this.resolve(file) ? "EEXIST" : "ENOTDIR", file)
@@ -289,7 +289,7 @@ export class MemoryKernel {
     const resolved = this.resolve(file)
     const mount = this.mountAt(resolved)
     if (mount?.fsType === "proc") {
-      const relative = path.posix.relative(mount.target, resolved)
+      const relative = NodePath.posix.relative(mount.target, resolved)
       const key = relative.startsWith("sys/") ? relative.slice(4).replaceAll("/", ".") : undefined
       if (key === undefined || !this.sysctls.has(key)) {
         return fault(this.virtualNode(resolved) === undefined ? "ENOENT" : "EACCES", file)
@@ -326,8 +326,8 @@ export class MemoryKernel {
   }
 
   glob(pattern: string): ReadonlyArray<string> {
-    const absolute = path.posix.resolve("/", pattern)
-    return [...this.tree.keys()].filter((file) => file !== "/" && path.posix.matchesGlob(file, absolute)).sort()
+    const absolute = NodePath.posix.resolve("/", pattern)
+    return [...this.tree.keys()].filter((file) => file !== "/" && NodePath.posix.matchesGlob(file, absolute)).toSorted()
   }
 
   // --- mounts ---

@@ -1,5 +1,5 @@
 import { assert } from "@effect/vitest"
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Logger } from "effect"
 import * as Layer from "../../src/Layer.ts"
 import type { SyscallError } from "../../src/Syscalls.ts"
 
@@ -15,4 +15,19 @@ export const syscallError = <A, R>(effect: Effect.Effect<A, unknown, R>): Effect
     const failure = (error as { readonly error: SyscallError }).error
     assert.strictEqual(failure._tag, "SyscallError")
     return failure
+  })
+
+/** Collects the messages logged by `effect` instead of printing them. */
+export const captureLogs = <A, E, R>(
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<[A, ReadonlyArray<string>], E, R> =>
+  Effect.suspend(() => {
+    const logged: Array<string> = []
+    const logger = Logger.make((options) => {
+      logged.push(Array.isArray(options.message) ? options.message.join(" ") : String(options.message))
+    })
+    return effect.pipe(
+      Effect.map((a): [A, ReadonlyArray<string>] => [a, logged]),
+      Effect.provide(Logger.layer([logger]))
+    )
   })

@@ -1,0 +1,107 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Scope } from "effect"
+import * as HostPipe from "../../src/HostPipe.ts"
+import { MemoryKernel } from "../../src/Layer.ts"
+import * as Mount from "../../src/Mount.ts"
+import * as RunState from "../../src/State.ts"
+import { Syscalls } from "../../src/Syscalls.ts"
+import { syscallError, withKernel } from "./helpers.ts"
+
+const withState = Effect.provideServiceEffect(RunState.State, RunState.make)
+const mounted = Mount.mountAll(Mount.essentialMountPoints())
+
+describe("HostPipe.parseSerialDriver", () => {
+  it("lists the ports with a UART, leaving out unknown ones and other lines", () => {
+    const table = [
+      "serinfo:1.0 driver revision:",
+      "0: uart:16550A port:000003F8 irq:4 tx:1024 rx:0 RTS|CTS|DTR|DSR|CD",
+      "1: uart:16550A port:000002F8 irq:3 tx:0 rx:0 CTS|DSR|CD",
+      "2: uart:unknown port:000003E8 irq:4",
+      "3: uart:16550A port:000002E8 irq:3 tx:0 rx:0",
+      ""
+    ].join("\n")
+    assert.deepStrictEqual(HostPipe.parseSerialDriver(table), [0, 1, 3])
+  })
+})
+
+describe("HostPipe.setupHostPipes", () => {
+  it.effect("serial transport: ports 1… from the driver table, raw, linked as /dev/virtrun<N>", () =>
+    Effect.gen(function*() {
+      yield* mounted
+      const pipes = yield* HostPipe.setupHostPipes.pipe(withState)
+      assert.deepStrictEqual(pipes.map((p) => [p.port, p.device, p.link]), [
+        [1, "/dev/ttyS1", "/dev/virtrun1"],
+        [2, "/dev/ttyS2", "/dev/virtrun2"]
+      ])
+      const { state } = yield* MemoryKernel
+      assert.deepStrictEqual(state.tree.get("/dev/virtrun2"), { type: "symlink", target: "/dev/ttyS2" })
+      for (const pipe of pipes) assert.isTrue(state.consoles.get(pipe.fd)?.raw)
+      assert.isFalse([...state.consoles.values()].some((c) => c.device === "/dev/ttyS0"))
+    }).pipe(withKernel({ consoles: { transport: "serial", ports: [0, 1, 2] } })))
+
+  it.effect("virtio transport: only connected hvc ports, none of the serial ones", () =>
+    Effect.gen(function*() {
+      yield* mounted
+      const pipes = yield* HostPipe.setupHostPipes.pipe(withState)
+      assert.deepStrictEqual(pipes.map((p) => p.device), ["/dev/hvc1", "/dev/hvc3"])
+      assert.strictEqual(yield* HostPipe.detectTransport, "virtio")
+    }).pipe(withKernel({ consoles: { transport: "virtio", ports: [0, 1, 3] } })))
+
+  it.effect("drains and closes every pipe when the scope closes, and sets up once per run", () =>
+    Effect.gen(function*() {
+      yield* mounted
+      const scope = yield* Scope.make()
+      const state = yield* RunState.make
+      const setup = HostPipe.setupHostPipes.pipe(Effect.provideService(RunState.State, state), Scope.provide(scope))
+      const first = yield* setup
+      const second = yield* setup
+      assert.strictEqual(first, second)
+      const kernel = yield* MemoryKernel
+      const syscalls = yield* Syscalls
+      for (const pipe of first) yield* syscalls.write(pipe.fd, new Uint8Array([1, 2, 3]))
+      assert.isTrue([...kernel.state.consoles.values()].every((c) => c.open && !c.drained))
+      yield* Scope.close(scope, Exit.void)
+      assert.isTrue([...kernel.state.consoles.values()].every((c) => !c.open && c.drained))
+      assert.strictEqual(kernel.calls.filter((c) => c.call === "openConsole" && c.path === "/dev/ttyS1").length, 1)
+    }).pipe(withKernel()))
+
+  it.effect("no /dev mounted: opening the serial table fails with ENOENT", () =>
+    Effect.gen(function*() {
+      const error = yield* syscallError(HostPipe.setupHostPipes.pipe(withState, Effect.scoped))
+      assert.deepStrictEqual([error.errno, error.path], ["ENOENT", "/proc/tty/driver/serial"])
+    }).pipe(withKernel()))
+
+  it.effect("an error other than ENOENT or ENODEV while probing is reported", () =>
+    Effect.gen(function*() {
+      yield* mounted
+      const kernel = yield* MemoryKernel
+      kernel.fail({ call: "openConsole", errno: "EACCES", path: "/dev/hvc0" })
+      const error = yield* syscallError(HostPipe.withHostPipes.pipe(withState, Effect.scoped))
+      assert.deepStrictEqual([error.errno, error.path], ["EACCES", "/dev/hvc0"])
+    }).pipe(withKernel({ consoles: { transport: "virtio", ports: [0, 1] } })))
+})
+
+describe("HostPipe.withStdoutHostPipe", () => {
+  it.effect("redirects stdout to console 1 for the scope, then drains it and restores stdout", () =>
+    Effect.gen(function*() {
+      yield* mounted
+      const kernel = yield* MemoryKernel
+      const scope = yield* Scope.make()
+      yield* HostPipe.withStdoutHostPipe.pipe(withState, Scope.provide(scope))
+      const pipe1 = [...kernel.state.consoles.entries()].find(([, c]) => c.device === "/dev/ttyS1")!
+      assert.strictEqual(kernel.state.stdoutFd, pipe1[0])
+      yield* Scope.close(scope, Exit.void)
+      assert.strictEqual(kernel.state.stdoutFd, undefined)
+      const order = kernel.calls.map((c) => c.call).filter((c) => c === "redirectStdout" || c === "close")
+      assert.deepStrictEqual(order, ["redirectStdout", "redirectStdout", "close"])
+    }).pipe(withKernel()))
+
+  it.effect("fails with HostPipeMissing when the host connected no console 1", () =>
+    Effect.gen(function*() {
+      yield* mounted
+      const error = yield* Effect.flip(HostPipe.withStdoutHostPipe.pipe(withState, Effect.scoped))
+      assert.strictEqual(error._tag, "HostPipeMissing")
+      assert.strictEqual(error.message.includes("/dev/virtrun1"), true)
+      assert.strictEqual((yield* MemoryKernel).state.stdoutFd, undefined)
+    }).pipe(withKernel({ consoles: { transport: "serial", ports: [0] } })))
+})

@@ -1,0 +1,160 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Schema } from "effect"
+import * as Env from "../../src/Env.ts"
+import * as Abi from "../../src/internal/abi.ts"
+import * as Kmod from "../../src/Kmod.ts"
+import { MemoryKernel } from "../../src/Layer.ts"
+import * as Mount from "../../src/Mount.ts"
+import * as Network from "../../src/Network.ts"
+import * as Symlink from "../../src/Symlink.ts"
+import { Syscalls } from "../../src/Syscalls.ts"
+import { syscallError, withKernel } from "./helpers.ts"
+
+describe("Symlink", () => {
+  it("devSymlinks are the well-known /dev links", () => {
+    assert.deepStrictEqual(Symlink.devSymlinks(), {
+      "/dev/core": "/proc/kcore",
+      "/dev/fd": "/proc/self/fd/",
+      "/dev/rtc": "rtc0",
+      "/dev/stderr": "/proc/self/fd/2",
+      "/dev/stdin": "/proc/self/fd/0",
+      "/dev/stdout": "/proc/self/fd/1"
+    })
+  })
+
+  it.effect.prop(
+    "createSymlinks creates links in sorted order of path",
+    [Schema.Array(Schema.String)],
+    ([names]) =>
+      Effect.gen(function*() {
+        const links = Object.fromEntries(
+          names.map((name, i) => [`/l/n${Buffer.from(name).toString("hex")}`, `/t/${i}`])
+        )
+        yield* Symlink.createSymlinks(links)
+        const { calls, state } = yield* MemoryKernel
+        const created = calls.filter((c) => c.call === "symlink").map((c) => c.path)
+        assert.deepStrictEqual(created, Object.keys(links).toSorted())
+        for (const [link, target] of Object.entries(links)) {
+          assert.deepStrictEqual(state.tree.get(link), { type: "symlink", target })
+        }
+      }).pipe(withKernel({ directories: ["/l"] }))
+  )
+
+  it.effect("a link over an existing path fails with EEXIST and stops the rest", () =>
+    Effect.gen(function*() {
+      yield* Mount.mount("/dev", { fsType: "devtmpfs" })
+      yield* Symlink.createSymlinks({ "/dev/fd": "/proc/self/fd/" })
+      const error = yield* syscallError(Symlink.withSymlinks(Symlink.devSymlinks()))
+      assert.deepStrictEqual([error.syscall, error.errno, error.path], ["symlink", "EEXIST", "/dev/fd"])
+      const { state } = yield* MemoryKernel
+      assert.isTrue(state.tree.has("/dev/core"))
+      assert.isFalse(state.tree.has("/dev/rtc"))
+    }).pipe(withKernel()))
+})
+
+describe("Kmod", () => {
+  it.effect.each([
+    { file: "/m/a.ko", flags: 0 },
+    { file: "/m/b.ko.gz", flags: Abi.MODULE_INIT_COMPRESSED_FILE },
+    { file: "/m/c.ko.xz", flags: Abi.MODULE_INIT_COMPRESSED_FILE },
+    { file: "/m/d.ko.zst", flags: Abi.MODULE_INIT_COMPRESSED_FILE }
+  ])("loadModule $file calls finit_module with flags $flags", ({ file, flags }) =>
+    Effect.gen(function*() {
+      yield* Kmod.loadModule(file, "debug=1")
+      const [loaded] = (yield* MemoryKernel).state.modules
+      assert.deepStrictEqual([loaded?.path, loaded?.params, loaded?.flags], [file, "debug=1", flags])
+    }).pipe(withKernel({ files: { [file]: "module" } })))
+
+  it.effect("loadModules loads the glob's files in sorted order and skips directories", () =>
+    Effect.gen(function*() {
+      yield* Kmod.withModules("/lib/modules/*")
+      const { state } = yield* MemoryKernel
+      assert.deepStrictEqual(state.modules.map((m) => m.name), ["a", "b", "c"])
+    }).pipe(withKernel({
+      files: { "/lib/modules/c.ko.zst": "c", "/lib/modules/a.ko": "a", "/lib/modules/b.ko.gz": "b" },
+      directories: ["/lib/modules/kernel.ko"]
+    })))
+
+  it.effect("loadModules stops at the first failure with its error", () =>
+    Effect.gen(function*() {
+      const error = yield* syscallError(Kmod.loadModules("/lib/modules/*"))
+      assert.deepStrictEqual([error.errno, error.path], ["EINVAL", "/lib/modules/b.txt"])
+      assert.deepStrictEqual((yield* MemoryKernel).state.modules.map((m) => m.name), ["a"])
+    }).pipe(withKernel({ files: { "/lib/modules/a.ko": "a", "/lib/modules/b.txt": "b", "/lib/modules/c.ko": "c" } })))
+
+  it.effect("a second load of the same module is EEXIST", () =>
+    Effect.gen(function*() {
+      yield* Kmod.loadModule("/m/a.ko")
+      assert.strictEqual((yield* syscallError(Kmod.loadModule("/m/a.ko"))).errno, "EEXIST")
+    }).pipe(withKernel({ files: { "/m/a.ko": "a" } })))
+
+  it("compressionOf reads the extension", () => {
+    assert.deepStrictEqual(
+      ["a.ko", "a.ko.gz", "a.ko.xz", "a.ko.zst"].map(Kmod.compressionOf),
+      ["none", "gzip", "xz", "zstd"]
+    )
+  })
+})
+
+describe("Network", () => {
+  it.effect("setInterfaceUp sets IFF_UP and keeps the other flags", () =>
+    Effect.gen(function*() {
+      yield* Network.withInterfaceUp("lo")
+      assert.strictEqual((yield* MemoryKernel).state.interfaces.get("lo"), Abi.IFF_LOOPBACK | Abi.IFF_UP)
+      assert.isTrue(yield* Network.isInterfaceUp("lo"))
+    }).pipe(withKernel({ interfaces: { lo: Abi.IFF_LOOPBACK } })))
+
+  it.effect("an unknown interface is ENODEV", () =>
+    Effect.gen(function*() {
+      const error = yield* syscallError(Network.setInterfaceUp("eth7"))
+      assert.deepStrictEqual([error.syscall, error.errno, error.path], ["ioctl", "ENODEV", "eth7"])
+    }).pipe(withKernel()))
+})
+
+describe("Env", () => {
+  it.effect("setEnv sets each variable", () =>
+    Effect.gen(function*() {
+      yield* Env.withEnv({ PATH: "/data", LANG: "C.UTF-8" })
+      const syscalls = yield* Syscalls
+      assert.deepStrictEqual(yield* syscalls.getEnv, { PATH: "/data", LANG: "C.UTF-8" })
+    }).pipe(withKernel()))
+
+  it.effect("setEnv fails with EINVAL on a name holding '='", () =>
+    Effect.gen(function*() {
+      const error = yield* syscallError(Env.setEnv({ "A=B": "x" }))
+      assert.deepStrictEqual([error.errno, error.path], ["EINVAL", "A=B"])
+    }).pipe(withKernel()))
+
+  it.effect.each(["net.ipv4.ip_forward", "net/ipv4/ip_forward", "/net/ipv4/ip_forward"])(
+    "sysctl accepts the key %s",
+    (key) =>
+      Effect.gen(function*() {
+        yield* Mount.mount("/proc", { fsType: "proc" })
+        yield* Env.sysctl(key, "1")
+        assert.strictEqual((yield* MemoryKernel).state.sysctls.get("net.ipv4.ip_forward"), "1")
+        assert.strictEqual(yield* Env.readSysctl(key), "1")
+      }).pipe(withKernel())
+  )
+
+  it("sysctlPath keeps dots in a key given as a path, as sysctl(8) does", () => {
+    assert.strictEqual(Env.sysctlPath("net/ipv4/conf/eth0.1/forwarding"), "/proc/sys/net/ipv4/conf/eth0.1/forwarding")
+    assert.strictEqual(Env.sysctlPath("net.ipv4.ip_forward"), "/proc/sys/net/ipv4/ip_forward")
+  })
+
+  it.effect("an unknown sysctl is ENOENT", () =>
+    Effect.gen(function*() {
+      yield* Mount.mount("/proc", { fsType: "proc" })
+      const error = yield* syscallError(Env.sysctl("net.nope", "1"))
+      assert.deepStrictEqual([error.errno, error.path], ["ENOENT", "/proc/sys/net/nope"])
+    }).pipe(withKernel()))
+
+  it.effect.each(["", ".", "net..x", "../../etc/passwd", "net/../../x"])(
+    "sysctl refuses the key %j",
+    (key) =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(Env.sysctl(key, "1"))
+        assert.strictEqual(error._tag, "InvalidSysctlKey")
+        assert.deepStrictEqual((yield* MemoryKernel).calls, [])
+      }).pipe(withKernel())
+  )
+})
