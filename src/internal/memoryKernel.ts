@@ -295,8 +295,8 @@ export class MemoryKernel {
         return fault(this.virtualNode(resolved) === undefined ? "ENOENT" : "EACCES", file)
       }
       const value = decoder.decode(bytes(data)).replace(/\n$/, "")
-      if (value === "") return fault("EINVAL", file)
-      this.sysctls.set(key, value)
+      // A write of nothing changes nothing, as proc's handlers do for a count of 0.
+      if (value !== "") this.sysctls.set(key, value)
       return
     }
     this.requireParentDirectory(resolved)
