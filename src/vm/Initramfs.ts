@@ -1,0 +1,145 @@
+/**
+ * Builds the initramfs that boots a bundled init with node as PID 1.
+ *
+ * Layout: `/init` is the bundle (run by the kernel through its
+ * `#!/usr/bin/node` line), `/package.json` marks it as an ES module,
+ * `/koffi.node` sits beside it, node is `/usr/bin/node`, the loader and the
+ * libraries keep their host paths (so the loader finds them in its default
+ * directories and `$ORIGIN` runpaths stay true), extra files go to `/data`,
+ * modules to `/lib/modules`, and `/dev/console` exists so that the kernel
+ * gives init its stdio before devtmpfs is mounted.
+ *
+ * @since 0.1.0
+ */
+import { Effect, FileSystem, Path } from "effect"
+import type { PlatformError } from "effect/PlatformError"
+import * as Cpio from "../internal/cpio.ts"
+import * as Elf from "../internal/elf.ts"
+import { guestNodePath, koffiNativeName } from "./Bundle.ts"
+import * as SharedLibraries from "./SharedLibraries.ts"
+
+/**
+ * A character device node created in the image.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Device {
+  readonly path: string
+  readonly major: number
+  readonly minor: number
+}
+
+/**
+ * What goes into the image.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Where the archive is written. */
+  readonly output: string
+  /** The bundled init, with its interpreter line. */
+  readonly init: Uint8Array
+  /** The host's node binary that becomes `/usr/bin/node`. */
+  readonly node: string
+  /** koffi's native binary, put beside the init. */
+  readonly koffiNative?: string | undefined
+  /** Host files copied into `/data`; the libraries of ELF executables among them come along. */
+  readonly files?: ReadonlyArray<string> | undefined
+  /** Kernel modules copied into `/lib/modules`. */
+  readonly modules?: ReadonlyArray<string> | undefined
+  readonly devices?: ReadonlyArray<Device> | undefined
+}
+
+/**
+ * The directory of extra files in the guest.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const dataDirectory = "/data"
+
+/**
+ * The directory of extra modules in the guest.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const modulesDirectory = "/lib/modules"
+
+const isDynamicElf = Effect.fnUntraced(function*(path: string) {
+  const fs = yield* FileSystem.FileSystem
+  return yield* Effect.scoped(Effect.flatMap(fs.open(path), (file) => {
+    const read = Elf.fromFile(file)
+    return Effect.map(
+      Elf.readDynamic(read),
+      (dynamic) => dynamic.interpreter !== undefined || dynamic.needed.length > 0
+    )
+  })).pipe(Effect.catchTag("ElfError", () => Effect.succeed(false)))
+})
+
+/**
+ * Writes the image and returns its size in bytes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const build = Effect.fn("Initramfs.build")(function*(
+  options: Options
+): Effect.fn.Return<
+  number,
+  PlatformError | Cpio.CpioError | Elf.ElfError | SharedLibraries.SharedLibraryNotFound,
+  FileSystem.FileSystem | Path.Path
+> {
+  const path = yield* Path.Path
+  const files = options.files ?? []
+  const modules = options.modules ?? []
+  const elfFiles: Array<string> = []
+  for (const file of files) if (yield* isDynamicElf(file)) elfFiles.push(file)
+  const libraries = yield* SharedLibraries.resolve([
+    options.node,
+    ...(options.koffiNative === undefined ? [] : [options.koffiNative]),
+    ...elfFiles
+  ])
+
+  return yield* Effect.scoped(Effect.gen(function*() {
+    const writer = yield* Cpio.make(options.output)
+    const directories = new Set<string>(["/"])
+    const directory = (dir: string, mode?: number): Effect.Effect<void, PlatformError> =>
+      Effect.suspend(() => {
+        if (directories.has(dir)) return Effect.void
+        directories.add(dir)
+        return Effect.andThen(directory(path.dirname(dir)), writer.directory(dir, mode))
+      })
+    const parentOf = (file: string) => directory(path.dirname(file))
+
+    for (const dir of ["/dev", "/proc", "/sys", "/run", "/root", dataDirectory, modulesDirectory]) {
+      yield* directory(dir)
+    }
+    yield* directory("/tmp", 0o1777)
+    yield* writer.characterDevice("/dev/console", 5, 1)
+    for (const device of options.devices ?? []) {
+      yield* parentOf(device.path)
+      yield* writer.characterDevice(device.path, device.major, device.minor)
+    }
+
+    yield* writer.file("/init", options.init, 0o755)
+    yield* writer.file("/package.json", new TextEncoder().encode(`{"type":"module"}\n`))
+    if (options.koffiNative !== undefined) {
+      yield* writer.copyFile(`/${koffiNativeName}`, options.koffiNative, 0o755)
+    }
+    yield* parentOf(guestNodePath)
+    yield* writer.copyFile(guestNodePath, options.node, 0o755)
+    yield* writer.symlink("/bin", "usr/bin")
+    for (const library of libraries) {
+      yield* parentOf(library)
+      yield* writer.copyFile(library, library)
+    }
+    for (const file of files) yield* writer.copyFile(path.join(dataDirectory, path.basename(file)), file)
+    for (const module of modules) yield* writer.copyFile(path.join(modulesDirectory, path.basename(module)), module)
+
+    yield* writer.finish
+    return yield* writer.size
+  }))
+})

