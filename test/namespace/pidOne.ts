@@ -4,10 +4,10 @@
  * when none is) with the live kernel and prints each outcome as one line
  * `OUTCOME {"name": …, "outcome": …}` on stdout, for the harness to read.
  */
-import { Cause, Effect, Exit, Layer } from "effect"
+import { Cause, Effect, Exit } from "effect"
 import * as Fs from "node:fs"
-import { make } from "../../src/internal/liveSyscalls.ts"
-import { SyscallError, Syscalls } from "../../src/Syscalls.ts"
+import { live } from "../../src/Layer.ts"
+import { SyscallError, type Syscalls } from "../../src/Syscalls.ts"
 
 /** What became of a scenario, as JSON. */
 export type Outcome =
@@ -15,9 +15,6 @@ export type Outcome =
   | { readonly kind: "SyscallError"; readonly syscall: string; readonly errno: string; readonly path?: string }
   | { readonly kind: "Failure"; readonly error: string }
   | { readonly kind: "Defect"; readonly cause: string }
-
-/** The live kernel, as `Layer.live` builds it. */
-export const liveLayer: Layer.Layer<Syscalls, unknown> = Layer.effect(Syscalls, make)
 
 const outcomeOf = (exit: Exit.Exit<unknown, unknown>): Outcome => {
   if (Exit.isSuccess(exit)) return { kind: "Success", value: exit.value }
@@ -42,7 +39,7 @@ export const runScenarios = async (
   const names = process.argv.length > 2 ? process.argv.slice(2) : Object.keys(scenarios)
   for (const name of names) {
     const scenario = scenarios[name] ?? Effect.die(`no scenario ${name}`)
-    const exit = await Effect.runPromiseExit(Effect.provide(scenario, liveLayer))
+    const exit = await Effect.runPromiseExit(Effect.provide(scenario, live))
     // Synchronous, so that a scenario that ends the process still has its predecessors' lines out.
     Fs.writeSync(1, `OUTCOME ${JSON.stringify({ name, outcome: outcomeOf(exit) })}\n`)
   }

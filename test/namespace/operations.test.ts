@@ -1,0 +1,103 @@
+/**
+ * The init's operations (Mount, Symlink, Network, Env, Kmod) on the live
+ * kernel, as PID 1 of fresh namespaces.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { outcomes, type PidOneRun, program, runAsPidOne, userNamespaces } from "./harness.ts"
+import type { Outcome } from "./pidOne.ts"
+
+let shared: Promise<PidOneRun> | undefined
+/** All scenarios of programs/operations.ts, in order, by one PID 1. */
+const sharedRun = Effect.promise(() => (shared ??= Effect.runPromise(runAsPidOne(program("operations.ts")))))
+
+const outcome = (name: string): Effect.Effect<Outcome> =>
+  Effect.map(sharedRun, (run) => {
+    const found = outcomes(run).get(name)
+    assert.isDefined(found, `no outcome of "${name}"; stdout:\n${run.stdout}\nstderr:\n${run.stderr}`)
+    return found!
+  })
+
+const succeeds = (name: string): Effect.Effect<unknown> =>
+  Effect.map(outcome(name), (found) => {
+    assert.strictEqual(found.kind, "Success", JSON.stringify(found))
+    return found.kind === "Success" ? found.value : undefined
+  })
+
+const failsWith = (name: string, syscall: string, errno: string, path: string): Effect.Effect<void> =>
+  Effect.map(outcome(name), (found) => assert.deepStrictEqual(found, { kind: "SyscallError", syscall, errno, path }))
+
+describe.skipIf(!userNamespaces.available)("the init's operations on the live kernel as PID 1", () => {
+  it.effect("isPidOne is true", () => Effect.map(succeeds("isPidOne"), (isPidOne) => assert.isTrue(isPidOne)))
+
+  it.effect("the namespace gets a /dev and /sys of its own", () =>
+    Effect.asVoid(succeeds("a /dev and /sys of our own")))
+
+  it.effect("mountAll mounts what a user namespace allows and reports the rest together as OptionalMountError", () =>
+    Effect.map(succeeds("mountAll of the system mount points"), (result) => {
+      assert.deepStrictEqual(result, {
+        failed: [
+          { errno: "EPERM", path: "/dev/hugepages" },
+          { errno: "EPERM", path: "/sys/fs/bpf" },
+          { errno: "EPERM", path: "/sys/fs/cgroup" },
+          { errno: "EPERM", path: "/sys/fs/fuse/connections" },
+          { errno: "EPERM", path: "/sys/fs/pstore" },
+          // sysfs has no kernel/config without configfs, and refuses mkdir.
+          { errno: "EPERM", path: "/sys/kernel/config" },
+          { errno: "EPERM", path: "/sys/kernel/debug" },
+          { errno: "EPERM", path: "/sys/kernel/security" },
+          { errno: "EPERM", path: "/sys/kernel/tracing" }
+        ],
+        mounted: ["/dev/mqueue mqueue", "/dev/pts devpts"]
+      })
+    }))
+
+  it.effect("a required mount point that fails stops mountAll with its error", () =>
+    failsWith("a required mount point that fails stops mountAll", "mount", "EPERM", "/tmp/required/a"))
+
+  it.effect("createSymlinks makes the /dev links, read back with the targets given", () =>
+    Effect.map(succeeds("createSymlinks of the /dev links"), (targets) => {
+      assert.deepStrictEqual(targets, {
+        "/dev/core": "/proc/kcore",
+        "/dev/fd": "/proc/self/fd/",
+        "/dev/rtc": "rtc0",
+        "/dev/stderr": "/proc/self/fd/2",
+        "/dev/stdin": "/proc/self/fd/0",
+        "/dev/stdout": "/proc/self/fd/1"
+      })
+    }))
+
+  it.effect("createSymlinks over existing links is EEXIST", () =>
+    failsWith("createSymlinks over existing links", "symlink", "EEXIST", "/dev/core"))
+
+  it.effect("setInterfaceUp brings lo up", () =>
+    Effect.map(succeeds("setInterfaceUp lo"), (up) => assert.deepStrictEqual(up, { before: false, after: true })))
+
+  it.effect("setInterfaceUp of an unknown interface is ENODEV", () =>
+    failsWith("setInterfaceUp of an unknown interface", "ioctl", "ENODEV", "nosuch0"))
+
+  it.effect("sysctl writes net.* keys of the new net namespace, read back", () =>
+    Effect.map(succeeds("sysctl of a net key"), (values) => assert.deepStrictEqual(values, ["1", "1"])))
+
+  it.effect("sysctl of an unknown key is ENOENT", () =>
+    failsWith("sysctl of an unknown key", "open", "ENOENT", "/proc/sys/net/ipv4/nosuch"))
+
+  it.effect("setEnv values are seen by a child spawned afterwards", () =>
+    Effect.map(succeeds("setEnv seen by a child"), (output) => assert.strictEqual(output, "first second")))
+
+  // EPERM where the kernel has modules (no CAP_SYS_MODULE in a user namespace); ENOSYS where it has none.
+  for (
+    const [name, path] of [
+      ["loadModule of a file that is not a module", "/tmp/fake.ko"],
+      ["loadModules of a compressed file that is not a module", "/tmp/modules/fake.ko.xz"]
+    ] as const
+  ) {
+    it.effect(`${name} is a typed error`, () =>
+      Effect.map(outcome(name), (found) => {
+        assert.strictEqual(found.kind, "SyscallError", JSON.stringify(found))
+        if (found.kind !== "SyscallError") return
+        assert.deepStrictEqual({ syscall: found.syscall, path: found.path }, { syscall: "finit_module", path })
+        assert.include(["EPERM", "ENOSYS"], found.errno)
+      }))
+  }
+})
