@@ -1,8 +1,16 @@
+import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
+const src = fileURLToPath(new URL("./src/", import.meta.url))
+
 export default defineConfig({
-  // The package's own name resolves to its TypeScript sources ("source" in its exports).
-  resolve: { conditions: ["source"] },
+  // The package's own name resolves to its TypeScript sources, as "source" in its exports does for tsc.
+  resolve: {
+    alias: [
+      { find: /^effect-sysinit$/, replacement: `${src}index.ts` },
+      { find: /^effect-sysinit\/(.*)$/, replacement: `${src}$1.ts` }
+    ]
+  },
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000
