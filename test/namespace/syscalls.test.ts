@@ -5,6 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { IFF_UP } from "../../src/internal/abi.ts"
+import { CLOCAL } from "../../src/internal/libc.ts"
 import { outcomes, type PidOneRun, program, runAsPidOne, userNamespaces } from "./harness.ts"
 import type { Outcome } from "./pidOne.ts"
 
@@ -31,6 +32,10 @@ const failsWith = (name: string, syscall: string, errno: string, path?: string):
   })
 
 const reboot = (command: string) => runAsPidOne(program("reboot.ts"), [command])
+
+// asm-generic/termbits.h
+const CS8 = 0o60
+const CREAD = 0o200
 
 describe.skipIf(!userNamespaces.available)("the live kernel as PID 1 of new namespaces", () => {
   it.effect("getpid is 1", () => Effect.map(succeeds("getpid"), (pid) => assert.strictEqual(pid, 1)))
@@ -173,9 +178,12 @@ describe.skipIf(!userNamespaces.available)("the live kernel as PID 1 of new name
     it.effect("openConsole of a missing /dev/hvc0 is ENOENT", () =>
       failsWith("openConsole of a missing /dev/hvc0", "open", "ENOENT", "/dev/hvc0"))
 
-    it.effect("raw mode on a terminal clears O_NONBLOCK, and writes and drain succeed", () =>
-      Effect.map(succeeds("raw mode on a terminal"), (flags) => {
+    it.effect("raw mode sets c_cflag = CLOCAL and no processing, clears O_NONBLOCK, and writes and drain succeed", () =>
+      Effect.map(succeeds("raw mode on a terminal"), (result) => {
+        const { termios, ...flags } = result as { termios: unknown }
         assert.deepStrictEqual(flags, { nonBlockingWhenOpened: true, nonBlockingWhenRaw: false })
+        // The pty driver forces CS8 | CREAD into c_cflag whatever is asked (pty_set_termios).
+        assert.deepStrictEqual(termios, { c_iflag: 0, c_oflag: 0, c_cflag: CLOCAL | CS8 | CREAD, c_lflag: 0 })
       }))
 
     it.effect("raw mode on a file that is not a terminal is ENOTTY", () =>

@@ -6,6 +6,7 @@
 import { Console, Effect } from "effect"
 import * as ChildProcess from "node:child_process"
 import { IFF_UP } from "../../../src/internal/abi.ts"
+import { loadLibc, TCGETS } from "../../../src/internal/libc.ts"
 import { type MountRequest, Syscalls } from "../../../src/Syscalls.ts"
 import { runScenarios } from "../pidOne.ts"
 
@@ -182,10 +183,19 @@ await runScenarios({
     const opened = yield* fdFlags(fd)
     yield* syscalls.setRawMode(fd)
     const raw = yield* fdFlags(fd)
+    // Read back through the bindings themselves: the service has no getter.
+    const libc = yield* loadLibc
+    const termios = Buffer.alloc(libc.structs.termiosSize)
+    if (libc.ioctlStruct(fd, TCGETS, termios) < 0) return yield* Effect.die("TCGETS failed")
+    const { c_cflag, c_iflag, c_lflag, c_oflag } = libc.structs.decodeTermios(termios)
     yield* syscalls.write(fd, new Uint8Array(1000).fill(65))
     yield* syscalls.drain(fd)
     yield* syscalls.close(fd)
-    return { nonBlockingWhenOpened: (opened & 0o4000) !== 0, nonBlockingWhenRaw: (raw & 0o4000) !== 0 }
+    return {
+      nonBlockingWhenOpened: (opened & 0o4000) !== 0,
+      nonBlockingWhenRaw: (raw & 0o4000) !== 0,
+      termios: { c_iflag, c_oflag, c_cflag, c_lflag }
+    }
   }),
 
   "raw mode on a file that is not a terminal": Effect.gen(function*() {
