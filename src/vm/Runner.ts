@@ -46,6 +46,8 @@ export interface Options extends Omit<Qemu.Streams, "outputs"> {
   readonly modules?: ReadonlyArray<string> | undefined
   readonly outputs?: ReadonlyArray<string> | undefined
   readonly devices?: ReadonlyArray<Initramfs.Device> | undefined
+  /** The QEMU binary; `qemu-system-x86_64` from PATH by default. */
+  readonly qemu?: string | undefined
 }
 
 /**
@@ -94,7 +96,8 @@ export const run = Effect.fn("Runner.run")(function*(options: Options) {
     smp: options.smp ?? 1,
     kvm: options.kvm ?? false,
     transport: options.transport ?? "serial",
-    args: options.args ?? []
+    args: options.args ?? [],
+    qemu: options.qemu
   }, {
     stdout: options.stdout,
     console: options.console,

@@ -1,0 +1,37 @@
+// Sets the machine up as a typical init does, then reports what the guest
+// sees as one JSON line on stdout, for the host to check.
+import { Console, Effect } from "effect"
+import { Env, HostPipe, Init, Kmod, Mount, Network, Symlink, Sysinit } from "effect-sysinit"
+import * as fs from "node:fs"
+
+const lines = (file: string) => fs.readFileSync(file, "utf8").split("\n").filter((line) => line !== "")
+
+Init.main(
+  Mount.withMountPoints(Mount.systemMountPoints()),
+  Symlink.withSymlinks(Symlink.devSymlinks()),
+  Network.withInterfaceUp("lo"),
+  Kmod.withModules("/lib/modules/*"),
+  Env.withEnv({ SYSINIT_TEST: "set by withEnv", PATH: "/data:/usr/bin" }),
+  Env.sysctl("net.ipv4.ip_forward", "1"),
+  HostPipe.withStdoutHostPipe,
+  Effect.gen(function*() {
+    const report = {
+      args: process.argv.slice(2),
+      mounts: lines("/proc/mounts").map((line) => line.split(" ").slice(1, 3)),
+      filesystems: lines("/proc/filesystems").map((line) => line.split("\t").at(-1)),
+      links: Object.fromEntries(
+        ["/dev/core", "/dev/fd", "/dev/rtc", "/dev/stderr", "/dev/stdin", "/dev/stdout"].map((link) => [
+          link,
+          fs.readlinkSync(link)
+        ])
+      ),
+      loFlags: fs.readFileSync("/sys/class/net/lo/flags", "utf8").trim(),
+      env: process.env["SYSINIT_TEST"],
+      ipForward: fs.readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim(),
+      dummyLoaded: fs.existsSync("/sys/module/dummy"),
+      data: fs.readdirSync("/data")
+    }
+    yield* Console.log(JSON.stringify(report))
+    yield* Sysinit.setExitCode(0)
+  })
+)

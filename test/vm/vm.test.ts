@@ -1,0 +1,152 @@
+/**
+ * The VM tier: each test boots a real VM under TCG with an init from
+ * ./inits, so each takes about ten seconds; checks are grouped into few boots.
+ */
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, FileSystem, Option } from "effect"
+import { execFileSync } from "node:child_process"
+import { createHash } from "node:crypto"
+import { join } from "node:path"
+import { Mount } from "../../src/index.ts"
+import * as Kernel from "../../src/vm/Kernel.ts"
+import * as Qemu from "../../src/vm/Qemu.ts"
+import * as Runner from "../../src/vm/Runner.ts"
+
+const hasQemu = (() => {
+  try {
+    execFileSync("qemu-system-x86_64", ["--version"], { stdio: "ignore" })
+    return true
+  } catch {
+    return false
+  }
+})()
+
+const bootTimeout = 180_000
+
+const inits = join(import.meta.dirname, "inits")
+
+const boot = (init: string, options: Partial<Runner.Options> = {}) =>
+  Effect.gen(function*() {
+    const stdout: Array<Uint8Array> = []
+    const console: Array<string> = []
+    const report = yield* Runner.run({
+      init: join(inits, init),
+      stdout: (chunk) => Effect.sync(() => void stdout.push(chunk)),
+      console: (line) => Effect.sync(() => void console.push(line)),
+      timeout: "150 seconds",
+      ...options
+    })
+    process.stderr.write(
+      `${init} ${options.args?.join(" ") ?? ""}: initramfs ${(report.initramfsBytes / 1e6).toFixed(1)} MB, ` +
+        `build ${Duration.format(report.build)}, boot ${Duration.format(report.boot)}\n`
+    )
+    return { outcome: report.outcome, stdout: Buffer.concat(stdout), console }
+  })
+
+const exited = (code: number) => Qemu.Outcome.Exited({ code })
+
+describe.skipIf(!hasQemu)("a VM booted with the runner", () => {
+  it.live(
+    "sets the machine up: mounts, /dev links, lo, env, sysctl, a module from the kernel package",
+    () =>
+      Effect.gen(function*() {
+        const modules = yield* Kernel.cachedModules
+        assert.isTrue(Option.isSome(modules), "the cached kernel has its modules")
+        const dummy = join(Option.getOrThrow(modules), "kernel/drivers/net/dummy.ko")
+        const run = yield* boot("checks.ts", { modules: [dummy], files: [__filename], args: ["first", "with space"] })
+        assert.deepStrictEqual(run.outcome, exited(0))
+        const report = JSON.parse(run.stdout.toString("utf8"))
+        assert.deepStrictEqual(report.args, ["first", "with space"])
+
+        const mounted = new Map<string, string>(report.mounts)
+        for (const [path, type] of [["/dev", "devtmpfs"], ["/proc", "proc"], ["/sys", "sysfs"]]) {
+          assert.strictEqual(mounted.get(path!), type, path)
+        }
+        for (const [path, point] of Object.entries(Mount.systemMountPoints())) {
+          if (report.filesystems.includes(point.fsType) && path !== "/sys/fs/fuse/connections") {
+            assert.strictEqual(mounted.get(path), point.fsType, path)
+          }
+        }
+        assert.deepStrictEqual(report.links, {
+          "/dev/core": "/proc/kcore",
+          "/dev/fd": "/proc/self/fd/",
+          "/dev/rtc": "rtc0",
+          "/dev/stderr": "/proc/self/fd/2",
+          "/dev/stdin": "/proc/self/fd/0",
+          "/dev/stdout": "/proc/self/fd/1"
+        })
+        assert.strictEqual(Number(report.loFlags) & 1, 1, "lo is up")
+        assert.strictEqual(report.env, "set by withEnv")
+        assert.strictEqual(report.ipForward, "1")
+        assert.isTrue(report.dummyLoaded, "/sys/module/dummy exists")
+        assert.deepStrictEqual(report.data, ["vm.test.ts"])
+      }).pipe(Effect.provide(NodeServices.layer)),
+    bootTimeout
+  )
+
+  it.live(
+    "passes 1 MiB of binary stdout and a second output unchanged, and a faked exit line on stdout fakes nothing",
+    () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const dir = yield* fs.makeTempDirectoryScoped()
+        const second = join(dir, "second")
+        const run = yield* boot("pipes.ts", { outputs: [second] })
+        assert.deepStrictEqual(run.outcome, exited(300))
+        const fake = Buffer.from("VIRTRUN_EXIT_CODE: 0\n")
+        assert.isTrue(run.stdout.subarray(0, fake.length).equals(fake))
+        const payload = run.stdout.subarray(fake.length)
+        assert.strictEqual(payload.length, 1024 * 1024)
+        const sha256 = createHash("sha256").update(payload).digest("hex")
+        assert.strictEqual((yield* fs.readFileString(second)).trim(), sha256)
+      }).pipe(Effect.provide(NodeServices.layer)),
+    bootTimeout
+  )
+
+  it.live("reports exit code 1", () =>
+    Effect.gen(function*() {
+      const run = yield* boot("endings.ts", { args: ["exit 1"] })
+      assert.deepStrictEqual(run.outcome, exited(1))
+    }).pipe(Effect.provide(NodeServices.layer)), bootTimeout)
+
+  it.live("logs a failing finalizer and still reports the exit code", () =>
+    Effect.gen(function*() {
+      const run = yield* boot("endings.ts", { args: ["failing finalizer, exit 3"] })
+      assert.deepStrictEqual(run.outcome, exited(3))
+      assert.isTrue(run.console.some((line) => line.includes("cleanup failed")), run.console.join("\n"))
+    }).pipe(Effect.provide(NodeServices.layer)), bootTimeout)
+
+  it.live("gives no exit code when a step fails, and logs why", () =>
+    Effect.gen(function*() {
+      const run = yield* boot("endings.ts", { args: ["failing step"] })
+      assert.deepStrictEqual(run.outcome, Qemu.Outcome.NoExitCode())
+      assert.isTrue(run.console.some((line) => line.includes("the step failed")), run.console.join("\n"))
+    }).pipe(Effect.provide(NodeServices.layer)), bootTimeout)
+
+  it.live("logs a throw in a step as a panic and gives no exit code", () =>
+    Effect.gen(function*() {
+      const run = yield* boot("endings.ts", { args: ["throwing step"] })
+      assert.deepStrictEqual(run.outcome, Qemu.Outcome.NoExitCode())
+      assert.isTrue(run.console.some((line) => /panic/i.test(line)), run.console.join("\n"))
+      assert.isTrue(run.console.some((line) => line.includes("the step threw")), run.console.join("\n"))
+    }).pipe(Effect.provide(NodeServices.layer)), bootTimeout)
+
+  it.live("kills QEMU at the timeout and says so", () =>
+    Effect.gen(function*() {
+      const run = yield* boot("endings.ts", { args: ["exit 1"], timeout: "2 seconds" })
+      assert.deepStrictEqual(run.outcome, Qemu.Outcome.TimedOut({ timeout: Duration.seconds(2) }))
+    }).pipe(Effect.provide(NodeServices.layer)), bootTimeout)
+
+  it.live("names the package to install when QEMU is missing", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Runner.run({
+        init: join(inits, "endings.ts"),
+        qemu: "/nonexistent/qemu-system-x86_64",
+        stdout: () => Effect.void,
+        console: () => Effect.void
+      }))
+      assert.instanceOf(error, Qemu.QemuNotFound)
+      assert.include(error.message, "qemu-system-x86")
+    }).pipe(Effect.provide(NodeServices.layer)), bootTimeout)
+})
