@@ -85,6 +85,20 @@ export const defaultFilesystems: ReadonlyArray<string> = [
   "tracefs"
 ]
 
+/** Types whose every mount shares one superblock (per namespace); others (tmpfs, proc, devpts…) get a new one. */
+const singleSuperblock: ReadonlySet<string> = new Set([
+  "cgroup2",
+  "configfs",
+  "debugfs",
+  "devtmpfs",
+  "fusectl",
+  "mqueue",
+  "pstore",
+  "securityfs",
+  "sysfs",
+  "tracefs"
+])
+
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 const bytes = (data: string | Uint8Array): Uint8Array => typeof data === "string" ? encoder.encode(data) : data
@@ -339,8 +353,9 @@ export class MemoryKernel {
     if (node === undefined) fault("ENOENT", request.target)
     if (node.type !== "directory") fault("ENOTDIR", request.target)
     if (!this.filesystems.has(request.fsType)) fault("ENODEV", request.target)
+    // Linux refuses the same superblock on the same mount point; these types have one per namespace.
     const top = this.mounts.findLast((entry) => entry.target === resolved)
-    if (top?.fsType === request.fsType) fault("EBUSY", request.target)
+    if (top?.fsType === request.fsType && singleSuperblock.has(request.fsType)) fault("EBUSY", request.target)
     this.mounts.push({ ...request, target: resolved })
   }
 

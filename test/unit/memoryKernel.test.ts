@@ -23,16 +23,30 @@ describe("the in-memory kernel answers as Linux does", () => {
       assert.deepStrictEqual((yield* MemoryKernel).state.mounts, [])
     }).pipe(withKernel({ directories: ["/mnt"], files: { "/etc/file": "x" } })))
 
-  it.effect("mounting the same type on an active mount point is EBUSY, another type stacks", () =>
-    Effect.gen(function*() {
-      const syscalls = yield* Syscalls
-      yield* syscalls.mount(mountRequest("/mnt", "tmpfs"))
-      const error = yield* syscallError(syscalls.mount(mountRequest("/mnt", "tmpfs")))
-      assert.strictEqual(error.errno, "EBUSY")
-      yield* syscalls.mount(mountRequest("/mnt", "proc"))
-      const mounts = (yield* MemoryKernel).state.mounts.map((m) => `${m.fsType}@${m.target}`)
-      assert.deepStrictEqual(mounts, ["tmpfs@/mnt", "proc@/mnt"])
-    }).pipe(withKernel({ directories: ["/mnt"] })))
+  it.effect.each(["sysfs", "mqueue", "devtmpfs", "debugfs"])(
+    "mounting %s again on its active mount point is EBUSY",
+    (fsType) =>
+      Effect.gen(function*() {
+        const syscalls = yield* Syscalls
+        yield* syscalls.mount(mountRequest("/mnt", fsType))
+        const error = yield* syscallError(syscalls.mount(mountRequest("/mnt", fsType)))
+        assert.deepStrictEqual([error.errno, error.path], ["EBUSY", "/mnt"])
+        assert.strictEqual((yield* MemoryKernel).state.mounts.length, 1)
+      }).pipe(withKernel({ directories: ["/mnt"] }))
+  )
+
+  it.effect.each(["tmpfs", "proc", "devpts"])(
+    "%s gets a new superblock each time, so it stacks as in Linux",
+    (fsType) =>
+      Effect.gen(function*() {
+        const syscalls = yield* Syscalls
+        yield* syscalls.mount(mountRequest("/mnt", fsType))
+        yield* syscalls.mount(mountRequest("/mnt", fsType))
+        yield* syscalls.mount(mountRequest("/mnt", "sysfs"))
+        const mounts = (yield* MemoryKernel).state.mounts.map((m) => `${m.fsType}@${m.target}`)
+        assert.deepStrictEqual(mounts, [`${fsType}@/mnt`, `${fsType}@/mnt`, "sysfs@/mnt"])
+      }).pipe(withKernel({ directories: ["/mnt"] }))
+  )
 
   it.effect("umount removes the top mount and refuses a point that is not mounted with EINVAL", () =>
     Effect.gen(function*() {
