@@ -1,0 +1,131 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Option } from "effect"
+import * as Cli from "../../src/vm/Cli.ts"
+import * as Qemu from "../../src/vm/Qemu.ts"
+
+const machine: Qemu.Machine = {
+  kernel: "/k/vmlinuz",
+  initramfs: "/i/initramfs.cpio",
+  memory: 512,
+  smp: 1,
+  kvm: false,
+  transport: "serial",
+  consoles: 3,
+  args: []
+}
+
+describe("Qemu", () => {
+  const lines: ReadonlyArray<readonly [string, string, Qemu.Outcome | undefined]> = [
+    ["exit code 0", "VIRTRUN_EXIT_CODE: 0", Qemu.Outcome.Exited({ code: 0 })],
+    ["exit code above 255", "VIRTRUN_EXIT_CODE: 300\r", Qemu.Outcome.Exited({ code: 300 })],
+    ["exit code inside a line", "say VIRTRUN_EXIT_CODE: 0", undefined],
+    ["exit code with a tail", "VIRTRUN_EXIT_CODE: 0 or so", undefined],
+    [
+      "kernel panic",
+      "[    4.668231] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000000",
+      Qemu.Outcome.KernelPanic({
+        line: "[    4.668231] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000000"
+      })
+    ],
+    [
+      "out of memory",
+      "[   12.5] Out of memory: Killed process 1 (node)",
+      Qemu.Outcome.OutOfMemory({ line: "[   12.5] Out of memory: Killed process 1 (node)" })
+    ],
+    ["any other line", "[    6.168324] reboot: Restarting system", undefined]
+  ]
+  for (const [name, line, outcome] of lines) {
+    it(`classifies console 0 lines: ${name}`, () => {
+      assert.deepStrictEqual(Qemu.classifyLine(line), outcome)
+    })
+  }
+
+  it.effect("starts QEMU as virtrun does, one socket chardev per serial console", () =>
+    Effect.gen(function*() {
+      const args = yield* Qemu.qemuArguments({ ...machine, args: ["a", "b c", ""] }, [3, 4, 5])
+      assert.deepStrictEqual(args, [
+        "-kernel",
+        "/k/vmlinuz",
+        "-initrd",
+        "/i/initramfs.cpio",
+        "-machine",
+        "q35",
+        "-m",
+        "512",
+        "-smp",
+        "1",
+        "-accel",
+        "tcg",
+        "-display",
+        "none",
+        "-monitor",
+        "none",
+        "-no-reboot",
+        "-nodefaults",
+        "-no-user-config",
+        "-chardev",
+        "socket,id=con0,fd=3",
+        "-serial",
+        "chardev:con0",
+        "-chardev",
+        "socket,id=con1,fd=4",
+        "-serial",
+        "chardev:con1",
+        "-chardev",
+        "socket,id=con2,fd=5",
+        "-serial",
+        "chardev:con2",
+        "-append",
+        "console=ttyS0 panic=-1 mitigations=off initcall_blacklist=ahci_pci_driver_init acpi=off quiet -- a \"b c\" \"\""
+      ])
+    }))
+
+  it.effect("puts virtio consoles on a virtio-serial-pci device, keeps ACPI with several CPUs, uses KVM when asked", () =>
+    Effect.gen(function*() {
+      const args = yield* Qemu.qemuArguments({ ...machine, transport: "pci", smp: 2, kvm: true }, [3, 4])
+      const joined = args.join(" ")
+      assert.include(joined, "-enable-kvm -cpu host")
+      assert.include(joined, "-device virtio-serial-pci,max_ports=8")
+      assert.include(joined, "-chardev socket,id=con0,fd=3 -device virtconsole,chardev=con0")
+      assert.include(joined, "-chardev socket,id=con1,fd=4 -device virtconsole,chardev=con1")
+      assert.strictEqual(
+        args.at(-1),
+        "console=hvc0 panic=-1 mitigations=off initcall_blacklist=ahci_pci_driver_init quiet --"
+      )
+    }))
+
+  it.effect("refuses more consoles than the transport has, and arguments the kernel cannot carry", () =>
+    Effect.gen(function*() {
+      const tooMany = yield* Effect.flip(Qemu.qemuArguments(machine, [3, 4, 5, 6, 7]))
+      assert.strictEqual(tooMany.reason, "the serial transport has 4 consoles, 5 asked")
+      const quote = yield* Effect.flip(Qemu.kernelCommandLine({ ...machine, args: ["say \"hi\""] }))
+      assert.instanceOf(quote, Qemu.InvalidMachine)
+    }))
+})
+
+describe("Cli", () => {
+  const exits: ReadonlyArray<readonly [string, Qemu.Outcome, number, boolean]> = [
+    ["exit 0", Qemu.Outcome.Exited({ code: 0 }), 0, false],
+    ["exit 3", Qemu.Outcome.Exited({ code: 3 }), 3, false],
+    ["exit 300 is truncated and said", Qemu.Outcome.Exited({ code: 300 }), 44, true],
+    ["kernel panic", Qemu.Outcome.KernelPanic({ line: "[ 1.0] Kernel panic - not syncing: x" }), 122, true],
+    ["out of memory", Qemu.Outcome.OutOfMemory({ line: "[ 1.0] Out of memory: x" }), 123, true],
+    ["no exit code", Qemu.Outcome.NoExitCode(), 121, true],
+    ["timeout", Qemu.Outcome.TimedOut({ timeout: Duration.seconds(5) }), 124, true]
+  ]
+  for (const [name, outcome, code, says] of exits) {
+    it(`exits with the guest's code or its own: ${name}`, () => {
+      const exit = Cli.exitOf(outcome)
+      assert.strictEqual(exit.code, code)
+      assert.strictEqual(exit.reason !== undefined, says)
+    })
+  }
+
+  it("reads timeouts in seconds, milliseconds, minutes and hours", () => {
+    assert.deepStrictEqual(Cli.parseTimeout("90"), Option.some(Duration.seconds(90)))
+    assert.deepStrictEqual(Cli.parseTimeout("1500ms"), Option.some(Duration.millis(1500)))
+    assert.deepStrictEqual(Cli.parseTimeout("2m"), Option.some(Duration.minutes(2)))
+    assert.deepStrictEqual(Cli.parseTimeout("1h"), Option.some(Duration.hours(1)))
+    assert.deepStrictEqual(Cli.parseTimeout("soon"), Option.none())
+  })
+})
