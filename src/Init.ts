@@ -21,7 +21,7 @@ import * as Sysinit from "./Sysinit.ts"
 export type Services = Scope.Scope | State | Syscalls | NodeServices.NodeServices
 
 /**
- * Runs the steps as the init of this machine: `Sysinit.run` with
+ * Runs the steps (and `Sysinit.RunOptions` after them) as the init of this machine: `Sysinit.run` with
  * `Layer.live` and `NodeServices.layer`. When the process is not PID 1, or
  * the live kernel cannot be loaded, it says why on stderr and leaves with
  * exit code 1, having changed nothing.
@@ -37,11 +37,11 @@ export type Services = Scope.Scope | State | Syscalls | NodeServices.NodeService
  * @since 0.1.0
  * @category running
  */
-export const main = <const Steps extends ReadonlyArray<Sysinit.Step<unknown, Services>>>(
-  ...steps: Steps
+export const main = <const Args extends ReadonlyArray<Sysinit.Step<unknown, Services> | Sysinit.RunOptions>>(
+  ...args: Args
 ): Fiber.Fiber<void> =>
   Effect.runFork(
-    Sysinit.run(...steps).pipe(
+    Sysinit.run(...args).pipe(
       Effect.provide(SysinitLayer.live),
       Effect.provide(NodeServices.layer),
       Effect.catch((error) =>

@@ -17,7 +17,8 @@ import {
   type MountEntry,
   type Node
 } from "./internal/memoryKernel.ts"
-import { SyscallError, Syscalls, type SyscallsShape } from "./Syscalls.ts"
+import { scopedQueue } from "./internal/scopedQueue.ts"
+import { type ProcessFault, type SignalName, SyscallError, Syscalls, type SyscallsShape } from "./Syscalls.ts"
 
 export type { ConsolesConfig, ConsoleState, LoadedModule, MemoryKernelOptions, MountEntry, Node }
 export {
@@ -65,6 +66,12 @@ export interface MemoryKernelHandle {
   readonly state: Readonly<Kernel>
   readonly fail: (fault: Fault) => void
   readonly clearFaults: () => void
+  /** Sends a signal to the init; like the kernel for PID 1, drops it when nothing handles it. Returns whether it was handled. */
+  readonly raise: (signal: SignalName) => boolean
+  /** Makes the process do what `processFaults` catches (a throw nobody caught, `process.exit`, …). */
+  readonly processFault: (fault: ProcessFault) => void
+  /** Adds a zombie child of the init: an orphan, or a child Node spawned itself. */
+  readonly addZombie: (pid: number, options?: { readonly spawnedByNode?: boolean }) => void
   /** Every call made through `Syscalls`, in order, with its path or name argument. */
   readonly calls: ReadonlyArray<{ readonly call: keyof SyscallsShape; readonly path: string | undefined }>
 }
@@ -101,6 +108,10 @@ const syscallOf: Record<keyof SyscallsShape, string> = {
   glob: "scandir",
   getEnv: "getenv",
   setEnv: "setenv",
+  signals: "sigaction",
+  processFaults: "sigaction",
+  reapOrphans: "waitpid",
+  settleOutput: "fsync",
   writeStderr: "write",
   redirectStdout: "dup2"
 }
@@ -109,6 +120,8 @@ const makeMemory = (options: MemoryKernelOptions): [SyscallsShape, MemoryKernelH
   const kernel = new Kernel(options)
   let faults: Array<Fault & { remaining: number }> = []
   const calls: Array<{ call: keyof SyscallsShape; path: string | undefined }> = []
+  const signalHandlers = new Set<{ names: ReadonlyArray<SignalName>; push: (signal: SignalName) => void }>()
+  const faultHandlers = new Set<(fault: ProcessFault) => void>()
 
   const call = <A>(name: keyof SyscallsShape, at: string | undefined, body: () => A): Effect.Effect<A, SyscallError> =>
     Effect.suspend(() => {
@@ -146,7 +159,11 @@ const makeMemory = (options: MemoryKernelOptions): [SyscallsShape, MemoryKernelH
     sync: total("sync", () => {
       kernel.syncs += 1
     }),
-    finitModule: (file, params, flags) => call("finitModule", file, () => kernel.finitModule(file, params, flags)),
+    finitModule: (file, params, flags) =>
+      Effect.flatMap(
+        kernel.kernelDecompressed(file, flags),
+        (decompressed) => call("finitModule", file, () => kernel.finitModule(file, params, flags, decompressed))
+      ),
     initModule: (image, params) => call("initModule", undefined, () => kernel.initModule(image, params)),
     interfaceFlags: (name) => call("interfaceFlags", name, () => kernel.interfaceFlags(name)),
     setInterfaceFlags: (name, flags) => call("setInterfaceFlags", name, () => kernel.setInterfaceFlags(name, flags)),
@@ -170,6 +187,26 @@ const makeMemory = (options: MemoryKernelOptions): [SyscallsShape, MemoryKernelH
     glob: (pattern) => call("glob", pattern, () => kernel.glob(pattern)),
     getEnv: total("getEnv", () => Object.fromEntries(kernel.env)),
     setEnv: (name, value) => call("setEnv", name, () => kernel.setEnv(name, value)),
+    signals: (names) =>
+      Effect.andThen(
+        total("signals", () => undefined),
+        scopedQueue<SignalName>((push) => {
+          const handler = { names, push }
+          signalHandlers.add(handler)
+          return () => signalHandlers.delete(handler)
+        })
+      ),
+    processFaults: Effect.andThen(
+      total("processFaults", () => undefined),
+      scopedQueue<ProcessFault>((push) => {
+        faultHandlers.add(push)
+        return () => faultHandlers.delete(push)
+      })
+    ),
+    reapOrphans: total("reapOrphans", () => kernel.reapOrphans()),
+    settleOutput: total("settleOutput", () => {
+      kernel.settles += 1
+    }),
     writeStderr: (text) =>
       total("writeStderr", () => {
         kernel.stderr += text
@@ -187,6 +224,17 @@ const makeMemory = (options: MemoryKernelOptions): [SyscallsShape, MemoryKernelH
     },
     clearFaults: () => {
       faults = []
+    },
+    raise: (signal) => {
+      const handlers = [...signalHandlers].filter((handler) => handler.names.includes(signal))
+      for (const handler of handlers) handler.push(signal)
+      return handlers.length > 0
+    },
+    processFault: (fault) => {
+      for (const handler of faultHandlers) handler(fault)
+    },
+    addZombie: (pid, zombie = {}) => {
+      kernel.zombies.push({ pid, spawnedByNode: zombie.spawnedByNode ?? false })
     },
     calls
   }

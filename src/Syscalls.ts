@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import { Context, Data } from "effect"
-import type { Effect } from "effect"
+import type { Effect, Queue, Scope } from "effect"
 import { errnoDescription, type ErrnoName, errnoName, errnoNumber, isErrnoName } from "./internal/errno.ts"
 
 export type { ErrnoName } from "./internal/errno.ts"
@@ -77,6 +77,40 @@ export interface MountRequest {
 export type FileType = "file" | "directory" | "symlink" | "other"
 
 /**
+ * A signal the init handles.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SignalName = "SIGTERM" | "SIGINT" | "SIGHUP" | "SIGPWR" | "SIGCHLD"
+
+/**
+ * Something the process did that would end or hang a Node program, seen by
+ * the init instead: a throw nobody caught, a promise rejection nobody
+ * handled, a call of `process.exit`, or an event loop with nothing left to
+ * wait for.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ProcessFault =
+  | { readonly _tag: "UncaughtException"; readonly error: unknown }
+  | { readonly _tag: "UnhandledRejection"; readonly reason: unknown }
+  | { readonly _tag: "ProcessExit"; readonly code: number }
+  | { readonly _tag: "EventLoopEmpty" }
+
+/**
+ * A child that was reaped: its pid and wait status.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReapedChild {
+  readonly pid: number
+  readonly status: number
+}
+
+/**
  * The operations the init needs from the kernel and from its own process.
  * Every failure is a `SyscallError` with the errno Linux gives.
  *
@@ -125,6 +159,26 @@ export interface SyscallsShape {
   readonly getEnv: Effect.Effect<Readonly<Record<string, string>>>
   /** Sets a variable of the process, seen by `process.env` and by children spawned afterwards. */
   readonly setEnv: (name: string, value: string) => Effect.Effect<void, SyscallError>
+
+  /**
+   * Handles the signals for the scope's lifetime and queues each one that
+   * arrives. As PID 1 the kernel delivers only signals that have a handler.
+   */
+  readonly signals: (names: ReadonlyArray<SignalName>) => Effect.Effect<Queue.Dequeue<SignalName>, never, Scope.Scope>
+  /**
+   * Catches what would otherwise end the process (and, as PID 1, panic the
+   * kernel) for the scope's lifetime, and queues it. `process.exit` throws
+   * after queueing, so the code after it does not run.
+   */
+  readonly processFaults: Effect.Effect<Queue.Dequeue<ProcessFault>, never, Scope.Scope>
+  /**
+   * Waits for every zombie child that Node did not spawn itself (orphans the
+   * kernel gave to PID 1), until none is left. Node's own children are left
+   * to Node, which would otherwise lose their exit.
+   */
+  readonly reapOrphans: Effect.Effect<ReadonlyArray<ReapedChild>>
+  /** Waits until the writes the process has in flight (streams, fs promises) are done. */
+  readonly settleOutput: Effect.Effect<void>
 
   /** Writes to the init's stderr, the kernel console (console 0), synchronously. */
   readonly writeStderr: (text: string) => Effect.Effect<void>

@@ -6,8 +6,11 @@
  */
 import { Cause, Data, Effect, Exit, Logger, Option, Ref, Scope } from "effect"
 import * as Abi from "./internal/abi.ts"
+import { ExitRequest } from "./internal/exitRequest.ts"
 import * as SysinitLogger from "./internal/logger.ts"
 import { essentialMountPoints, mountAll, type OptionalMountError } from "./Mount.ts"
+import * as Pid1 from "./Pid1.ts"
+import { ProcessExitCalled } from "./Pid1.ts"
 import * as RunState from "./State.ts"
 import { type SyscallError, Syscalls } from "./Syscalls.ts"
 
@@ -101,33 +104,29 @@ export const setExitCode = (code: number): Effect.Effect<void, never, RunState.S
  */
 export const exitCodeLine = (code: number): string => `VIRTRUN_EXIT_CODE: ${code}\n`
 
-const panicOnDefect = <A, E, R>(step: Effect.Effect<A, E, R>): Effect.Effect<A, E | Panic, R> =>
-  Effect.catchCause(
-    step,
-    (cause): Effect.Effect<never, E | Panic> =>
-      Cause.hasDies(cause) ? Effect.fail(new Panic({ cause })) : Effect.failCause(cause)
-  )
+const panicOnDefect = <A, E, R>(step: Effect.Effect<A, E, R>): Effect.Effect<A, E | Panic | ProcessExitCalled, R> =>
+  Effect.catchCause(step, (cause): Effect.Effect<never, E | Panic | ProcessExitCalled> => {
+    if (!Cause.hasDies(cause)) return Effect.failCause(cause)
+    const defect = Cause.squash(cause)
+    return Effect.fail(
+      defect instanceof ExitRequest ? new ProcessExitCalled({ code: defect.code }) : new Panic({ cause })
+    )
+  })
 
-/**
- * The heart of `run`, without the PID check, the report and the poweroff:
- * mounts the essential file systems, runs the steps in order until one
- * fails, then runs every finalizer the steps registered (in reverse order,
- * all of them; a failing one is logged) and returns the exit code that was
- * set. A defect in a step becomes `Panic`.
- *
- * @since 0.1.0
- * @category running
- */
-export const runSteps = <const Steps extends ReadonlyArray<Step<unknown, unknown>>>(
-  ...steps: Steps
-): Effect.Effect<
-  Option.Option<number>,
-  StepsError<Steps> | SyscallError | OptionalMountError | Panic,
-  Syscalls | StepsServices<Steps>
-> =>
+type RunError<Steps extends ReadonlyArray<Step<unknown, unknown>>> =
+  | StepsError<Steps>
+  | SyscallError
+  | OptionalMountError
+  | Panic
+  | ProcessExitCalled
+
+const runStepsWith = <const Steps extends ReadonlyArray<Step<unknown, unknown>>>(
+  state: RunState.StateShape,
+  steps: Steps
+): Effect.Effect<Option.Option<number>, RunError<Steps>, Syscalls | StepsServices<Steps>> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.gen(function*() {
-      const state = yield* RunState.make
+      const syscalls = yield* Syscalls
       const scope = yield* Scope.make()
       const body = Effect.gen(function*() {
         yield* mountAll(essentialMountPoints())
@@ -137,18 +136,47 @@ export const runSteps = <const Steps extends ReadonlyArray<Step<unknown, unknown
         Scope.provide(scope)
       )
       const exit = yield* Effect.exit(restore(body))
+      // Writes a step left in flight go out before the finalizers drain and close the pipes.
+      yield* syscalls.settleOutput
       const closed = yield* Effect.exit(Scope.close(scope, exit))
       if (Exit.isFailure(closed)) yield* Effect.logError("cleanup failed", closed.cause)
       yield* exit
       return yield* Ref.get(state.exitCode)
     })
-  ) as Effect.Effect<
-    Option.Option<number>,
-    StepsError<Steps> | SyscallError | OptionalMountError | Panic,
-    Syscalls | StepsServices<Steps>
-  >
+  ) as Effect.Effect<Option.Option<number>, RunError<Steps>, Syscalls | StepsServices<Steps>>
 
-const logFailure = (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
+/**
+ * The heart of `run`, without the PID check, the supervision, the report
+ * and the poweroff: mounts the essential file systems, runs the steps in
+ * order until one fails, waits for the output they left in flight, then
+ * runs every finalizer they registered (in reverse order, all of them; a
+ * failing one is logged) and returns the exit code that was set. A defect in
+ * a step becomes `Panic`.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const runSteps = <const Steps extends ReadonlyArray<Step<unknown, unknown>>>(
+  ...steps: Steps
+): Effect.Effect<Option.Option<number>, RunError<Steps>, Syscalls | StepsServices<Steps>> =>
+  Effect.flatMap(RunState.make, (state) => runStepsWith(state, steps))
+
+/**
+ * Options of `run`, given after the steps.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunOptions extends Pid1.SuperviseOptions {}
+
+type StepsOf<Args extends ReadonlyArray<unknown>> = Extract<Args[number], Step<unknown, unknown>>
+
+const errorOf = (cause: Cause.Cause<unknown>): unknown => {
+  const failure = cause.reasons.find(Cause.isFailReason)
+  return failure === undefined ? undefined : failure.error
+}
+
+const describeFailure = (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
   if (Cause.hasInterruptsOnly(cause)) return Effect.logError("run interrupted")
   const error = Cause.squash(cause)
   if (error instanceof Panic) return Effect.logError(error.message, error.cause)
@@ -157,37 +185,81 @@ const logFailure = (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
 }
 
 /**
+ * What the host learns of a run: the exit code to report, if any, after
+ * logging how the run ended.
+ */
+const reportedExitCode = (
+  exit: Exit.Exit<Option.Option<number>, unknown>,
+  state: RunState.StateShape
+): Effect.Effect<Option.Option<number>> =>
+  Effect.gen(function*() {
+    if (Exit.isSuccess(exit)) {
+      if (Option.isNone(exit.value)) yield* Effect.logInfo("run ended without an exit code")
+      return exit.value
+    }
+    const error = errorOf(exit.cause)
+    if (error instanceof Pid1.Signalled) {
+      yield* Effect.logError(`${error.message}: run stopped, exit code ${error.exitCode}`)
+      return Option.some(error.exitCode)
+    }
+    if (error instanceof ProcessExitCalled && Option.isSome(yield* Ref.get(state.exitCode))) {
+      yield* Effect.logWarning(`${error.message} after an exit code was set: ending the run with ${error.code}`)
+      return Option.some(error.code)
+    }
+    yield* describeFailure(exit.cause)
+    return Option.none()
+  })
+
+/**
  * Runs the init: the program of a machine's PID 1. Fails with `NotPidOne`,
- * having touched nothing, when the process is not PID 1. Otherwise it
- * `runSteps`, logs a failure or a panic, prints `VIRTRUN_EXIT_CODE: <n>` on
- * console 0 when an exit code was set and nothing failed, and powers off,
- * exactly once, whatever happened, also when interrupted. It never returns
- * (with the in-memory kernel, whose reboot returns, it ends interrupted).
+ * having touched nothing, when the process is not PID 1. Otherwise it runs
+ * the steps (`runSteps`) under PID 1's duties (`Pid1.supervise`: shutdown
+ * signals, orphans, process faults, the optional `timeout` given after the
+ * steps), logs how the run ended, prints `VIRTRUN_EXIT_CODE: <n>` on
+ * console 0 when there is an exit code to report, and powers off, exactly
+ * once, whatever happened, also when interrupted. It never returns (with the
+ * in-memory kernel, whose reboot returns, it ends interrupted).
+ *
+ * The exit code reported: the one set with `setExitCode` when nothing
+ * failed; `128 + N` after shutdown signal N; `n` after `process.exit(n)` if
+ * an exit code had been set before (a deliberate exit); none otherwise.
  *
  * Log lines go to console 0 as `sysinit 2026/11/27 08:53:12.123456 LEVEL message`.
  *
  * @since 0.1.0
  * @category running
  */
-export const run = <const Steps extends ReadonlyArray<Step<unknown, unknown>>>(
-  ...steps: Steps
-): Effect.Effect<never, NotPidOne, Syscalls | StepsServices<Steps>> =>
+export const run = <const Args extends ReadonlyArray<Step<unknown, unknown> | RunOptions>>(
+  ...args: Args
+): Effect.Effect<never, NotPidOne, Syscalls | StepsServices<ReadonlyArray<StepsOf<Args>>>> =>
   Effect.gen(function*() {
     const syscalls = yield* Syscalls
     const pid = yield* syscalls.getpid
     if (pid !== 1) return yield* new NotPidOne({ pid })
 
+    const steps = args.filter(Effect.isEffect) as ReadonlyArray<Step<unknown, unknown>>
+    const options = args.find((arg): arg is RunOptions => !Effect.isEffect(arg)) ?? {}
     const logger = SysinitLogger.make((line) => Effect.runSync(syscalls.writeStderr(line)))
-    const shutdown = poweroff.pipe(
+    const state = yield* RunState.make
+    const shutdown = Effect.gen(function*() {
+      // Console 0 is the kernel's; let what the init wrote there leave the UART before the machine stops.
+      yield* Effect.ignore(syscalls.drain(2))
+      yield* poweroff
+    }).pipe(
       Effect.catchCause((cause) => Effect.logError("poweroff failed", cause).pipe(Effect.andThen(Effect.die(cause))))
     )
     yield* Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
-        const exit = yield* Effect.exit(restore(runSteps(...steps)))
-        if (Exit.isFailure(exit)) yield* logFailure(exit.cause)
-        else if (Option.isSome(exit.value)) yield* syscalls.writeStderr(exitCodeLine(exit.value.value))
+        const supervised = Effect.gen(function*() {
+          yield* Pid1.catchCtrlAltDel
+          const interrupted = yield* Pid1.supervise(options)
+          return yield* Effect.raceFirst(runStepsWith(state, steps), interrupted)
+        })
+        const exit = yield* Effect.exit(restore(Effect.scoped(supervised)))
+        const code = yield* reportedExitCode(exit, state)
+        if (Option.isSome(code)) yield* syscalls.writeStderr(exitCodeLine(code.value))
         yield* shutdown
       })
     ).pipe(Effect.provide(Logger.layer([logger])))
     return yield* Effect.interrupt
-  })
+  }) as Effect.Effect<never, NotPidOne, Syscalls | StepsServices<ReadonlyArray<StepsOf<Args>>>>

@@ -48,3 +48,6 @@ export const IFF_RUNNING = 0x40
 
 /** The longest interface name, with its terminating NUL. */
 export const IFNAMSIZ = 16
+
+/** waitpid(2) option: return at once when the child has not changed state. */
+export const WNOHANG = 1

@@ -72,6 +72,8 @@ export interface Libc {
   readonly ioctlStruct: (fd: number, request: number, struct: Uint8Array) => number
   /** `ioctl` with an integer argument. */
   readonly ioctlValue: (fd: number, request: number, value: number) => number
+  /** `waitpid(2)`: the pid reaped (0 when WNOHANG found it still running) and its wait status. */
+  readonly waitpid: (pid: number, options: number) => { readonly pid: number; readonly status: number }
   readonly finitModule: (fd: number, params: string, flags: number) => number
   readonly initModule: (image: Uint8Array, params: string) => number
   /** `getpid` through `syscall(2)` and the table, to prove the table right. */
@@ -205,6 +207,7 @@ const bind = async (numbers: SyscallNumbers): Promise<Libc> => {
   const socket = lib.func("int socket(int domain, int type, int protocol)")
   const ioctl = lib.func("int ioctl(int fd, unsigned long request, ...)")
   const syscall = lib.func("long syscall(long number, ...)")
+  const waitpid = lib.func("int waitpid(int pid, _Out_ int *status, int options)")
 
   // `fail` reads errno first thing, before any other native call.
   return {
@@ -225,6 +228,11 @@ const bind = async (numbers: SyscallNumbers): Promise<Libc> => {
     socket: (domain, type, protocol) => fail(socket(domain, type, protocol)),
     ioctlStruct: (fd, request, struct) => fail(ioctl(fd, request, "void *", struct)),
     ioctlValue: (fd, request, value) => fail(ioctl(fd, request, "unsigned long", value)),
+    waitpid: (pid, options) => {
+      const status = [0]
+      const result = fail(waitpid(pid, status, options))
+      return { pid: result, status: status[0]! }
+    },
     // syscall(2) reads every argument as a long: pass them as such.
     finitModule: (fd, params, flags) =>
       fail(syscall(numbers.finit_module, "long", fd, "const char *", params, "long", flags)),

@@ -3,11 +3,20 @@
  * the koffi bindings of `libc.ts`, file operations through `node:fs`, both
  * failing with the `SyscallError` the in-memory kernel gives.
  */
-import { Effect } from "effect"
+import { Duration, Effect } from "effect"
+import { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as NodePath from "node:path"
-import { type FileType, isErrno, SyscallError, type SyscallsShape } from "../Syscalls.ts"
-import { IFNAMSIZ } from "./abi.ts"
+import {
+  type FileType,
+  isErrno,
+  type ProcessFault,
+  type ReapedChild,
+  SyscallError,
+  type SyscallsShape
+} from "../Syscalls.ts"
+import { IFNAMSIZ, WNOHANG } from "./abi.ts"
+import { ExitRequest } from "./exitRequest.ts"
 import {
   AF_INET,
   CLOCAL,
@@ -29,6 +38,7 @@ import {
   TCSBRK,
   TCSETS
 } from "./libc.ts"
+import { scopedQueue } from "./scopedQueue.ts"
 
 export { LiveKernelUnavailable } from "./libc.ts"
 
@@ -120,7 +130,61 @@ const redirectedWrite = (fd: number): StdoutWrite =>
     return true
   } as StdoutWrite
 
+/**
+ * The pids of the children Node spawned (child_process, and so Effect's
+ * ChildProcess) that have not exited yet. libuv waits for exactly these; if
+ * anyone else reaped one, Node would never see it exit.
+ */
+const nodeChildren = new Set<number>()
+let spawnTracked = false
+
+const trackNodeChildren = (): void => {
+  if (spawnTracked) return
+  spawnTracked = true
+  // Every child_process function starts its child with this (undocumented) method.
+  const prototype = ChildProcess.prototype as ChildProcess & { spawn: (...args: Array<unknown>) => unknown }
+  const spawn = prototype.spawn
+  prototype.spawn = function(this: ChildProcess, ...args: Array<unknown>) {
+    const result = spawn.apply(this, args)
+    const pid = this.pid
+    if (pid !== undefined) {
+      nodeChildren.add(pid)
+      this.once("exit", () => nodeChildren.delete(pid))
+    }
+    return result
+  }
+}
+
+/** The zombie children of this process that Node did not spawn, from /proc/<pid>/stat. */
+const orphanZombies = (): ReadonlyArray<number> => {
+  const zombies: Array<number> = []
+  for (const entry of fs.readdirSync("/proc")) {
+    const pid = Number(entry)
+    if (!Number.isInteger(pid) || nodeChildren.has(pid)) continue
+    let stat: string
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, "latin1")
+    } catch {
+      continue
+    }
+    // "pid (comm) state ppid …": comm may hold spaces and parentheses, so read after the last ")".
+    const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    if (state === "Z" && Number(ppid) === process.pid) zombies.push(pid)
+  }
+  return zombies
+}
+
+/** Kinds of libuv requests that carry output still on its way. */
+const pendingOutput = new Set(["FSReqCallback", "FSReqPromise", "WriteWrap", "ShutdownWrap"])
+const settleLimit = Duration.seconds(60)
+
+const exitCodeOf = (code: unknown): number => {
+  const value = Number(code ?? process.exitCode ?? 0)
+  return Number.isSafeInteger(value) ? value : 1
+}
+
 const live = (libc: Libc): SyscallsShape => {
+  trackNodeChildren()
   let originalStdoutWrite: PropertyDescriptor | undefined
   let stdoutRedirected = false
 
@@ -255,6 +319,62 @@ const live = (libc: Libc): SyscallsShape => {
         process.env[name] = value
         return Effect.void
       }),
+
+    signals: (names) =>
+      scopedQueue((push) => {
+        const handlers = names.map((name) => [name, () => push(name)] as const)
+        for (const [name, handler] of handlers) process.on(name, handler)
+        return () => {
+          for (const [name, handler] of handlers) process.off(name, handler)
+        }
+      }),
+
+    processFaults: scopedQueue<ProcessFault>((push) => {
+      const exit = process.exit
+      const onException = (error: unknown) => {
+        // process.exit already reported itself before throwing.
+        if (!(error instanceof ExitRequest)) push({ _tag: "UncaughtException", error })
+      }
+      const onRejection = (reason: unknown) => push({ _tag: "UnhandledRejection", reason })
+      const onEmpty = () => push({ _tag: "EventLoopEmpty" })
+      process.exit = ((code?: unknown): never => {
+        const request = new ExitRequest(exitCodeOf(code))
+        push({ _tag: "ProcessExit", code: request.code })
+        throw request
+      }) as typeof process.exit
+      process.on("uncaughtException", onException)
+      process.on("unhandledRejection", onRejection)
+      process.on("beforeExit", onEmpty)
+      return () => {
+        process.exit = exit
+        process.off("uncaughtException", onException)
+        process.off("unhandledRejection", onRejection)
+        process.off("beforeExit", onEmpty)
+      }
+    }),
+
+    reapOrphans: Effect.sync(() => {
+      const reaped: Array<ReapedChild> = []
+      // A scan that reaps nothing ends it: what is left exited between the scan and the wait, or is not ours.
+      for (let progress = true; progress;) {
+        progress = false
+        for (const pid of orphanZombies()) {
+          const result = libc.waitpid(pid, WNOHANG)
+          if (result.pid > 0) {
+            reaped.push({ pid: result.pid, status: result.status })
+            progress = true
+          }
+        }
+      }
+      return reaped
+    }),
+
+    settleOutput: Effect.gen(function*() {
+      const deadline = Date.now() + Duration.toMillis(settleLimit)
+      while (process.getActiveResourcesInfo().some((kind) => pendingOutput.has(kind)) && Date.now() < deadline) {
+        yield* Effect.sleep(5)
+      }
+    }),
 
     writeStderr: (text) =>
       Effect.sync(() => {

@@ -1,5 +1,7 @@
+import { Effect } from "effect"
 import * as NodePath from "node:path"
 import * as Abi from "./abi.ts"
+import { type CompressionFormat, decompress } from "./decompress.ts"
 import type { ErrnoName } from "./errno.ts"
 
 /** A failure of the in-memory kernel: the errno Linux would give, and the path concerned. */
@@ -65,6 +67,17 @@ export interface MemoryKernelOptions {
   /** Sysctls by dotted key, readable and writable under /proc/sys once /proc is mounted. */
   readonly sysctls?: Readonly<Record<string, string>>
   readonly consoles?: ConsolesConfig
+  /**
+   * How finit_module answers a compressed file with MODULE_INIT_COMPRESSED_FILE:
+   * it decompresses the file itself (the default, as Linux 6.4 and later built
+   * with every decompressor), or fails with EINVAL (before 6.4) or EOPNOTSUPP
+   * (built without in-kernel decompression).
+   */
+  readonly compressedModules?: "decompress" | "EINVAL" | "EOPNOTSUPP"
+  /** Modules loaded at boot, listed in /proc/modules. */
+  readonly loadedModules?: ReadonlyArray<string>
+  /** Modules built into the kernel: they satisfy other modules' dependencies. */
+  readonly builtinModules?: ReadonlyArray<string>
 }
 
 export const defaultFilesystems: ReadonlyArray<string> = [
@@ -111,6 +124,7 @@ const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
 }
 
 const moduleExtension = /\.ko(\.gz|\.xz|\.zst)?$/
+const compressionFormats: Record<string, CompressionFormat> = { ".gz": "gzip", ".xz": "xz", ".zst": "zstd" }
 
 /** The name a kernel gives a module: its `name=` in .modinfo, else its file name, `-` read as `_`. */
 const moduleName = (image: Uint8Array, file: string | undefined): string | undefined => {
@@ -118,6 +132,12 @@ const moduleName = (image: Uint8Array, file: string | undefined): string | undef
   const match = /(?:^|\0)name=([^\0]+)/.exec(text)
   if (match) return match[1]
   return file === undefined ? undefined : NodePath.basename(file).replace(moduleExtension, "").replaceAll("-", "_")
+}
+
+/** The modules an image's `depends=` names. */
+const moduleDepends = (image: Uint8Array): ReadonlyArray<string> => {
+  const match = /(?:^|\0)depends=([^\0]*)/.exec(decoder.decode(image))
+  return match === null ? [] : match[1]!.split(",").filter((dep) => dep !== "")
 }
 
 /**
@@ -137,6 +157,12 @@ export class MemoryKernel {
   readonly consolesConfig: ConsolesConfig
   readonly consoles = new Map<number, ConsoleState>()
   readonly reboots: Array<number> = []
+  readonly compressedModules: "decompress" | "EINVAL" | "EOPNOTSUPP"
+  readonly builtinModules: ReadonlySet<string>
+  /** Zombie children of the init; those Node spawned are Node's to wait for. */
+  readonly zombies: Array<{ readonly pid: number; readonly spawnedByNode: boolean }> = []
+  readonly reaped: Array<number> = []
+  settles = 0
   syncs = 0
   stderr = ""
   stdoutFd: number | undefined = undefined
@@ -151,6 +177,9 @@ export class MemoryKernel {
       Object.entries(options.sysctls ?? { "net.ipv4.ip_forward": "0", "kernel.hostname": "(none)" })
     )
     this.consolesConfig = options.consoles ?? { transport: "serial", ports: [0, 1] }
+    this.compressedModules = options.compressedModules ?? "decompress"
+    this.builtinModules = new Set(options.builtinModules)
+    for (const name of options.loadedModules ?? []) this.modules.push({ name, path: undefined, params: "", flags: 0 })
     for (const dir of options.directories ?? []) this.mkdirAll(dir, 0o755)
     for (const [file, data] of Object.entries(options.files ?? {})) {
       this.mkdirAll(NodePath.posix.dirname(NodePath.posix.resolve("/", file)), 0o755)
@@ -369,7 +398,22 @@ export class MemoryKernel {
 
   // --- modules ---
 
-  finitModule(file: string, params: string, flags: number): void {
+  /**
+   * The image finit_module would decompress in the kernel, read without a
+   * call being counted; undefined when the kernel would not decompress, or
+   * could not.
+   */
+  kernelDecompressed(file: string, flags: number): Effect.Effect<Uint8Array | undefined> {
+    return Effect.suspend(() => {
+      const format = compressionFormats[moduleExtension.exec(file)?.[1] ?? ""]
+      const node = this.tree.get(NodePath.posix.resolve("/", file))
+      const wanted = this.compressedModules === "decompress" && (flags & Abi.MODULE_INIT_COMPRESSED_FILE) !== 0
+      if (format === undefined || node?.type !== "file" || !wanted) return Effect.succeed(undefined)
+      return Effect.orElseSucceed(decompress(format, node.data), () => undefined)
+    })
+  }
+
+  finitModule(file: string, params: string, flags: number, decompressed?: Uint8Array): void {
     const image = this.readFile(file)
     const extension = moduleExtension.exec(file)
     if (extension === null || image.length === 0) fault("EINVAL", file)
@@ -377,18 +421,31 @@ export class MemoryKernel {
     const compressed = extension[1] !== undefined
     // Without the flag the kernel expects an ELF image and rejects anything else.
     if (compressed && (flags & Abi.MODULE_INIT_COMPRESSED_FILE) === 0) fault("ENOEXEC", file)
-    this.load(moduleName(image, file)!, file, params, flags)
+    if (compressed && this.compressedModules !== "decompress") fault(this.compressedModules, file)
+    // The kernel's decompressor failing on corrupt data answers EINVAL.
+    if (compressed && decompressed === undefined) fault("EINVAL", file)
+    const loaded = decompressed ?? image
+    this.load(moduleName(loaded, file)!, moduleDepends(loaded), file, params, flags)
   }
 
   initModule(image: Uint8Array, params: string): void {
     if (image.length === 0) fault("EINVAL")
     const name = moduleName(image, undefined)
     if (name === undefined) return fault("ENOEXEC")
-    this.load(name, undefined, params, 0)
+    this.load(name, moduleDepends(image), undefined, params, 0)
   }
 
-  private load(name: string, file: string | undefined, params: string, flags: number): void {
+  private load(
+    name: string,
+    depends: ReadonlyArray<string>,
+    file: string | undefined,
+    params: string,
+    flags: number
+  ): void {
     if (this.modules.some((loaded) => loaded.name === name)) fault("EEXIST", file)
+    // A module whose dependencies are not there has unknown symbols: ENOENT.
+    const isThere = (dep: string) => this.builtinModules.has(dep) || this.modules.some((m) => m.name === dep)
+    if (!depends.every(isThere)) fault("ENOENT", file)
     this.modules.push({ name, path: file, params, flags })
   }
 
@@ -436,6 +493,13 @@ export class MemoryKernel {
   }
 
   // --- process ---
+
+  reapOrphans(): ReadonlyArray<{ readonly pid: number; readonly status: number }> {
+    const orphans = this.zombies.filter((zombie) => !zombie.spawnedByNode)
+    for (const orphan of orphans) this.zombies.splice(this.zombies.indexOf(orphan), 1)
+    this.reaped.push(...orphans.map((orphan) => orphan.pid))
+    return orphans.map((orphan) => ({ pid: orphan.pid, status: 0 }))
+  }
 
   setEnv(name: string, value: string): void {
     if (name === "" || name.includes("=") || name.includes("\0") || value.includes("\0")) fault("EINVAL", name)

@@ -1,0 +1,206 @@
+/**
+ * What PID 1 owes the machine, and Node does not do by default: reap
+ * orphans, act on shutdown signals, and turn what would end the process (and
+ * so panic the kernel) into an orderly end of the run.
+ *
+ * @since 0.1.0
+ */
+import { Data, Duration, Effect, Queue } from "effect"
+import type { Scope } from "effect"
+import * as os from "node:os"
+import * as Abi from "./internal/abi.ts"
+import { type ProcessFault, type SignalName, Syscalls } from "./Syscalls.ts"
+
+/**
+ * The signals that end a run: SIGTERM and SIGINT (also what Ctrl-Alt-Del
+ * sends once `catchCtrlAltDel` ran), SIGHUP, and SIGPWR (a power failure).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const shutdownSignals: ReadonlyArray<SignalName> = ["SIGTERM", "SIGINT", "SIGHUP", "SIGPWR"]
+
+/**
+ * The init received a shutdown signal. The run reports `128 + number`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class Signalled extends Data.TaggedError("Signalled")<{ readonly signal: SignalName }> {
+  get number(): number {
+    return os.constants.signals[this.signal]
+  }
+  get exitCode(): number {
+    return 128 + this.number
+  }
+  override get message(): string {
+    return `received ${this.signal}`
+  }
+}
+
+/**
+ * The run did not end within its `timeout`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RunTimeout extends Data.TaggedError("RunTimeout")<{ readonly timeout: Duration.Duration }> {
+  override get message(): string {
+    return `the run did not end within ${Duration.format(this.timeout)}`
+  }
+}
+
+/**
+ * Something threw outside any Effect (in a timer or a callback) and nobody
+ * caught it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UncaughtException extends Data.TaggedError("UncaughtException")<{ readonly error: unknown }> {
+  override get message(): string {
+    return `uncaught exception: ${describe(this.error)}`
+  }
+}
+
+/**
+ * A promise was rejected and nobody handled it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnhandledRejection extends Data.TaggedError("UnhandledRejection")<{ readonly reason: unknown }> {
+  override get message(): string {
+    return `unhandled promise rejection: ${describe(this.reason)}`
+  }
+}
+
+/**
+ * User code called `process.exit(code)`, which as PID 1 would panic the
+ * kernel. The run ends instead; see `Sysinit.run` for what it reports.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ProcessExitCalled extends Data.TaggedError("ProcessExitCalled")<{ readonly code: number }> {
+  override get message(): string {
+    return `process.exit(${this.code}) was called`
+  }
+}
+
+/**
+ * The event loop ran out of work while the run still waited (e.g. on a
+ * promise nothing will ever settle): Node would exit, and PID 1 must not.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class EventLoopEmpty extends Data.TaggedError("EventLoopEmpty")<{}> {
+  override get message(): string {
+    return "the event loop is empty but the run still waits: nothing is left that could end it"
+  }
+}
+
+/**
+ * Whatever ends a run from outside its steps.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type Interruption =
+  | Signalled
+  | RunTimeout
+  | UncaughtException
+  | UnhandledRejection
+  | ProcessExitCalled
+  | EventLoopEmpty
+
+const describe = (value: unknown): string => value instanceof Error ? value.message : String(value)
+
+/**
+ * The typed error of a process fault.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromProcessFault = (fault: ProcessFault): Interruption => {
+  switch (fault._tag) {
+    case "UncaughtException":
+      return new UncaughtException({ error: fault.error })
+    case "UnhandledRejection":
+      return new UnhandledRejection({ reason: fault.reason })
+    case "ProcessExit":
+      return new ProcessExitCalled({ code: fault.code })
+    case "EventLoopEmpty":
+      return new EventLoopEmpty()
+  }
+}
+
+/**
+ * Makes Ctrl-Alt-Del send SIGINT to PID 1 instead of rebooting at once.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const catchCtrlAltDel: Effect.Effect<void, never, Syscalls> = Effect.gen(function*() {
+  const syscalls = yield* Syscalls
+  yield* syscalls.reboot(Abi.LINUX_REBOOT_CMD_CAD_OFF).pipe(
+    Effect.catch((error) => Effect.logWarning(`Ctrl-Alt-Del stays a hard reboot: ${error.message}`))
+  )
+})
+
+/**
+ * Reaps orphans for as long as the scope is open: once at the start, then
+ * again after every SIGCHLD until none is left (signals that arrive
+ * together merge into one).
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const reapOrphans: Effect.Effect<void, never, Syscalls | Scope.Scope> = Effect.gen(function*() {
+  const syscalls = yield* Syscalls
+  const childExited = yield* syscalls.signals(["SIGCHLD"])
+  yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
+    yield* syscalls.reapOrphans
+    yield* Queue.take(childExited)
+    yield* Queue.clear(childExited)
+  })))
+})
+
+/**
+ * Options of a supervised run.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SuperviseOptions {
+  /** A deadline for the whole run; past it the run ends with `RunTimeout`. */
+  readonly timeout?: Duration.Input | undefined
+}
+
+/**
+ * Handles shutdown signals and process faults, and reaps orphans, for as
+ * long as the scope is open. Returns an Effect that fails with the first
+ * `Interruption`: race it against the work it guards.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const supervise = (
+  options: SuperviseOptions = {}
+): Effect.Effect<Effect.Effect<never, Interruption>, never, Syscalls | Scope.Scope> =>
+  Effect.gen(function*() {
+    const syscalls = yield* Syscalls
+    const signals = yield* syscalls.signals(shutdownSignals)
+    const faults = yield* syscalls.processFaults
+    yield* reapOrphans
+    const watchers: Array<Effect.Effect<never, Interruption>> = [
+      Effect.flatMap(Queue.take(signals), (signal) => Effect.fail(new Signalled({ signal }))),
+      Effect.flatMap(Queue.take(faults), (fault) => Effect.fail(fromProcessFault(fault)))
+    ]
+    if (options.timeout !== undefined) {
+      const timeout = Duration.fromInputUnsafe(options.timeout)
+      watchers.push(Effect.andThen(Effect.sleep(timeout), Effect.fail(new RunTimeout({ timeout }))))
+    }
+    return watchers.reduce((a, b) => Effect.raceFirst(a, b))
+  })
