@@ -30,6 +30,7 @@ export const ET_DYN = 3
 const PT_LOAD = 1
 const PT_DYNAMIC = 2
 const PT_INTERP = 3
+const PT_NOTE = 4
 const SHT_NOBITS = 8
 const DT_NEEDED = 1n
 const DT_STRTAB = 5n
@@ -218,6 +219,39 @@ export const readDynamic = Effect.fnUntraced(function*<E>(read: Read<E>): Effect
     runpath: (runpath.length > 0 ? runpath : stringsOf(DT_RPATH)).flatMap((p) => p.split(":")).filter((p) => p !== "")
   }
 })
+
+export interface Note {
+  readonly name: string
+  readonly type: number
+  readonly desc: Uint8Array
+}
+
+const align4 = (n: number) => (n + 3) & ~3
+
+/** The notes of the `PT_NOTE` segments, e.g. the Xen notes of a kernel that can boot through PVH. */
+export const readNotes = Effect.fnUntraced(
+  function*<E>(read: Read<E>): Effect.fn.Return<ReadonlyArray<Note>, E | ElfError> {
+    const segments = yield* readProgramHeaders(read, yield* readHeader(read))
+    const notes: Array<Note> = []
+    for (const segment of segments.filter((p) => p.type === PT_NOTE)) {
+      const bytes = yield* readExactly(read, segment.offset, segment.filesz, "PT_NOTE")
+      const v = view(bytes)
+      for (let at = 0; at + 12 <= bytes.length;) {
+        const nameSize = v.getUint32(at, true)
+        const descSize = v.getUint32(at + 4, true)
+        const type = v.getUint32(at + 8, true)
+        const descAt = at + 12 + align4(nameSize)
+        notes.push({
+          name: cString(bytes.subarray(at + 12, at + 12 + nameSize), 0),
+          type,
+          desc: bytes.subarray(descAt, descAt + descSize)
+        })
+        at = descAt + align4(descSize)
+      }
+    }
+    return notes
+  }
+)
 
 /** A kernel module's `.modinfo`: NUL-separated `key=value` strings; a key may repeat. */
 export const parseModinfo = (bytes: Uint8Array): ReadonlyArray<readonly [string, string]> =>

