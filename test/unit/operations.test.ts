@@ -2,7 +2,6 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import * as Env from "../../src/Env.ts"
 import * as Abi from "../../src/internal/abi.ts"
-import * as Kmod from "../../src/Kmod.ts"
 import { MemoryKernel } from "../../src/Layer.ts"
 import * as Mount from "../../src/Mount.ts"
 import * as Network from "../../src/Network.ts"
@@ -50,50 +49,6 @@ describe("Symlink", () => {
       assert.isTrue(state.tree.has("/dev/core"))
       assert.isFalse(state.tree.has("/dev/rtc"))
     }).pipe(withKernel()))
-})
-
-describe("Kmod", () => {
-  it.effect.each([
-    { file: "/m/a.ko", flags: 0 },
-    { file: "/m/b.ko.gz", flags: Abi.MODULE_INIT_COMPRESSED_FILE },
-    { file: "/m/c.ko.xz", flags: Abi.MODULE_INIT_COMPRESSED_FILE },
-    { file: "/m/d.ko.zst", flags: Abi.MODULE_INIT_COMPRESSED_FILE }
-  ])("loadModule $file calls finit_module with flags $flags", ({ file, flags }) =>
-    Effect.gen(function*() {
-      yield* Kmod.loadModule(file, "debug=1")
-      const [loaded] = (yield* MemoryKernel).state.modules
-      assert.deepStrictEqual([loaded?.path, loaded?.params, loaded?.flags], [file, "debug=1", flags])
-    }).pipe(withKernel({ files: { [file]: "module" } })))
-
-  it.effect("loadModules loads the glob's files in sorted order and skips directories", () =>
-    Effect.gen(function*() {
-      yield* Kmod.withModules("/lib/modules/*")
-      const { state } = yield* MemoryKernel
-      assert.deepStrictEqual(state.modules.map((m) => m.name), ["a", "b", "c"])
-    }).pipe(withKernel({
-      files: { "/lib/modules/c.ko.zst": "c", "/lib/modules/a.ko": "a", "/lib/modules/b.ko.gz": "b" },
-      directories: ["/lib/modules/kernel.ko"]
-    })))
-
-  it.effect("loadModules stops at the first failure with its error", () =>
-    Effect.gen(function*() {
-      const error = yield* syscallError(Kmod.loadModules("/lib/modules/*"))
-      assert.deepStrictEqual([error.errno, error.path], ["EINVAL", "/lib/modules/b.txt"])
-      assert.deepStrictEqual((yield* MemoryKernel).state.modules.map((m) => m.name), ["a"])
-    }).pipe(withKernel({ files: { "/lib/modules/a.ko": "a", "/lib/modules/b.txt": "b", "/lib/modules/c.ko": "c" } })))
-
-  it.effect("a second load of the same module is EEXIST", () =>
-    Effect.gen(function*() {
-      yield* Kmod.loadModule("/m/a.ko")
-      assert.strictEqual((yield* syscallError(Kmod.loadModule("/m/a.ko"))).errno, "EEXIST")
-    }).pipe(withKernel({ files: { "/m/a.ko": "a" } })))
-
-  it("compressionOf reads the extension", () => {
-    assert.deepStrictEqual(
-      ["a.ko", "a.ko.gz", "a.ko.xz", "a.ko.zst"].map(Kmod.compressionOf),
-      ["none", "gzip", "xz", "zstd"]
-    )
-  })
 })
 
 describe("Network", () => {
