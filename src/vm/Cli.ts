@@ -4,8 +4,9 @@
  *
  * @since 0.1.0
  */
-import { Console, Duration, Effect, Option } from "effect"
+import { Console, Duration, Effect, FileSystem, Option, Path } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import * as Bundle from "./Bundle.ts"
 import * as Qemu from "./Qemu.ts"
 import * as Runner from "./Runner.ts"
 
@@ -138,6 +139,39 @@ const vm = Command.make("vm", {
     )
   )).pipe(Command.withDescription("Run INIT as PID 1 of a fresh Linux VM under QEMU"))
 
+const bundleCommand = Command.make("bundle", {
+  init: Argument.File("init", { mustExist: true }).pipe(
+    Argument.withDescription("The init: a .ts or .js module that runs Sysinit.run")
+  ),
+  outDir: Flag.Directory("out-dir").pipe(
+    Flag.withDescription("Where to write init.mjs and koffi.node"),
+    Flag.withDefault(".")
+  )
+}, ({ init, outDir }) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const bundle = yield* Bundle.bundle(init)
+    const written = [path.join(outDir, "init.mjs")]
+    yield* fs.writeFile(written[0]!, bundle.code, { mode: 0o755 })
+    if (bundle.koffiNative !== undefined) {
+      written.push(path.join(outDir, Bundle.koffiNativeName))
+      yield* fs.copyFile(bundle.koffiNative, written[1]!)
+    }
+    yield* Console.log(written.join("\n"))
+  }).pipe(
+    Effect.catch((error) =>
+      Effect.andThen(
+        Effect.sync(() => void (process.exitCode = exitCodes.RunnerFailed)),
+        Console.error(`effect-sysinit: ${error.message}`)
+      )
+    )
+  )).pipe(
+    Command.withDescription(
+      "Bundle INIT for another host, e.g. virtrun: virtrun -standalone -addFile init.mjs -addFile koffi.node /usr/bin/node /data/init.mjs"
+    )
+  )
+
 /**
  * The `effect-sysinit` command.
  *
@@ -146,7 +180,7 @@ const vm = Command.make("vm", {
  */
 export const command = Command.make("effect-sysinit").pipe(
   Command.withDescription("Write and run the init of throwaway Linux VMs with Effect"),
-  Command.withSubcommands([vm])
+  Command.withSubcommands([vm, bundleCommand])
 )
 
 /**

@@ -5,7 +5,7 @@
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, FileSystem, Option } from "effect"
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import { join } from "node:path"
 import { Mount } from "../../src/index.ts"
@@ -104,11 +104,24 @@ describe.skipIf(!hasQemu)("a VM booted with the runner", () => {
     bootTimeout
   )
 
-  it.live("reports exit code 1", () =>
-    Effect.gen(function*() {
-      const run = yield* boot("endings.ts", { args: ["exit 1"] })
-      assert.deepStrictEqual(run.outcome, exited(1))
-    }).pipe(Effect.provide(NodeServices.layer)), bootTimeout)
+  it.live(
+    "exits the CLI with the guest's exit code 1, and shows console 0 with --verbose",
+    () =>
+      Effect.gen(function*() {
+        const cli = join(import.meta.dirname, "../../bin/effect-sysinit")
+        const result = spawnSync(
+          process.execPath,
+          [cli, "vm", "--verbose", join(inits, "endings.ts"), "--", "exit 1"],
+          {
+            encoding: "utf8",
+            timeout: bootTimeout
+          }
+        )
+        assert.strictEqual(result.status, 1, result.stderr)
+        assert.include(result.stderr, "VIRTRUN_EXIT_CODE: 1")
+      }),
+    bootTimeout
+  )
 
   it.live("logs a failing finalizer and still reports the exit code", () =>
     Effect.gen(function*() {
