@@ -6,27 +6,14 @@
  *   so that the run gets past its essential mounts and runs every step.
  * - `failing step`: as above, with a step that fails after an exit code was set.
  */
-import { Console, Effect, Layer } from "effect"
+import { Console, Effect } from "effect"
 import * as Env from "../../../src/Env.ts"
 import { live } from "../../../src/Layer.ts"
 import * as Mount from "../../../src/Mount.ts"
 import * as Network from "../../../src/Network.ts"
 import * as Symlink from "../../../src/Symlink.ts"
-import { Syscalls } from "../../../src/Syscalls.ts"
 import * as Sysinit from "../../../src/Sysinit.ts"
-
-const devtmpfsAsTmpfs = Layer.effect(
-  Syscalls,
-  Syscalls.useSync((kernel) =>
-    Syscalls.of({
-      ...kernel,
-      mount: (request) =>
-        kernel.mount(
-          request.fsType === "devtmpfs" ? { ...request, source: "devtmpfs-standin", fsType: "tmpfs" } : request
-        )
-    })
-  )
-).pipe(Layer.provide(live))
+import { devtmpfsAsTmpfs } from "./standIns.ts"
 
 const finalizer = (name: string) => Effect.addFinalizer(() => Console.log(`finalizer ${name}`))
 
