@@ -91,6 +91,10 @@ const vm = Command.make("vm", {
   memory: Flag.Int("memory").pipe(Flag.withDescription("MiB of guest memory"), Flag.withDefault(1024)),
   smp: Flag.Int("smp").pipe(Flag.withDescription("Guest CPUs"), Flag.withDefault(1)),
   kvm: Flag.Boolean("kvm").pipe(Flag.withDescription("Use KVM instead of TCG emulation"), Flag.withDefault(false)),
+  tryKvm: Flag.Boolean("try-kvm").pipe(
+    Flag.withDescription("Use KVM when a short probe boot shows that it works (costs up to 4 s when it does not)"),
+    Flag.withDefault(false)
+  ),
   timeout: Flag.String("timeout").pipe(
     Flag.withDescription("Kill QEMU after this long: 90, 90s, 2m, 1500ms"),
     Flag.filterMap(parseTimeout, (text) => `not a duration: ${text}`),
@@ -118,7 +122,7 @@ const vm = Command.make("vm", {
     transport: input.transport,
     memory: input.memory,
     smp: input.smp,
-    kvm: input.kvm,
+    kvm: input.kvm ? true : input.tryKvm ? "probe" : false,
     timeout: Option.getOrUndefined(input.timeout),
     files: input.addFile,
     modules: input.addModule,

@@ -235,6 +235,35 @@ export interface Streams {
 
 const firstConsoleFd = 3
 
+/**
+ * Whether KVM really works here: a device node alone proves nothing (nested
+ * KVM can hang the boot). Boots the kernel with KVM and no initramfs; a
+ * working KVM reaches the "cannot mount root" panic and ends QEMU within a
+ * second or so, a hanging one is killed after `timeout`.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const probeKvm = Effect.fn("Qemu.probeKvm")(function*(
+  kernel: string,
+  options: { readonly qemu?: string | undefined; readonly timeout?: Duration.Input | undefined } = {}
+): Effect.fn.Return<boolean, never, ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem> {
+  const fs = yield* FileSystem.FileSystem
+  if (!(yield* fs.exists("/dev/kvm").pipe(Effect.orElseSucceed(() => false)))) return false
+  const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+  const command = ChildProcess.make(options.qemu ?? "qemu-system-x86_64", [
+    ...["-kernel", kernel, "-machine", "q35", "-m", "256", "-enable-kvm", "-cpu", "host"],
+    ...["-display", "none", "-monitor", "none", "-no-reboot", "-nodefaults", "-no-user-config"],
+    ...["-append", "panic=-1 acpi=off quiet"]
+  ], { stdin: "ignore", stdout: "ignore", stderr: "ignore", forceKillAfter: "1 second" })
+  const exitCode = Effect.scoped(Effect.flatMap(spawner.spawn(command), (handle) => handle.exitCode))
+  return yield* exitCode.pipe(
+    Effect.timeoutOption(options.timeout ?? "4 seconds"),
+    Effect.map((code) => Option.isSome(code) && code.value === 0),
+    Effect.orElseSucceed(() => false)
+  )
+})
+
 const isNotFound = (error: PlatformError): boolean =>
   error.reason instanceof SystemError && error.reason["_tag"] === "NotFound"
 

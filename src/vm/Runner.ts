@@ -41,7 +41,8 @@ export interface Options extends Omit<Qemu.Streams, "outputs"> {
   /** MiB; 1024 by default. */
   readonly memory?: number | undefined
   readonly smp?: number | undefined
-  readonly kvm?: boolean | undefined
+  /** Use KVM; with "probe", only when `Qemu.probeKvm` shows that it works. */
+  readonly kvm?: boolean | "probe" | undefined
   readonly files?: ReadonlyArray<string> | undefined
   readonly modules?: ReadonlyArray<string> | undefined
   readonly outputs?: ReadonlyArray<string> | undefined
@@ -94,7 +95,7 @@ export const run = Effect.fn("Runner.run")(function*(options: Options) {
     initramfs,
     memory: options.memory ?? 1024,
     smp: options.smp ?? 1,
-    kvm: options.kvm ?? false,
+    kvm: options.kvm === "probe" ? yield* Qemu.probeKvm(kernel, { qemu: options.qemu }) : options.kvm ?? false,
     transport: options.transport ?? "serial",
     args: options.args ?? [],
     qemu: options.qemu
