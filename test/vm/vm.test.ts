@@ -54,7 +54,7 @@ describe.skipIf(!hasQemu)("a VM booted with the runner", () => {
         const modules = yield* Kernel.cachedModules
         assert.isTrue(Option.isSome(modules), "the cached kernel has its modules")
         const dummy = join(Option.getOrThrow(modules), "kernel/drivers/net/dummy.ko")
-        const run = yield* boot("checks.ts", { modules: [dummy], files: [__filename], args: ["first", "with space"] })
+        const run = yield* boot("checks.ts", { modules: [dummy], files: [import.meta.filename], args: ["first", "with space"] })
         assert.deepStrictEqual(run.outcome, exited(0))
         const report = JSON.parse(run.stdout.toString("utf8"))
         assert.deepStrictEqual(report.args, ["first", "with space"])
