@@ -251,11 +251,14 @@ export const probeKvm = Effect.fn("Qemu.probeKvm")(function*(
   const fs = yield* FileSystem.FileSystem
   if (!(yield* fs.exists("/dev/kvm").pipe(Effect.orElseSucceed(() => false)))) return false
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
-  const command = ChildProcess.make(options.qemu ?? "qemu-system-x86_64", [
-    ...["-kernel", kernel, "-machine", "q35", "-m", "256", "-enable-kvm", "-cpu", "host"],
-    ...["-display", "none", "-monitor", "none", "-no-reboot", "-nodefaults", "-no-user-config"],
-    ...["-append", "panic=-1 acpi=off quiet"]
-  ], { stdin: "ignore", stdout: "ignore", stderr: "ignore", forceKillAfter: "1 second" })
+  const args = ["-kernel", kernel, "-machine", "q35", "-m", "256", "-enable-kvm", "-cpu", "host", "-display", "none"]
+  args.push("-monitor", "none", "-no-reboot", "-nodefaults", "-no-user-config", "-append", "panic=-1 acpi=off quiet")
+  const command = ChildProcess.make(options.qemu ?? "qemu-system-x86_64", args, {
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "ignore",
+    forceKillAfter: "1 second"
+  })
   const exitCode = Effect.scoped(Effect.flatMap(spawner.spawn(command), (handle) => handle.exitCode))
   return yield* exitCode.pipe(
     Effect.timeoutOption(options.timeout ?? "4 seconds"),

@@ -54,7 +54,11 @@ describe.skipIf(!hasQemu)("a VM booted with the runner", () => {
         const modules = yield* Kernel.cachedModules
         assert.isTrue(Option.isSome(modules), "the cached kernel has its modules")
         const dummy = join(Option.getOrThrow(modules), "kernel/drivers/net/dummy.ko")
-        const run = yield* boot("checks.ts", { modules: [dummy], files: [import.meta.filename], args: ["first", "with space"] })
+        const run = yield* boot("checks.ts", {
+          modules: [dummy],
+          files: [import.meta.filename],
+          args: ["first", "with space"]
+        })
         assert.deepStrictEqual(run.outcome, exited(0))
         const report = JSON.parse(run.stdout.toString("utf8"))
         assert.deepStrictEqual(report.args, ["first", "with space"])
@@ -107,7 +111,7 @@ describe.skipIf(!hasQemu)("a VM booted with the runner", () => {
   it.live(
     "exits the CLI with the guest's exit code 1, and shows console 0 with --verbose",
     () =>
-      Effect.gen(function*() {
+      Effect.sync(() => {
         const cli = join(import.meta.dirname, "../../bin/effect-sysinit")
         const result = spawnSync(
           process.execPath,
