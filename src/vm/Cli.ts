@@ -61,9 +61,16 @@ export const parseTimeout = (text: string): Option.Option<Duration.Duration> => 
   return Option.some(Duration.millis(millis))
 }
 
+// A reader that goes away (`| head`) closes our stdout; the guest runs on, its output is dropped.
+let stdoutClosed = false
 const writeStdout = (chunk: Uint8Array) =>
   Effect.callback<void>((resume) => {
-    process.stdout.write(chunk, () => resume(Effect.void))
+    if (stdoutClosed) return resume(Effect.void)
+    if (process.stdout.listenerCount("error") === 0) process.stdout.on("error", () => void (stdoutClosed = true))
+    process.stdout.write(chunk, (error) => {
+      if (error) stdoutClosed = true
+      resume(Effect.void)
+    })
   })
 
 const many = <A>(flag: Flag.Flag<A>) => Flag.atLeast(flag, 0)
