@@ -1,0 +1,30 @@
+// Loads every module under /lib/modules (in dependency order, whatever
+// their names), then, over the host pipes that the loaded virtio_console
+// gives, writes 1 MiB of random bytes to stdout and a JSON report (the
+// payload's sha256 and /proc/modules) to the second host pipe.
+import { Effect } from "effect"
+import { HostPipe, Init, Kmod, Sysinit } from "effect-sysinit"
+import { createHash, randomBytes } from "node:crypto"
+import * as fs from "node:fs"
+
+const write = (bytes: Uint8Array) =>
+  Effect.callback<void>((resume) => {
+    process.stdout.write(bytes, () => resume(Effect.void))
+  })
+
+Init.main(
+  Kmod.withModules("/lib/modules/*"),
+  HostPipe.withStdoutHostPipe,
+  Effect.gen(function*() {
+    const payload = randomBytes(1024 * 1024)
+    yield* write(payload)
+    const report = {
+      sha256: createHash("sha256").update(payload).digest("hex"),
+      modules: fs.readFileSync("/proc/modules", "utf8").split("\n").filter((line) => line !== "").map((line) =>
+        line.split(" ")[0]
+      )
+    }
+    fs.writeFileSync("/dev/virtrun2", `${JSON.stringify(report)}\n`)
+    yield* Sysinit.setExitCode(0)
+  })
+)

@@ -1,0 +1,135 @@
+/**
+ * Modules in a real VM: the six virtio modules of the cached Debian kernel,
+ * compressed, given in alphabetical order (virtio.ko first, though it needs
+ * virtio_ring), must all load, and then 1 MiB must pass the host pipes
+ * unchanged. One boot per compression; each takes about ten seconds.
+ */
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, FileSystem, Option } from "effect"
+import { execFileSync } from "node:child_process"
+import { createHash } from "node:crypto"
+import { join } from "node:path"
+import * as zlib from "node:zlib"
+import * as Kernel from "../../src/vm/Kernel.ts"
+import * as Qemu from "../../src/vm/Qemu.ts"
+import * as Runner from "../../src/vm/Runner.ts"
+import { xzStored } from "../unit/moduleFiles.ts"
+
+const hasTool = (tool: string) => {
+  try {
+    execFileSync(tool, ["--version"], { stdio: "ignore" })
+    return true
+  } catch {
+    return false
+  }
+}
+
+const hasQemu = hasTool("qemu-system-x86_64")
+const hasXz = hasTool("xz")
+
+const bootTimeout = 180_000
+
+/**
+ * The issue asks for "pci", where the virtio modules give the host pipes
+ * themselves. Two things in the runner stand in the way for now: QEMU's
+ * virtconsole drops output when the host socket is full (it throttles only
+ * virtserialport), so the 1 MiB comes back cut short in some runs; and
+ * console 0 (hvc0) appears only once virtio_console is loaded, so node starts
+ * without stdio (it needs a /dev/null in the image then, or it aborts) and
+ * the exit code line written to that stderr is lost. Until then the modules
+ * are loaded the same way over the serial transport.
+ */
+const transport: Qemu.Transport = "serial"
+
+const virtioModules = [
+  "drivers/char/virtio_console.ko",
+  "drivers/virtio/virtio.ko",
+  "drivers/virtio/virtio_pci.ko",
+  "drivers/virtio/virtio_pci_legacy_dev.ko",
+  "drivers/virtio/virtio_pci_modern_dev.ko",
+  "drivers/virtio/virtio_ring.ko"
+]
+
+const compressors = {
+  // As kbuild compresses modules; without the xz tool, a valid .xz of stored LZMA2 chunks.
+  xz: (bytes: Uint8Array): Uint8Array =>
+    hasXz
+      ? new Uint8Array(execFileSync("xz", ["--check=crc32", "--lzma2=dict=1MiB", "-c"], { input: bytes }))
+      : xzStored(bytes),
+  zst: (bytes: Uint8Array): Uint8Array => new Uint8Array(zlib.zstdCompressSync(bytes)),
+  gz: (bytes: Uint8Array): Uint8Array => new Uint8Array(zlib.gzipSync(bytes))
+}
+
+/** Compressed copies of the modules of the cached kernel, in alphabetical order of file name. */
+const compressedModules = (files: ReadonlyArray<readonly [string, keyof typeof compressors]>) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const tree = yield* Kernel.cachedModules
+    assert.isTrue(Option.isSome(tree), "the cached kernel has its modules")
+    const dir = yield* fs.makeTempDirectoryScoped()
+    const paths: Array<string> = []
+    for (const [file, extension] of files) {
+      const bytes = yield* fs.readFile(join(Option.getOrThrow(tree), "kernel", file))
+      const path = join(dir, `${file.split("/").at(-1)}.${extension}`)
+      yield* fs.writeFile(path, compressors[extension](bytes))
+      paths.push(path)
+    }
+    return paths.toSorted((a, b) => a.split("/").at(-1)!.localeCompare(b.split("/").at(-1)!))
+  })
+
+const boot = (modules: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const report = join(yield* fs.makeTempDirectoryScoped(), "report")
+    const stdout: Array<Uint8Array> = []
+    const console: Array<string> = []
+    const run = yield* Runner.run({
+      init: join(import.meta.dirname, "inits", "modules.ts"),
+      transport,
+      modules,
+      outputs: [report],
+      stdout: (chunk) => Effect.sync(() => void stdout.push(chunk)),
+      console: (line) => Effect.sync(() => void console.push(line)),
+      timeout: "150 seconds"
+    })
+    process.stderr.write(
+      `modules.ts: initramfs ${(run.initramfsBytes / 1e6).toFixed(1)} MB, ` +
+        `build ${Duration.format(run.build)}, boot ${Duration.format(run.boot)}\n`
+    )
+    const written = yield* fs.readFileString(report)
+    return { outcome: run.outcome, stdout: Buffer.concat(stdout), console, report: written }
+  })
+
+describe.skipIf(!hasQemu)("modules in a VM booted with the runner", () => {
+  it.live.each(
+    [
+      { format: "xz", extra: [] },
+      { format: "zst", extra: [["drivers/net/dummy.ko", "gz"]] }
+    ] as const
+  )(
+    "the six virtio modules as .ko.$format load in dependency order, and the host pipes carry 1 MiB after",
+    ({ extra, format }) =>
+      Effect.gen(function*() {
+        const modules = yield* compressedModules([
+          ...virtioModules.map((file) => [file, format] as const),
+          ...extra
+        ])
+        const run = yield* boot(modules)
+        assert.deepStrictEqual(run.outcome, Qemu.Outcome.Exited({ code: 0 }), run.console.join("\n"))
+        const report = JSON.parse(run.report) as { sha256: string; modules: ReadonlyArray<string> }
+        assert.includeMembers([...report.modules], [
+          "virtio",
+          "virtio_ring",
+          "virtio_pci_modern_dev",
+          "virtio_pci_legacy_dev",
+          "virtio_pci",
+          "virtio_console",
+          ...extra.map(([file]) => file.split("/").at(-1)!.replace(".ko", ""))
+        ])
+        assert.strictEqual(run.stdout.length, 1024 * 1024)
+        assert.strictEqual(createHash("sha256").update(run.stdout).digest("hex"), report.sha256)
+      }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)),
+    bootTimeout
+  )
+})
