@@ -3,13 +3,14 @@
  * the guest's consoles: console 0 (kernel log, init's stderr, the exit code
  * line), console 1 (the guest's stdout), and further consoles into host files.
  *
- * Each console is a QEMU `socket` chardev on an inherited descriptor (a
- * socketpair that the runner reads): the guest's output streams as it comes,
- * nothing is lost, and QEMU's own messages stay on its stderr.
+ * Each console is a QEMU `file` chardev: consoles 0 and 1 go to files of a
+ * temporary directory that the runner follows as they grow, further consoles
+ * straight to their host files. A regular file always takes all that QEMU
+ * writes, so nothing is lost, and QEMU's own messages stay on its stderr.
  *
  * @since 0.1.0
  */
-import { Data, Duration, Effect, Fiber, FileSystem, Option, Stream } from "effect"
+import { Data, Deferred, Duration, Effect, Fiber, FileSystem, Option, Path, Stream } from "effect"
 import { type PlatformError, SystemError } from "effect/PlatformError"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 
@@ -167,25 +168,28 @@ export const kernelCommandLine = (machine: Machine): Effect.Effect<string, Inval
     ].join(" ")
   })
 
+// QEMU's option syntax ends a value at a comma; a doubled comma is a literal one.
+const escapeOptionValue = (value: string): string => value.replaceAll(",", ",,")
+
 /**
- * QEMU's arguments; console N is the socket on descriptor `consoleFds[N]`.
+ * QEMU's arguments; console N is written to the file `consoleFiles[N]`.
  *
  * @since 0.1.0
  * @category command line
  */
 export const qemuArguments = (
   machine: Machine,
-  consoleFds: ReadonlyArray<number>
+  consoleFiles: ReadonlyArray<string>
 ): Effect.Effect<ReadonlyArray<string>, InvalidMachine> =>
   Effect.gen(function*() {
     const max = maxConsoles[machine.transport]
-    if (consoleFds.length > max) {
+    if (consoleFiles.length > max) {
       return yield* new InvalidMachine({
-        reason: `the ${machine.transport} transport has ${max} consoles, ${consoleFds.length} asked`
+        reason: `the ${machine.transport} transport has ${max} consoles, ${consoleFiles.length} asked`
       })
     }
-    const consoles = consoleFds.flatMap((fd, i) => {
-      const chardev = ["-chardev", `socket,id=con${i},fd=${fd}`]
+    const consoles = consoleFiles.flatMap((file, i) => {
+      const chardev = ["-chardev", `file,id=con${i},path=${escapeOptionValue(file)}`]
       return machine.transport === "serial"
         ? [...chardev, "-serial", `chardev:con${i}`]
         : [...chardev, "-device", `virtconsole,chardev=con${i}`]
@@ -233,7 +237,23 @@ export interface Streams {
   readonly timeout?: Duration.Input | undefined
 }
 
-const firstConsoleFd = 3
+const followedChunkSize = 64 * 1024
+const followInterval = Duration.millis(10)
+
+/**
+ * A file's bytes as QEMU appends them, until `ended` is done and the end of
+ * the file is read once more after that.
+ */
+const follow = (file: FileSystem.File, ended: Deferred.Deferred<void>): Stream.Stream<Uint8Array, PlatformError> =>
+  Stream.paginate(false, (endedBeforeRead: boolean) =>
+    Effect.gen(function*() {
+      const chunk = yield* file.readAlloc(followedChunkSize)
+      if (Option.isSome(chunk)) return [[chunk.value], Option.some(endedBeforeRead)] as const
+      if (endedBeforeRead) return [[], Option.none()] as const
+      const hasEnded = yield* Deferred.isDone(ended)
+      if (!hasEnded) yield* Effect.sleep(followInterval)
+      return [[], Option.some(hasEnded)] as const
+    }))
 
 /**
  * Whether KVM really works here: a device node alone proves nothing (nested
@@ -284,25 +304,31 @@ export const run = Effect.fn("Qemu.run")(function*(
 ): Effect.fn.Return<
   Outcome,
   QemuNotFound | QemuFailed | InvalidMachine | PlatformError,
-  ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem
+  ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem | Path.Path
 > {
   const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
-  const consoles = 2 + streams.outputs.length
-  const fds = Array.from({ length: consoles }, (_, i) => firstConsoleFd + i)
   const binary = machine.qemu ?? "qemu-system-x86_64"
-  const args = yield* qemuArguments({ ...machine, consoles }, fds)
-  const additionalFds: Record<`fd${number}`, ChildProcess.AdditionalFdConfig> = {}
-  for (const fd of fds) additionalFds[`fd${fd}`] = { type: "output" }
 
   const boot = Effect.scoped(Effect.gen(function*() {
+    const dir = yield* fs.makeTempDirectoryScoped({ prefix: "effect-sysinit-consoles-" })
+    const followed = [path.join(dir, "console0"), path.join(dir, "console1")]
+    // Open for reading before QEMU starts; QEMU truncates the empty files when it opens them.
+    const [console0File, console1File] = yield* Effect.forEach(
+      followed,
+      (file) => Effect.andThen(fs.writeFile(file, new Uint8Array()), fs.open(file, { flag: "r" }))
+    )
+    const consoleFiles = [...followed, ...streams.outputs]
+    const args = yield* qemuArguments({ ...machine, consoles: consoleFiles.length }, consoleFiles)
+    const ended = yield* Deferred.make<void>()
     const handle = yield* spawner.spawn(
-      ChildProcess.make(binary, args, { stdin: "ignore", additionalFds, forceKillAfter: "2 seconds" })
+      ChildProcess.make(binary, args, { stdin: "ignore", forceKillAfter: "2 seconds" })
     ).pipe(
       Effect.mapError((error) => isNotFound(error) ? new QemuNotFound({ binary }) : error)
     )
     let outcome: Outcome | undefined
-    const console0 = handle.getOutputFd(fds[0]!).pipe(
+    const console0 = follow(console0File!, ended).pipe(
       Stream.decodeText(),
       Stream.splitLines,
       Stream.runForEach((line) => {
@@ -310,15 +336,15 @@ export const run = Effect.fn("Qemu.run")(function*(
         return streams.console(line.replace(/\r+$/, ""))
       })
     )
-    const stdout = handle.getOutputFd(fds[1]!).pipe(Stream.runForEach(streams.stdout))
-    const outputs = streams.outputs.map((file, i) => Stream.run(handle.getOutputFd(fds[i + 2]!), fs.sink(file)))
+    const stdout = follow(console1File!, ended).pipe(Stream.runForEach(streams.stdout))
     const qemuStderr = handle.stderr.pipe(Stream.decodeText(), Stream.mkString)
     const readers = yield* Effect.forkChild(
-      Effect.all([console0, stdout, ...outputs], { concurrency: "unbounded", discard: true })
+      Effect.all([console0, stdout], { concurrency: "unbounded", discard: true })
     )
     const stderr = yield* Effect.forkChild(qemuStderr)
     yield* handle.stdout.pipe(Stream.runDrain, Effect.forkChild)
     const exitCode = yield* handle.exitCode
+    yield* Deferred.succeed(ended, undefined)
     yield* Fiber.join(readers)
     if (outcome !== undefined) return outcome
     if (exitCode !== 0) return yield* new QemuFailed({ exitCode, stderr: yield* Fiber.join(stderr) })

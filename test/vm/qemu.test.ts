@@ -40,9 +40,13 @@ describe("Qemu", () => {
     })
   }
 
-  it.effect("starts QEMU as virtrun does, one socket chardev per serial console", () =>
+  it.effect("starts QEMU as virtrun does, one file chardev per serial console", () =>
     Effect.gen(function*() {
-      const args = yield* Qemu.qemuArguments({ ...machine, args: ["a", "b c", ""] }, [3, 4, 5])
+      const args = yield* Qemu.qemuArguments({ ...machine, args: ["a", "b c", ""] }, [
+        "/t/console0",
+        "/t/console1",
+        "/out/a,b"
+      ])
       assert.deepStrictEqual(args, [
         "-kernel",
         "/k/vmlinuz",
@@ -64,15 +68,15 @@ describe("Qemu", () => {
         "-nodefaults",
         "-no-user-config",
         "-chardev",
-        "socket,id=con0,fd=3",
+        "file,id=con0,path=/t/console0",
         "-serial",
         "chardev:con0",
         "-chardev",
-        "socket,id=con1,fd=4",
+        "file,id=con1,path=/t/console1",
         "-serial",
         "chardev:con1",
         "-chardev",
-        "socket,id=con2,fd=5",
+        "file,id=con2,path=/out/a,,b",
         "-serial",
         "chardev:con2",
         "-append",
@@ -82,12 +86,12 @@ describe("Qemu", () => {
 
   it.effect("puts virtio consoles on a virtio-serial-pci device, keeps ACPI with several CPUs, uses KVM when asked", () =>
     Effect.gen(function*() {
-      const args = yield* Qemu.qemuArguments({ ...machine, transport: "pci", smp: 2, kvm: true }, [3, 4])
+      const args = yield* Qemu.qemuArguments({ ...machine, transport: "pci", smp: 2, kvm: true }, ["/t/c0", "/t/c1"])
       const joined = args.join(" ")
       assert.include(joined, "-enable-kvm -cpu host")
       assert.include(joined, "-device virtio-serial-pci,max_ports=8")
-      assert.include(joined, "-chardev socket,id=con0,fd=3 -device virtconsole,chardev=con0")
-      assert.include(joined, "-chardev socket,id=con1,fd=4 -device virtconsole,chardev=con1")
+      assert.include(joined, "-chardev file,id=con0,path=/t/c0 -device virtconsole,chardev=con0")
+      assert.include(joined, "-chardev file,id=con1,path=/t/c1 -device virtconsole,chardev=con1")
       assert.strictEqual(
         args.at(-1),
         "console=hvc0 panic=-1 mitigations=off initcall_blacklist=ahci_pci_driver_init quiet --"
@@ -96,7 +100,7 @@ describe("Qemu", () => {
 
   it.effect("refuses more consoles than the transport has, and arguments the kernel cannot carry", () =>
     Effect.gen(function*() {
-      const tooMany = yield* Effect.flip(Qemu.qemuArguments(machine, [3, 4, 5, 6, 7]))
+      const tooMany = yield* Effect.flip(Qemu.qemuArguments(machine, ["0", "1", "2", "3", "4"]))
       assert.strictEqual(tooMany.reason, "the serial transport has 4 consoles, 5 asked")
       const quote = yield* Effect.flip(Qemu.kernelCommandLine({ ...machine, args: ["say \"hi\""] }))
       assert.instanceOf(quote, Qemu.InvalidMachine)
