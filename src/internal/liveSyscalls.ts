@@ -177,6 +177,9 @@ const orphanZombies = (): ReadonlyArray<number> => {
 /** Kinds of libuv requests that carry output still on its way. */
 const pendingOutput = new Set(["FSReqCallback", "FSReqPromise", "WriteWrap", "ShutdownWrap"])
 const settleLimit = Duration.seconds(60)
+const nextTurn = Effect.callback<void>((resume) => {
+  setImmediate(() => resume(Effect.void))
+})
 
 const exitCodeOf = (code: unknown): number => {
   const value = Number(code ?? process.exitCode ?? 0)
@@ -371,8 +374,11 @@ const live = (libc: Libc): SyscallsShape => {
 
     settleOutput: Effect.gen(function*() {
       const deadline = Date.now() + Duration.toMillis(settleLimit)
+      // A stream opens on a later tick: let the event loop turn once, so the opens it deferred are in flight.
+      yield* nextTurn
       while (process.getActiveResourcesInfo().some((kind) => pendingOutput.has(kind)) && Date.now() < deadline) {
         yield* Effect.sleep(5)
+        yield* nextTurn
       }
     }),
 
