@@ -141,6 +141,14 @@ export const classifyLine = (line: string): Outcome | undefined => {
 }
 
 /**
+ * The init's PATH: files added with `--add-file` first, then the guest's own.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const guestPath = "/data:/usr/bin:/bin"
+
+/**
  * The kernel command line: console, panic handling, the quiet flags of
  * virtrun, then the init's arguments after `--`.
  *
@@ -163,6 +171,8 @@ export const kernelCommandLine = (machine: Machine): Effect.Effect<string, Inval
       "initcall_blacklist=ahci_pci_driver_init",
       ...(machine.smp === 1 ? ["acpi=off"] : []),
       "quiet",
+      // The kernel hands parameters of the form name=value that it does not know to init as its environment.
+      `PATH=${guestPath}`,
       "--",
       ...args
     ].join(" ")

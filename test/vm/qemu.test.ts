@@ -80,7 +80,7 @@ describe("Qemu", () => {
         "-serial",
         "chardev:con2",
         "-append",
-        "console=ttyS0 panic=-1 mitigations=off initcall_blacklist=ahci_pci_driver_init acpi=off quiet -- a \"b c\" \"\""
+        "console=ttyS0 panic=-1 mitigations=off initcall_blacklist=ahci_pci_driver_init acpi=off quiet PATH=/data:/usr/bin:/bin -- a \"b c\" \"\""
       ])
     }))
 
@@ -94,7 +94,7 @@ describe("Qemu", () => {
       assert.include(joined, "-chardev file,id=con1,path=/t/c1 -device virtconsole,chardev=con1")
       assert.strictEqual(
         args.at(-1),
-        "console=hvc0 panic=-1 mitigations=off initcall_blacklist=ahci_pci_driver_init quiet --"
+        "console=hvc0 panic=-1 mitigations=off initcall_blacklist=ahci_pci_driver_init quiet PATH=/data:/usr/bin:/bin --"
       )
     }))
 

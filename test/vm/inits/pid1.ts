@@ -3,7 +3,7 @@
 // console 0: with process.stdout.write and fs.writeFileSync, or through
 // write streams that the step does not wait for. `orphans`: reaps a shell's
 // orphans while Node's own children report their exit codes (the test adds
-// dash to /data: the VM has no other shell).
+// dash with --add-file: found on PATH in /data, the VM has no other shell).
 import { Effect } from "effect"
 import { HostPipe, Init, Sysinit } from "effect-sysinit"
 import { createHash, randomBytes } from "node:crypto"
@@ -30,6 +30,6 @@ const output = Effect.gen(function*() {
 
 Init.main(
   HostPipe.withStdoutHostPipe,
-  mode === "orphans" ? orphansAndChildren("/data/dash") : output,
+  mode === "orphans" ? orphansAndChildren("dash") : output,
   Sysinit.setExitCode(0)
 )
