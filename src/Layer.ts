@@ -99,6 +99,8 @@ const syscallOf: Record<keyof SyscallsShape, string> = {
   drain: "ioctl",
   write: "write",
   close: "close",
+  isTerminal: "ioctl",
+  reopenStdio: "open",
   symlink: "symlink",
   readlink: "readlink",
   mkdirAll: "mkdir",
@@ -178,6 +180,8 @@ const makeMemory = (options: MemoryKernelOptions): [SyscallsShape, MemoryKernelH
       }),
     write: (fd, data) => call("write", undefined, () => kernel.write(fd, data)),
     close: (fd) => call("close", undefined, () => kernel.close(fd)),
+    isTerminal: (fd) => call("isTerminal", undefined, () => kernel.isTerminal(fd)),
+    reopenStdio: (device) => call("reopenStdio", device, () => kernel.reopenStdio(device)),
     symlink: (target, link) => call("symlink", link, () => kernel.symlink(target, link)),
     readlink: (link) => call("readlink", link, () => kernel.readlink(link)),
     mkdirAll: (dir, mode) => call("mkdirAll", dir, () => kernel.mkdirAll(dir, mode)),
@@ -207,10 +211,7 @@ const makeMemory = (options: MemoryKernelOptions): [SyscallsShape, MemoryKernelH
     settleOutput: total("settleOutput", () => {
       kernel.settles += 1
     }),
-    writeStderr: (text) =>
-      total("writeStderr", () => {
-        kernel.stderr += text
-      }),
+    writeStderr: (text) => total("writeStderr", () => kernel.writeStderr(text)),
     redirectStdout: (fd) =>
       total("redirectStdout", () => {
         kernel.stdoutFd = fd

@@ -144,6 +144,13 @@ export interface SyscallsShape {
   /** Writes all of `data`. */
   readonly write: (fd: number, data: Uint8Array) => Effect.Effect<void, SyscallError>
   readonly close: (fd: number) => Effect.Effect<void, SyscallError>
+  /** Whether the descriptor is a terminal (`TCGETS` succeeds; `ENOTTY` is false); a closed one is `EBADF`. */
+  readonly isTerminal: (fd: number) => Effect.Effect<boolean, SyscallError>
+  /**
+   * Opens a device `O_RDWR | O_NOCTTY` and makes it the process's stdin,
+   * stdout and stderr (`dup2` onto 0, 1 and 2).
+   */
+  readonly reopenStdio: (device: string) => Effect.Effect<void, SyscallError>
 
   readonly symlink: (target: string, path: string) => Effect.Effect<void, SyscallError>
   readonly readlink: (path: string) => Effect.Effect<string, SyscallError>

@@ -27,6 +27,7 @@ export class LiveKernelUnavailable extends Data.TaggedError("LiveKernelUnavailab
 // Values of asm-generic, which x86_64, aarch64 and riscv64 all use.
 export const O_RDONLY = 0
 export const O_WRONLY = 0o1
+export const O_RDWR = 0o2
 export const O_NOCTTY = 0o400
 export const O_NONBLOCK = 0o4000
 export const O_CLOEXEC = 0o2000000
@@ -63,6 +64,7 @@ export interface Libc {
   readonly symlink: (target: string, path: string) => number
   readonly open: (path: string, flags: number) => number
   readonly close: (fd: number) => number
+  readonly dup2: (fd: number, target: number) => number
   /** One `write(2)`: how many bytes of `data` were written. */
   readonly write: (fd: number, data: Uint8Array) => number
   readonly fcntlGet: (fd: number, command: number) => number
@@ -202,6 +204,7 @@ const bind = async (numbers: SyscallNumbers): Promise<Libc> => {
   const symlink = lib.func("int symlink(const char *target, const char *linkpath)")
   const open = lib.func("int open(const char *path, int flags, ...)")
   const close = lib.func("int close(int fd)")
+  const dup2 = lib.func("int dup2(int oldfd, int newfd)")
   const write = lib.func("long write(int fd, const void *buf, size_t count)")
   const fcntl = lib.func("int fcntl(int fd, int cmd, ...)")
   const socket = lib.func("int socket(int domain, int type, int protocol)")
@@ -222,6 +225,7 @@ const bind = async (numbers: SyscallNumbers): Promise<Libc> => {
     symlink: (target, path) => fail(symlink(target, path)),
     open: (path, flags) => fail(open(path, flags)),
     close: (fd) => fail(close(fd)),
+    dup2: (fd, target) => fail(dup2(fd, target)),
     write: (fd, data) => fail(write(fd, data, data.byteLength)),
     fcntlGet: (fd, command) => fail(fcntl(fd, command)),
     fcntlSet: (fd, command, value) => fail(fcntl(fd, command, "int", value)),

@@ -29,6 +29,7 @@ import {
   O_NOCTTY,
   O_NONBLOCK,
   O_RDONLY,
+  O_RDWR,
   O_WRONLY,
   SIOCGIFFLAGS,
   SIOCSIFFLAGS,
@@ -47,6 +48,8 @@ export const make: Effect.Effect<SyscallsShape, LiveKernelUnavailable> = Effect.
 
 const EINTR = 4
 const EAGAIN = 11
+const ENOTTY = 25
+const stdioFds = [0, 1, 2]
 
 const kernelCall = (
   syscall: string,
@@ -287,6 +290,31 @@ const live = (libc: Libc): SyscallsShape => {
       }),
 
     close: (fd) => Effect.asVoid(kernelCall("close", undefined, () => libc.close(fd))),
+
+    isTerminal: (fd) =>
+      Effect.suspend(() => {
+        const result = libc.ioctlStruct(fd, TCGETS, Buffer.alloc(libc.structs.termiosSize))
+        if (result >= 0) return Effect.succeed(true)
+        return result === -ENOTTY ? Effect.succeed(false) : Effect.fail(SyscallError.of("ioctl", -result))
+      }),
+
+    // Not O_CLOEXEC: when 0, 1 or 2 was closed, open returns it, and dup2 onto itself would keep the flag.
+    reopenStdio: (device) =>
+      Effect.flatMap(
+        kernelCall("open", device, () => libc.open(device, O_RDWR | O_NOCTTY)),
+        (fd) =>
+          Effect.asVoid(kernelCall("dup2", device, () => {
+            try {
+              for (const target of stdioFds) {
+                const result = target === fd ? fd : libc.dup2(fd, target)
+                if (result < 0) return result
+              }
+              return 0
+            } finally {
+              if (!stdioFds.includes(fd)) libc.close(fd)
+            }
+          }))
+      ),
 
     symlink: (target, path) => Effect.asVoid(kernelCall("symlink", path, () => libc.symlink(target, path))),
 

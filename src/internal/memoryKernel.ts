@@ -68,6 +68,12 @@ export interface MemoryKernelOptions {
   readonly sysctls?: Readonly<Record<string, string>>
   readonly consoles?: ConsolesConfig
   /**
+   * The device the init's stdin, stdout and stderr are open on at start:
+   * `/dev/console` (the default), or `/dev/null` when the kernel had no
+   * console at boot.
+   */
+  readonly stdio?: string
+  /**
    * How finit_module answers a compressed file with MODULE_INIT_COMPRESSED_FILE:
    * it decompresses the file itself (the default, as Linux 6.4 and later built
    * with every decompressor), or fails with EINVAL (before 6.4) or EOPNOTSUPP
@@ -164,7 +170,10 @@ export class MemoryKernel {
   readonly reaped: Array<number> = []
   settles = 0
   syncs = 0
+  /** What the init wrote to stderr that reached a console. */
   stderr = ""
+  /** The device that descriptors 0, 1 and 2 are open on. */
+  stdio: string
   stdoutFd: number | undefined = undefined
   private nextFd = 3
 
@@ -177,6 +186,7 @@ export class MemoryKernel {
       Object.entries(options.sysctls ?? { "net.ipv4.ip_forward": "0", "kernel.hostname": "(none)" })
     )
     this.consolesConfig = options.consoles ?? { transport: "serial", ports: [0, 1] }
+    this.stdio = options.stdio ?? "/dev/console"
     this.compressedModules = options.compressedModules ?? "decompress"
     this.builtinModules = new Set(options.builtinModules)
     for (const name of options.loadedModules ?? []) this.modules.push({ name, path: undefined, params: "", flags: 0 })
@@ -253,6 +263,7 @@ export class MemoryKernel {
         return index < 4 ? { type: "device" } : undefined
       }
       case "sysfs": {
+        if (this.virtioSysfsEntries().includes(relative)) return { type: "symlink", target: "../../../devices" }
         const module = /^module\/([^/]+)$/.exec(relative)
         if (module && this.modules.some((loaded) => loaded.name === module[1])) {
           return { type: "directory", mode: 0o755 }
@@ -264,6 +275,15 @@ export class MemoryKernel {
       default:
         return undefined
     }
+  }
+
+  /** What virtio_console shows in sysfs: the device it bound, and one entry per port of the host. */
+  private virtioSysfsEntries(): ReadonlyArray<string> {
+    if (this.consolesConfig.transport !== "virtio") return []
+    return [
+      "bus/virtio/drivers/virtio_console/virtio0",
+      ...this.consolesConfig.ports.map((port) => `class/virtio-ports/vport0p${port}`)
+    ]
   }
 
   private virtualRead(resolved: string): string | undefined {
@@ -370,7 +390,14 @@ export class MemoryKernel {
 
   glob(pattern: string): ReadonlyArray<string> {
     const absolute = NodePath.posix.resolve("/", pattern)
-    return [...this.tree.keys()].filter((file) => file !== "/" && NodePath.posix.matchesGlob(file, absolute)).toSorted()
+    const sysfs = this.mounts.filter((entry) => entry.fsType === "sysfs").map((entry) => entry.target)
+    const virtual = sysfs.flatMap((target) =>
+      this.virtioSysfsEntries().map((entry) => NodePath.posix.join(target, entry))
+    )
+    return [...this.tree.keys(), ...virtual].filter((file) =>
+      file !== "/" && NodePath.posix.matchesGlob(file, absolute)
+    )
+      .toSorted()
   }
 
   // --- mounts ---
@@ -464,16 +491,40 @@ export class MemoryKernel {
 
   // --- consoles ---
 
-  openConsole(device: string): number {
+  /** Opens a device node as Linux would: `ENODEV` for a virtio console the host did not connect. */
+  private openDevice(device: string): string {
     const resolved = this.resolve(device)
     const node = this.lookup(resolved)
     if (node === undefined) return fault("ENOENT", device)
+    if (node.type === "directory") return fault("EISDIR", device)
     if (node.type !== "device") return fault("ENOTTY", device)
     const hvc = /^\/dev\/hvc(\d+)$/.exec(resolved)
     if (hvc && !this.consolesConfig.ports.includes(Number(hvc[1]))) return fault("ENODEV", device)
+    // console=hvc0: without a connected hvc0 the kernel has no console behind /dev/console.
+    const noConsole = this.consolesConfig.transport === "virtio" && !this.consolesConfig.ports.includes(0)
+    if (resolved === "/dev/console" && noConsole) return fault("ENODEV", device)
+    return resolved
+  }
+
+  openConsole(device: string): number {
+    const resolved = this.openDevice(device)
     const fd = this.nextFd++
     this.consoles.set(fd, { device: resolved, raw: false, open: true, drained: true, output: new Uint8Array() })
     return fd
+  }
+
+  isTerminal(fd: number): boolean {
+    if (fd >= 0 && fd <= 2) return this.stdio !== "/dev/null"
+    this.console(fd)
+    return true
+  }
+
+  reopenStdio(device: string): void {
+    this.stdio = this.openDevice(device)
+  }
+
+  writeStderr(text: string): void {
+    if (this.stdio !== "/dev/null") this.stderr += text
   }
 
   console(fd: number): ConsoleState {

@@ -198,6 +198,20 @@ describe.skipIf(!userNamespaces.available)("the live kernel as PID 1 of new name
         })
       }))
 
+    it.effect("isTerminal says false for a pipe and EBADF for a closed fd; reopenStdio puts one device on 0, 1 and 2", () =>
+      Effect.map(succeeds("isTerminal and reopenStdio on a pseudo-terminal"), (value) => {
+        assert.deepStrictEqual(value, {
+          saved: [100, 101, 102],
+          stdioBefore: false,
+          missing: { errno: "ENOENT" },
+          reopened: "ok",
+          stdioAfter: [true, true, true],
+          links: ["/tmp/stdio-pts/ptmx", "/tmp/stdio-pts/ptmx", "/tmp/stdio-pts/ptmx"],
+          closed: { errno: "EBADF" },
+          restored: false
+        })
+      }))
+
     it.effect("redirectStdout sends console.log, process.stdout and Effect's Console to the descriptor, then back", () =>
       Effect.gen(function*() {
         const written = yield* succeeds("redirectStdout and back")

@@ -99,6 +99,25 @@ describe("the in-memory kernel answers as Linux does", () => {
       assert.strictEqual(yield* syscalls.interfaceFlags("lo"), 0x49)
     }).pipe(withKernel()))
 
+  it.effect("stdio: isTerminal is false on /dev/null and EBADF for a closed fd; reopenStdio of a missing device is ENOENT", () =>
+    Effect.gen(function*() {
+      const syscalls = yield* Syscalls
+      yield* syscalls.mkdirAll("/dev", 0o755)
+      yield* syscalls.mount(mountRequest("/dev", "devtmpfs"))
+      assert.isFalse(yield* syscalls.isTerminal(2))
+      assert.deepStrictEqual(
+        [
+          (yield* syscallError(syscalls.isTerminal(100))).errno,
+          (yield* syscallError(syscalls.isTerminal(100))).syscall
+        ],
+        ["EBADF", "ioctl"]
+      )
+      const missing = yield* syscallError(syscalls.reopenStdio("/dev/nosuch"))
+      assert.deepStrictEqual([missing.syscall, missing.errno, missing.path], ["open", "ENOENT", "/dev/nosuch"])
+      yield* syscalls.reopenStdio("/dev/console")
+      assert.deepStrictEqual([yield* syscalls.isTerminal(0), yield* syscalls.isTerminal(2)], [true, true])
+    }).pipe(withKernel({ stdio: "/dev/null" })))
+
   it.effect("environment: an empty name or one with '=' is EINVAL", () =>
     Effect.gen(function*() {
       const syscalls = yield* Syscalls

@@ -5,6 +5,7 @@
  */
 import { Console, Effect } from "effect"
 import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
 import { IFF_UP } from "../../../src/internal/abi.ts"
 import { loadLibc, TCGETS } from "../../../src/internal/libc.ts"
 import { type MountRequest, Syscalls } from "../../../src/Syscalls.ts"
@@ -231,6 +232,40 @@ await runScenarios({
     console.log("back on stdout")
     yield* syscalls.close(fd)
     return decoder.decode(yield* syscalls.readFile("/tmp/stdout"))
+  }),
+
+  "isTerminal and reopenStdio on a pseudo-terminal": Effect.gen(function*() {
+    const syscalls = yield* Syscalls
+    yield* syscalls.mkdirAll("/tmp/stdio-pts", 0o755)
+    yield* syscalls.mount({
+      source: "devpts",
+      target: "/tmp/stdio-pts",
+      fsType: "devpts",
+      flags: 0,
+      data: "ptmxmode=0666"
+    })
+    // The harness reads our stdout: keep the pipes aside and put them back afterwards.
+    const libc = yield* loadLibc
+    const saved = [0, 1, 2].map((fd) => libc.dup2(fd, 100 + fd))
+    const stdioBefore = yield* syscalls.isTerminal(2)
+    const missing = yield* attempt(syscalls.reopenStdio("/tmp/stdio-pts/nosuch"))
+    const reopened = yield* attempt(syscalls.reopenStdio("/tmp/stdio-pts/ptmx"))
+    const stdioAfter = [yield* syscalls.isTerminal(0), yield* syscalls.isTerminal(1), yield* syscalls.isTerminal(2)]
+    const links = [0, 1, 2].map((fd) => Fs.readlinkSync(`/proc/self/fd/${fd}`))
+    for (const fd of [0, 1, 2]) {
+      libc.dup2(100 + fd, fd)
+      libc.close(100 + fd)
+    }
+    return {
+      saved,
+      stdioBefore,
+      missing,
+      reopened,
+      stdioAfter,
+      links,
+      closed: yield* attempt(syscalls.isTerminal(100)),
+      restored: yield* syscalls.isTerminal(1)
+    }
   }),
 
   "writeStderr": Syscalls.use((syscalls) => syscalls.writeStderr("written to stderr\n")),
