@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Data, Effect, Option, Ref } from "effect"
+import { Clock, Data, Duration, Effect, Option, Ref } from "effect"
 import type { Scope } from "effect"
 import { State } from "./State.ts"
 import { type SyscallError, Syscalls } from "./Syscalls.ts"
@@ -52,6 +52,22 @@ export class HostPipeMissing extends Data.TaggedError("HostPipeMissing")<{ reado
 const virtioPorts = 8
 
 /**
+ * How long the init waits for virtio consoles that a just loaded
+ * virtio_console is still adding, and for /dev/console to reach hvc0.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const virtioConsoleWait: Duration.Duration = Duration.seconds(5)
+
+const virtioPollInterval = Duration.millis(10)
+
+// The devices that virtio_console has bound: the link appears while the module loads, before its ports do.
+const boundVirtioConsoles = "/sys/bus/virtio/drivers/virtio_console/virtio*"
+// One entry per port the host announced, console or not.
+const announcedVirtioPorts = "/sys/class/virtio-ports/vport*"
+
+/**
  * The ports of the serial driver's table (`/proc/tty/driver/serial`) that
  * have a UART, e.g. `1: uart:16550A port:000002F8 irq:3 tx:0 rx:0`.
  *
@@ -65,9 +81,37 @@ export const parseSerialDriver = (text: string): ReadonlyArray<number> =>
     return [Number(match[1])]
   })
 
+/** Whether a console opens: `false` when it does not exist (`ENOENT`) or is not connected (`ENODEV`). */
+const consoleOpens = Effect.fnUntraced(function*(device: string) {
+  const syscalls = yield* Syscalls
+  const probe = yield* Effect.result(syscalls.openConsole(device))
+  if (probe._tag === "Failure") {
+    if (probe.failure.errno === "ENODEV" || probe.failure.errno === "ENOENT") return false
+    return yield* probe.failure
+  }
+  yield* syscalls.close(probe.success)
+  return true
+})
+
+/** Repeats `attempt` every few milliseconds until it gives a value or `virtioConsoleWait` has passed. */
+const pollVirtio = <A, E, R>(
+  attempt: (lastChance: boolean) => Effect.Effect<Option.Option<A>, E, R>
+): Effect.Effect<A, E, R> =>
+  Effect.gen(function*() {
+    const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(virtioConsoleWait)
+    while (true) {
+      const lastChance = (yield* Clock.currentTimeMillis) >= deadline
+      const result = yield* attempt(lastChance)
+      if (Option.isSome(result)) return result.value
+      yield* Effect.sleep(virtioPollInterval)
+    }
+  })
+
 /**
  * Which transport the host used: virtio when `/dev/hvc0` exists (opening it
- * is `ENOENT` when there are no virtio consoles at all), serial otherwise.
+ * is `ENOENT` when there are no virtio consoles at all, `ENODEV` when its
+ * port is not connected) or when virtio_console has bound a device whose
+ * ports are still being added; serial otherwise.
  *
  * @since 0.1.0
  * @category operations
@@ -79,15 +123,34 @@ export const detectTransport: Effect.Effect<Transport, SyscallError, Syscalls> =
     yield* syscalls.close(probe.success)
     return "virtio"
   }
-  if (probe.failure.errno === "ENOENT") return "serial"
-  // ENODEV: the virtio console driver is there, its port 0 is not connected.
   if (probe.failure.errno === "ENODEV") return "virtio"
-  return yield* probe.failure
+  if (probe.failure.errno !== "ENOENT") return yield* probe.failure
+  return (yield* syscalls.glob(boundVirtioConsoles)).length > 0 ? "virtio" : "serial"
+})
+
+/**
+ * The virtio consoles that open, port 0 included. A virtio_console module
+ * that has just loaded adds its ports afterwards, one control message of
+ * the host at a time: this waits (up to `virtioConsoleWait`) until every
+ * port announced in `/sys/class/virtio-ports` opens as a console.
+ */
+const virtioConsoles = Effect.gen(function*() {
+  const syscalls = yield* Syscalls
+  return yield* pollVirtio(Effect.fnUntraced(function*(lastChance) {
+    const ports: Array<number> = []
+    for (let port = 0; port < virtioPorts; port++) {
+      if (yield* consoleOpens(`/dev/hvc${port}`)) ports.push(port)
+    }
+    const announced = (yield* syscalls.glob(announcedVirtioPorts)).length
+    const settled = announced > 0 && ports.length >= announced
+    return settled || lastChance ? Option.some(ports) : Option.none()
+  }))
 })
 
 /**
  * The console devices connected on the host besides console 0, by port.
- * Virtio ports that are not connected answer `ENODEV` and are left out.
+ * Virtio ports that are not connected answer `ENODEV` and are left out;
+ * those that a just loaded virtio_console is still adding are waited for.
  *
  * @since 0.1.0
  * @category operations
@@ -96,26 +159,55 @@ export const connectedConsoles: Effect.Effect<
   ReadonlyArray<{ readonly port: number; readonly device: string }>,
   SyscallError,
   Syscalls
-> = Effect.gen(function*() {
+> = Effect.map(Effect.suspend(() => consolesByTransport), ({ consoles }) => consoles)
+
+const consolesByTransport = Effect.gen(function*() {
   const syscalls = yield* Syscalls
   const transport = yield* detectTransport
   if (transport === "serial") {
     const table = new TextDecoder().decode(yield* syscalls.readFile("/proc/tty/driver/serial"))
-    return parseSerialDriver(table).filter((port) => port !== 0).map((port) => ({ port, device: `/dev/ttyS${port}` }))
+    const ports = parseSerialDriver(table).filter((port) => port !== 0)
+    return { transport, consoles: ports.map((port) => ({ port, device: `/dev/ttyS${port}` })) }
   }
-  const consoles: Array<{ port: number; device: string }> = []
-  for (let port = 1; port < virtioPorts; port++) {
-    const device = `/dev/hvc${port}`
-    const probe = yield* Effect.result(syscalls.openConsole(device))
-    if (probe._tag === "Failure") {
-      if (probe.failure.errno === "ENODEV" || probe.failure.errno === "ENOENT") continue
-      return yield* probe.failure
-    }
-    yield* syscalls.close(probe.success)
-    consoles.push({ port, device })
-  }
-  return consoles
+  const ports = (yield* virtioConsoles).filter((port) => port !== 0)
+  return { transport, consoles: ports.map((port) => ({ port, device: `/dev/hvc${port}` })) }
 })
+
+/**
+ * Makes `/dev/console` the init's stdin, stdout and stderr when stderr is
+ * not a terminal, and tells whether it did. That is the case when the
+ * kernel had no console at boot, e.g. `console=hvc0` with virtio_console
+ * as a module: the init started on `/dev/null`, and its log and the exit
+ * code line would be lost. Once the module has loaded, `/dev/console` is
+ * hvc0; opening it answers `ENODEV` until then, which this waits out for up
+ * to `virtioConsoleWait`.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const reopenStdioOnConsole: Effect.Effect<boolean, SyscallError, Syscalls> = Effect.gen(function*() {
+  const syscalls = yield* Syscalls
+  if (yield* syscalls.isTerminal(2)) return false
+  return yield* pollVirtio((lastChance) =>
+    syscalls.reopenStdio("/dev/console").pipe(
+      Effect.as(Option.some(true)),
+      Effect.catchIf(
+        (error) => error.errno === "ENODEV" && !lastChance,
+        () => Effect.succeed(Option.none())
+      )
+    )
+  )
+})
+
+/**
+ * A step of `Sysinit.run`: `reopenStdioOnConsole`. Put it after
+ * `Kmod.withModules` when virtio_console is a module and no step sets up
+ * host pipes (`setupHostPipes` does it on its own).
+ *
+ * @since 0.1.0
+ * @category steps
+ */
+export const withConsoleStdio: Effect.Effect<void, SyscallError, Syscalls> = Effect.asVoid(reopenStdioOnConsole)
 
 const logFailure = (what: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   effect.pipe(Effect.catchCause((cause) => Effect.logError(`${what} failed`, cause)), Effect.asVoid)
@@ -141,6 +233,12 @@ const openPipe = Effect.fnUntraced(function*(port: number, device: string) {
  * `/dev/virtrun<N>` to it, and drains and closes it when the scope closes.
  * Within one run it sets them up once and then returns the same pipes.
  *
+ * Over virtio it first waits for the consoles that a just loaded
+ * virtio_console is still adding, and, when the init started without a
+ * console (stderr not a terminal), reopens its stdio on `/dev/console`
+ * (`reopenStdioOnConsole`), so that its log and the exit code line reach
+ * console 0 again.
+ *
  * @since 0.1.0
  * @category operations
  */
@@ -152,8 +250,10 @@ export const setupHostPipes: Effect.Effect<
   const state = yield* State
   const existing = yield* Ref.get(state.hostPipes)
   if (Option.isSome(existing)) return existing.value
+  const { consoles, transport } = yield* consolesByTransport
+  if (transport === "virtio") yield* reopenStdioOnConsole
   const pipes: Array<HostPipe> = []
-  for (const { device, port } of yield* connectedConsoles) {
+  for (const { device, port } of consoles) {
     pipes.push(yield* openPipe(port, device))
   }
   yield* Ref.set(state.hostPipes, Option.some(pipes))

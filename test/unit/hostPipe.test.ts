@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Scope } from "effect"
+import { Effect, Exit, Fiber, Scope } from "effect"
+import { TestClock } from "effect/testing"
 import * as HostPipe from "../../src/HostPipe.ts"
 import { MemoryKernel } from "../../src/Layer.ts"
 import * as Mount from "../../src/Mount.ts"
@@ -79,6 +80,96 @@ describe("HostPipe.setupHostPipes", () => {
       const error = yield* syscallError(HostPipe.withHostPipes.pipe(withState, Effect.scoped))
       assert.deepStrictEqual([error.errno, error.path], ["EACCES", "/dev/hvc0"])
     }).pipe(withKernel({ consoles: { transport: "virtio", ports: [0, 1] } })))
+})
+
+describe("HostPipe waits for a virtio_console that is still adding its ports", () => {
+  it.effect("a console that is not there yet is waited for, polling every few milliseconds", () =>
+    Effect.gen(function*() {
+      yield* mounted
+      const kernel = yield* MemoryKernel
+      kernel.fail({ call: "openConsole", errno: "ENODEV", path: "/dev/hvc1", times: 3 })
+      const fiber = yield* Effect.forkChild(HostPipe.connectedConsoles)
+      yield* TestClock.adjust("1 second")
+      const consoles = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(consoles.map((c) => c.device), ["/dev/hvc1", "/dev/hvc2"])
+    }).pipe(withKernel({ consoles: { transport: "virtio", ports: [0, 1, 2] } })))
+
+  it.effect("the transport is virtio while the bound driver has added no console yet", () =>
+    Effect.gen(function*() {
+      yield* mounted
+      const kernel = yield* MemoryKernel
+      kernel.fail({ call: "openConsole", errno: "ENOENT", path: "/dev/hvc0", times: 1 })
+      assert.strictEqual(yield* HostPipe.detectTransport, "virtio")
+    }).pipe(withKernel({ consoles: { transport: "virtio", ports: [0, 1] } })))
+
+  it.effect("a port that never becomes a console is given up after virtioConsoleWait", () =>
+    Effect.gen(function*() {
+      yield* mounted
+      const kernel = yield* MemoryKernel
+      kernel.fail({ call: "openConsole", errno: "ENODEV", path: "/dev/hvc2" })
+      const fiber = yield* Effect.forkChild(HostPipe.connectedConsoles)
+      yield* TestClock.adjust(HostPipe.virtioConsoleWait)
+      const consoles = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(consoles.map((c) => c.device), ["/dev/hvc1"])
+    }).pipe(withKernel({ consoles: { transport: "virtio", ports: [0, 1, 2] } })))
+})
+
+describe("HostPipe.reopenStdioOnConsole", () => {
+  it.effect("an init that started on /dev/null gets /dev/console as stdio, and its stderr reaches the console", () =>
+    Effect.gen(function*() {
+      yield* mounted
+      const kernel = yield* MemoryKernel
+      const syscalls = yield* Syscalls
+      yield* syscalls.writeStderr("lost\n")
+      assert.isTrue(yield* HostPipe.reopenStdioOnConsole)
+      yield* syscalls.writeStderr("seen\n")
+      assert.strictEqual(kernel.state.stdio, "/dev/console")
+      assert.strictEqual(kernel.state.stderr, "seen\n")
+    }).pipe(withKernel({ consoles: { transport: "virtio", ports: [0, 1] }, stdio: "/dev/null" })))
+
+  it.effect("stdio that is already a terminal is left alone", () =>
+    Effect.gen(function*() {
+      yield* mounted
+      assert.isFalse(yield* HostPipe.reopenStdioOnConsole)
+      const kernel = yield* MemoryKernel
+      assert.isFalse(kernel.calls.some((c) => c.call === "reopenStdio"))
+    }).pipe(withKernel({ consoles: { transport: "virtio", ports: [0, 1] } })))
+
+  it.effect("waits while /dev/console has no console behind it yet (ENODEV)", () =>
+    Effect.gen(function*() {
+      yield* mounted
+      const kernel = yield* MemoryKernel
+      kernel.fail({ call: "reopenStdio", errno: "ENODEV", path: "/dev/console", times: 5 })
+      const fiber = yield* Effect.forkChild(HostPipe.reopenStdioOnConsole)
+      yield* TestClock.adjust("1 second")
+      assert.isTrue(yield* Fiber.join(fiber))
+      assert.strictEqual(kernel.state.stdio, "/dev/console")
+    }).pipe(withKernel({ consoles: { transport: "virtio", ports: [0, 1] }, stdio: "/dev/null" })))
+
+  it.effect("a kernel that never gets a console fails with ENODEV after virtioConsoleWait", () =>
+    Effect.gen(function*() {
+      yield* mounted
+      const fiber = yield* Effect.forkChild(syscallError(HostPipe.reopenStdioOnConsole))
+      yield* TestClock.adjust(HostPipe.virtioConsoleWait)
+      const error = yield* Fiber.join(fiber)
+      assert.deepStrictEqual([error.syscall, error.errno, error.path], ["open", "ENODEV", "/dev/console"])
+    }).pipe(withKernel({ consoles: { transport: "virtio", ports: [1] }, stdio: "/dev/null" })))
+
+  it.effect("setupHostPipes over virtio reopens stdio on the console", () =>
+    Effect.gen(function*() {
+      yield* mounted
+      yield* HostPipe.setupHostPipes.pipe(withState, Effect.scoped)
+      assert.strictEqual((yield* MemoryKernel).state.stdio, "/dev/console")
+    }).pipe(withKernel({ consoles: { transport: "virtio", ports: [0, 1] }, stdio: "/dev/null" })))
+
+  it.effect("setupHostPipes over serial leaves stdio as it is", () =>
+    Effect.gen(function*() {
+      yield* mounted
+      yield* HostPipe.setupHostPipes.pipe(withState, Effect.scoped)
+      const kernel = yield* MemoryKernel
+      assert.strictEqual(kernel.state.stdio, "/dev/null")
+      assert.isFalse(kernel.calls.some((c) => c.call === "isTerminal" || c.call === "reopenStdio"))
+    }).pipe(withKernel({ consoles: { transport: "serial", ports: [0, 1] }, stdio: "/dev/null" })))
 })
 
 describe("HostPipe.withStdoutHostPipe", () => {
