@@ -1,7 +1,8 @@
 // Loads every module under /lib/modules (in dependency order, whatever
 // their names), then, over the host pipes that the loaded virtio_console
 // gives, writes 1 MiB of random bytes to stdout and a JSON report (the
-// payload's sha256 and /proc/modules) to the second host pipe.
+// payload's sha256, /proc/modules and the console behind stdout) to the
+// second host pipe.
 import { Effect } from "effect"
 import { HostPipe, Init, Kmod, Sysinit } from "effect-sysinit"
 import { createHash, randomBytes } from "node:crypto"
@@ -19,6 +20,7 @@ Init.main(
     const payload = randomBytes(1024 * 1024)
     yield* write(payload)
     const report = {
+      stdoutConsole: fs.readlinkSync("/dev/virtrun1"),
       sha256: createHash("sha256").update(payload).digest("hex"),
       modules: fs.readFileSync("/proc/modules", "utf8").split("\n").filter((line) => line !== "").map((line) =>
         line.split(" ")[0]
