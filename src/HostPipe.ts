@@ -53,7 +53,9 @@ const virtioPorts = 8
 
 /**
  * How long the init waits for virtio consoles that a just loaded
- * virtio_console is still adding, and for /dev/console to reach hvc0.
+ * virtio_console is still adding, and for /dev/console to reach hvc0. A
+ * host that also gives ports that are not consoles (virtserialport) costs
+ * the whole wait, since such a port never opens as one.
  *
  * @since 0.1.0
  * @category constants
