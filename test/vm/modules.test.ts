@@ -7,29 +7,17 @@
  */
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, FileSystem, Option } from "effect"
+import { Effect, FileSystem, Option } from "effect"
 import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import { join } from "node:path"
 import * as zlib from "node:zlib"
 import * as Kernel from "../../src/vm/Kernel.ts"
 import * as Qemu from "../../src/vm/Qemu.ts"
-import * as Runner from "../../src/vm/Runner.ts"
 import { xzStored } from "../unit/moduleFiles.ts"
+import { boot, bootTimeout, hasQemu, hasTool } from "./harness.ts"
 
-const hasTool = (tool: string) => {
-  try {
-    execFileSync(tool, ["--version"], { stdio: "ignore" })
-    return true
-  } catch {
-    return false
-  }
-}
-
-const hasQemu = hasTool("qemu-system-x86_64")
 const hasXz = hasTool("xz")
-
-const bootTimeout = 180_000
 
 /**
  * Virtio consoles: Debian's kernel has no console until virtio_console loads,
@@ -74,27 +62,12 @@ const compressedModules = (files: ReadonlyArray<readonly [string, keyof typeof c
     return paths.toSorted((a, b) => a.split("/").at(-1)!.localeCompare(b.split("/").at(-1)!))
   })
 
-const boot = (modules: ReadonlyArray<string>) =>
+const bootWithModules = (modules: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const report = join(yield* fs.makeTempDirectoryScoped(), "report")
-    const stdout: Array<Uint8Array> = []
-    const console: Array<string> = []
-    const run = yield* Runner.run({
-      init: join(import.meta.dirname, "inits", "modules.ts"),
-      transport,
-      modules,
-      outputs: [report],
-      stdout: (chunk) => Effect.sync(() => void stdout.push(chunk)),
-      console: (line) => Effect.sync(() => void console.push(line)),
-      timeout: "150 seconds"
-    })
-    process.stderr.write(
-      `modules.ts: initramfs ${(run.initramfsBytes / 1e6).toFixed(1)} MB, ` +
-        `build ${Duration.format(run.build)}, boot ${Duration.format(run.boot)}\n`
-    )
-    const written = yield* fs.readFileString(report)
-    return { outcome: run.outcome, stdout: Buffer.concat(stdout), console, report: written }
+    const run = yield* boot("modules.ts", { transport, modules, outputs: [report] })
+    return { ...run, report: yield* fs.readFileString(report) }
   })
 
 describe.skipIf(!hasQemu)("modules in a VM booted with the runner", () => {
@@ -111,7 +84,7 @@ describe.skipIf(!hasQemu)("modules in a VM booted with the runner", () => {
           ...virtioModules.map((file) => [file, format] as const),
           ...extra
         ])
-        const run = yield* boot(modules)
+        const run = yield* bootWithModules(modules)
         // The exit code line comes over hvc0, which exists only once virtio_console has loaded.
         assert.deepStrictEqual(run.outcome, Qemu.Outcome.Exited({ code: 0 }), run.console.join("\n"))
         const report = JSON.parse(run.report) as {

@@ -4,38 +4,11 @@
  */
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, FileSystem } from "effect"
-import { execFileSync } from "node:child_process"
+import { Effect, FileSystem } from "effect"
 import { createHash } from "node:crypto"
 import { join } from "node:path"
 import * as Qemu from "../../src/vm/Qemu.ts"
-import * as Runner from "../../src/vm/Runner.ts"
-
-const hasQemu = (() => {
-  try {
-    execFileSync("qemu-system-x86_64", ["--version"], { stdio: "ignore" })
-    return true
-  } catch {
-    return false
-  }
-})()
-
-const boot = (args: ReadonlyArray<string>, outputs: ReadonlyArray<string> = [], files: ReadonlyArray<string> = []) =>
-  Effect.gen(function*() {
-    const stdout: Array<Uint8Array> = []
-    const console: Array<string> = []
-    const report = yield* Runner.run({
-      init: join(import.meta.dirname, "inits", "pid1.ts"),
-      args,
-      outputs,
-      files,
-      stdout: (chunk) => Effect.sync(() => void stdout.push(chunk)),
-      console: (line) => Effect.sync(() => void console.push(line)),
-      timeout: "280 seconds"
-    })
-    process.stderr.write(`pid1.ts ${args.join(" ")}: boot ${Duration.format(report.boot)}\n`)
-    return { outcome: report.outcome, stdout: Buffer.concat(stdout), console }
-  })
+import { boot, bootTimeout, hasQemu } from "./harness.ts"
 
 const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex")
 
@@ -49,7 +22,7 @@ describe.skipIf(!hasQemu)("PID 1 duties in a VM", () => {
       Effect.gen(function*() {
         const fs = yield* FileSystem.FileSystem
         const second = join(yield* fs.makeTempDirectoryScoped(), "second")
-        const run = yield* boot(["output", "16", how], [second])
+        const run = yield* boot("pid1.ts", { args: ["output", "16", how], outputs: [second] })
         assert.deepStrictEqual(run.outcome, Qemu.Outcome.Exited({ code: 0 }))
         const lines = initLines(run.console)
         const sums = lines.map((line) => /sha256 stdout=(\w+) file=(\w+)/.exec(line)).find((match) => match !== null)
@@ -61,14 +34,14 @@ describe.skipIf(!hasQemu)("PID 1 duties in a VM", () => {
         assert.strictEqual(sha256(file), sums![2])
         assert.strictEqual(lines.at(-1), "VIRTRUN_EXIT_CODE: 0")
       }).pipe(Effect.provide(NodeServices.layer)),
-    300_000
+    bootTimeout
   )
 
   it.live(
     "a shell's orphans are reaped while 50 node:child_process and 50 Effect ChildProcess children report their true exit codes",
     () =>
       Effect.gen(function*() {
-        const run = yield* boot(["orphans"], [], ["/bin/dash"])
+        const run = yield* boot("pid1.ts", { args: ["orphans"], files: ["/bin/dash"] })
         assert.deepStrictEqual(run.outcome, Qemu.Outcome.Exited({ code: 0 }))
         const result = run.stdout.toString("utf8").split("\n").find((line) => line.startsWith("RESULT "))
         assert.isDefined(result, initLines(run.console).join("\n"))
@@ -79,6 +52,6 @@ describe.skipIf(!hasQemu)("PID 1 duties in a VM", () => {
           zombies: []
         })
       }).pipe(Effect.provide(NodeServices.layer)),
-    300_000
+    bootTimeout
   )
 })

@@ -5,44 +5,14 @@
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, FileSystem, Option } from "effect"
-import { execFileSync, spawnSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import { join } from "node:path"
 import { Mount } from "../../src/index.ts"
 import * as Kernel from "../../src/vm/Kernel.ts"
 import * as Qemu from "../../src/vm/Qemu.ts"
 import * as Runner from "../../src/vm/Runner.ts"
-
-const hasQemu = (() => {
-  try {
-    execFileSync("qemu-system-x86_64", ["--version"], { stdio: "ignore" })
-    return true
-  } catch {
-    return false
-  }
-})()
-
-const bootTimeout = 180_000
-
-const inits = join(import.meta.dirname, "inits")
-
-const boot = (init: string, options: Partial<Runner.Options> = {}) =>
-  Effect.gen(function*() {
-    const stdout: Array<Uint8Array> = []
-    const console: Array<string> = []
-    const report = yield* Runner.run({
-      init: join(inits, init),
-      stdout: (chunk) => Effect.sync(() => void stdout.push(chunk)),
-      console: (line) => Effect.sync(() => void console.push(line)),
-      timeout: "150 seconds",
-      ...options
-    })
-    process.stderr.write(
-      `${init} ${options.args?.join(" ") ?? ""}: initramfs ${(report.initramfsBytes / 1e6).toFixed(1)} MB, ` +
-        `build ${Duration.format(report.build)}, boot ${Duration.format(report.boot)}\n`
-    )
-    return { outcome: report.outcome, stdout: Buffer.concat(stdout), console }
-  })
+import { boot, bootTimeout, hasQemu, inits } from "./harness.ts"
 
 const exited = (code: number) => Qemu.Outcome.Exited({ code })
 

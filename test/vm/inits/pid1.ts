@@ -12,11 +12,12 @@ import { orphansAndChildren } from "../../shared/orphans.ts"
 
 const [mode, size, how] = process.argv.slice(2)
 
+const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex")
+
 const output = Effect.gen(function*() {
   const bytes = Number(size) * 1024 * 1024
   const toStdout = randomBytes(bytes)
   const toFile = randomBytes(bytes)
-  const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex")
   yield* Effect.log(`sha256 stdout=${sha256(toStdout)} file=${sha256(toFile)}`)
   if (how === "streams") {
     // Neither stream is awaited: the run must not end before both are out.

@@ -1,0 +1,46 @@
+/**
+ * What the VM tier's tests share: whether the host has the tools, and one
+ * boot of an init of ./inits through the runner, collecting what it wrote.
+ */
+import { Duration, Effect } from "effect"
+import { execFileSync } from "node:child_process"
+import { join } from "node:path"
+import * as Runner from "../../src/vm/Runner.ts"
+
+export const hasTool = (tool: string): boolean => {
+  try {
+    execFileSync(tool, ["--version"], { stdio: "ignore" })
+    return true
+  } catch {
+    return false
+  }
+}
+
+export const hasQemu = hasTool("qemu-system-x86_64")
+
+/** A vitest timeout for one boot of a few seconds, with room for a slow, shared machine. */
+export const bootTimeout = 300_000
+
+export const inits = join(import.meta.dirname, "inits")
+
+/** Boots `inits/<init>`; prints its build and boot times to stderr. */
+export const boot = (
+  init: string,
+  options: Omit<Partial<Runner.Options>, "init" | "stdout" | "console"> = {}
+) =>
+  Effect.gen(function*() {
+    const stdout: Array<Uint8Array> = []
+    const console: Array<string> = []
+    const report = yield* Runner.run({
+      init: join(inits, init),
+      stdout: (chunk) => Effect.sync(() => void stdout.push(chunk)),
+      console: (line) => Effect.sync(() => void console.push(line)),
+      timeout: "280 seconds",
+      ...options
+    })
+    process.stderr.write(
+      `${init} ${options.args?.join(" ") ?? ""}: initramfs ${(report.initramfsBytes / 1e6).toFixed(1)} MB, ` +
+        `build ${Duration.format(report.build)}, boot ${Duration.format(report.boot)}\n`
+    )
+    return { outcome: report.outcome, stdout: Buffer.concat(stdout), console }
+  })
