@@ -83,10 +83,11 @@ const nodeCall = <A>(syscall: string, path: string | undefined, call: () => A): 
     }
   })
 
-const sleepBuffer = new Int32Array(new SharedArrayBuffer(4))
+// Made on first use: a start-up snapshot is built where SharedArrayBuffer does not exist.
+let sleepBuffer: Int32Array | undefined
 /** Blocks the thread for a moment, for a descriptor that is not ready yet. */
 const pause = (milliseconds: number): void => {
-  Atomics.wait(sleepBuffer, 0, 0, milliseconds)
+  Atomics.wait(sleepBuffer ??= new Int32Array(new SharedArrayBuffer(4)), 0, 0, milliseconds)
 }
 
 /**
