@@ -40,6 +40,7 @@ import {
   TCSETS
 } from "./libc.ts"
 import { scopedQueue } from "./scopedQueue.ts"
+import * as SimpleGlob from "./simpleGlob.ts"
 
 export { LiveKernelUnavailable } from "./libc.ts"
 
@@ -335,7 +336,11 @@ const live = (libc: Libc): SyscallsShape => {
       }),
 
     // Relative patterns are taken from "/", the init's working directory.
-    glob: (pattern) => nodeCall("scandir", pattern, () => fs.globSync(NodePath.posix.resolve("/", pattern)).toSorted()),
+    glob: (pattern) =>
+      nodeCall("scandir", pattern, () => {
+        const absolute = NodePath.posix.resolve("/", pattern)
+        return SimpleGlob.isSimple(absolute) ? SimpleGlob.globSync(absolute) : fs.globSync(absolute).toSorted()
+      }),
 
     getEnv: Effect.sync(() => {
       const env: Record<string, string> = {}
