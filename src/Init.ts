@@ -4,8 +4,9 @@
  *
  * @since 0.1.0
  */
-import * as NodeServices from "@effect/platform-node/NodeServices"
+import type * as NodeServices from "@effect/platform-node/NodeServices"
 import { Effect, type Fiber, type Scope } from "effect"
+import * as InitNodeServices from "./internal/nodeServices.ts"
 import * as SysinitLayer from "./Layer.ts"
 import type { State } from "./State.ts"
 import type { Syscalls } from "./Syscalls.ts"
@@ -22,7 +23,8 @@ export type Services = Scope.Scope | State | Syscalls | NodeServices.NodeService
 
 /**
  * Runs the steps (and `Sysinit.RunOptions` after them) as the init of this machine: `Sysinit.run` with
- * `Layer.live` and `NodeServices.layer`. When the process is not PID 1, or
+ * `Layer.live` and Node's platform services (`NodeServices`; its Terminal is
+ * made on first use). When the process is not PID 1, or
  * the live kernel cannot be loaded, it says why on stderr and leaves with
  * exit code 1, having changed nothing.
  *
@@ -43,7 +45,7 @@ export const main = <const Args extends ReadonlyArray<Sysinit.Step<unknown, Serv
   Effect.runFork(
     Sysinit.run(...args).pipe(
       Effect.provide(SysinitLayer.live),
-      Effect.provide(NodeServices.layer),
+      Effect.provide(InitNodeServices.layer),
       Effect.catch((error) =>
         Effect.sync(() => {
           process.stderr.write(`sysinit: ${error.message}\n`)
