@@ -16,7 +16,13 @@ export const median = (values: ReadonlyArray<number>): number => {
 export const summarize = (values: ReadonlyArray<number | undefined>): Summary | undefined => {
   const known = values.filter((value): value is number => value !== undefined)
   if (known.length === 0) return undefined
-  return { median: median(known), min: Math.min(...known), max: Math.max(...known), n: known.length }
+  const tenth = (value: number) => Math.round(value * 10) / 10
+  return {
+    median: tenth(median(known)),
+    min: tenth(Math.min(...known)),
+    max: tenth(Math.max(...known)),
+    n: known.length
+  }
 }
 
 export const formatMs = (summary: Summary | undefined): string =>
