@@ -13,14 +13,14 @@ export const median = (values: ReadonlyArray<number>): number => {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
 }
 
-export const summarize = (values: ReadonlyArray<number | undefined>): Summary | undefined => {
+export const summarize = (values: ReadonlyArray<number | undefined>, digits = 1): Summary | undefined => {
   const known = values.filter((value): value is number => value !== undefined)
   if (known.length === 0) return undefined
-  const tenth = (value: number) => Math.round(value * 10) / 10
+  const round = (value: number) => Math.round(value * 10 ** digits) / 10 ** digits
   return {
-    median: tenth(median(known)),
-    min: tenth(Math.min(...known)),
-    max: tenth(Math.max(...known)),
+    median: round(median(known)),
+    min: round(Math.min(...known)),
+    max: round(Math.max(...known)),
     n: known.length
   }
 }
