@@ -4,6 +4,7 @@
  * mounts, links or writes stays inside: the mount namespace is private, /proc
  * is the new pid namespace's own, and /tmp is a fresh tmpfs.
  */
+import { assert } from "@effect/vitest"
 import { Effect } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Path from "node:path"
@@ -89,4 +90,33 @@ export const outcomes = (run: PidOneRun): ReadonlyMap<string, Outcome> => {
     found.set(name, outcome)
   }
   return found
+}
+
+/**
+ * The scenarios of one program of ./programs (printed by `pidOne.ts`), run
+ * once by one PID 1 the first time a test asks, and read by name.
+ */
+export const scenarios = (file: string) => {
+  let shared: Promise<PidOneRun> | undefined
+  const run = Effect.promise(() => (shared ??= Effect.runPromise(runAsPidOne(program(file)))))
+
+  const outcome = (name: string): Effect.Effect<Outcome> =>
+    Effect.map(run, (result) => {
+      const found = outcomes(result).get(name)
+      assert.isDefined(found, `no outcome of "${name}"; stdout:\n${result.stdout}\nstderr:\n${result.stderr}`)
+      return found!
+    })
+
+  const succeeds = (name: string): Effect.Effect<unknown> =>
+    Effect.map(outcome(name), (found) => {
+      assert.strictEqual(found.kind, "Success", JSON.stringify(found))
+      return found.kind === "Success" ? found.value : undefined
+    })
+
+  const failsWith = (name: string, syscall: string, errno: string, path?: string): Effect.Effect<void> =>
+    Effect.map(outcome(name), (found) => {
+      assert.deepStrictEqual(found, { kind: "SyscallError", syscall, errno, ...(path === undefined ? {} : { path }) })
+    })
+
+  return { run, outcome, succeeds, failsWith }
 }

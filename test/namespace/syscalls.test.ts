@@ -6,30 +6,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { IFF_UP } from "../../src/internal/abi.ts"
 import { CLOCAL } from "../../src/internal/libc.ts"
-import { outcomes, type PidOneRun, program, runAsPidOne, userNamespaces } from "./harness.ts"
-import type { Outcome } from "./pidOne.ts"
+import { outcomes, program, runAsPidOne, scenarios, userNamespaces } from "./harness.ts"
 
-let shared: Promise<PidOneRun> | undefined
-/** All scenarios of programs/syscalls.ts, run once by one PID 1. */
-const sharedRun = Effect.promise(() => (shared ??= Effect.runPromise(runAsPidOne(program("syscalls.ts")))))
-
-const outcome = (name: string): Effect.Effect<Outcome> =>
-  Effect.map(sharedRun, (run) => {
-    const found = outcomes(run).get(name)
-    assert.isDefined(found, `no outcome of "${name}"; stdout:\n${run.stdout}\nstderr:\n${run.stderr}`)
-    return found!
-  })
-
-const succeeds = (name: string): Effect.Effect<unknown> =>
-  Effect.map(outcome(name), (found) => {
-    assert.strictEqual(found.kind, "Success", JSON.stringify(found))
-    return found.kind === "Success" ? found.value : undefined
-  })
-
-const failsWith = (name: string, syscall: string, errno: string, path?: string): Effect.Effect<void> =>
-  Effect.map(outcome(name), (found) => {
-    assert.deepStrictEqual(found, { kind: "SyscallError", syscall, errno, ...(path === undefined ? {} : { path }) })
-  })
+const { failsWith, outcome, run: sharedRun, succeeds } = scenarios("syscalls.ts")
 
 const reboot = (command: string) => runAsPidOne(program("reboot.ts"), [command])
 
