@@ -7,6 +7,7 @@
 import { assert } from "@effect/vitest"
 import { Effect } from "effect"
 import * as ChildProcess from "node:child_process"
+import * as fs from "node:fs"
 import * as Path from "node:path"
 import type { Outcome } from "./pidOne.ts"
 
@@ -32,8 +33,26 @@ const unshare = [
   "--mount-proc"
 ]
 
-// `exec` keeps the shell's pid for node: node is PID 1.
-const scratchTmp = `mount -t tmpfs -o mode=1777 scratch /tmp && exec "$0" "$@"`
+/**
+ * What PID 1 must still see of the host's /tmp once a fresh tmpfs hides it:
+ * this checkout and the node running it, when they live there (a clone in
+ * /tmp, as CI may make).
+ */
+const keptUnderTmp: ReadonlyArray<string> = [
+  Path.resolve(import.meta.dirname, "../.."),
+  Path.dirname(fs.realpathSync(process.execPath))
+].filter((path) => path.startsWith("/tmp/"))
+
+// Inside the new mount namespace only: the host's /tmp is bound to /dev/shm
+// first, so that what is kept ($KEEP, colon-separated) can be bound back
+// under the fresh tmpfs. `exec` keeps the shell's pid for node: node is PID 1.
+const scratchTmp = `set -e
+if [ -n "$KEEP" ]; then mount --rbind /tmp /dev/shm; fi
+mount -t tmpfs -o mode=1777 scratch /tmp
+IFS=:
+for kept in $KEEP; do mkdir -p "$kept"; mount --rbind "/dev/shm\${kept#/tmp}" "$kept"; done
+unset IFS
+exec "$0" "$@"`
 
 /** Whether this host lets an unprivileged process make a user namespace, and why not if it does not. */
 export const userNamespaces: { readonly available: boolean; readonly reason: string } = (() => {
@@ -64,7 +83,10 @@ export const runAsPidOne = (
     const child = ChildProcess.spawn(
       "unshare",
       [...unshare, "sh", "-c", scratchTmp, process.execPath, file, ...args],
-      { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env, NO_COLOR: "1" } }
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, ...options.env, NO_COLOR: "1", KEEP: keptUnderTmp.join(":") }
+      }
     )
     let stdout = ""
     let stderr = ""
