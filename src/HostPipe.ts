@@ -65,7 +65,8 @@ export const virtioConsoleWait: Duration.Duration = Duration.seconds(5)
 const virtioPollInterval = Duration.millis(10)
 
 // The devices that virtio_console has bound: the link appears while the module loads, before its ports do.
-const boundVirtioConsoles = "/sys/bus/virtio/drivers/virtio_console/virtio*"
+const virtioConsoleDriver = "/sys/bus/virtio/drivers/virtio_console"
+const boundVirtioConsoles = `${virtioConsoleDriver}/virtio*`
 // One entry per port the host announced, console or not.
 const announcedVirtioPorts = "/sys/class/virtio-ports/vport*"
 
@@ -127,6 +128,9 @@ export const detectTransport: Effect.Effect<Transport, SyscallError, Syscalls> =
   }
   if (probe.failure.errno === "ENODEV") return "virtio"
   if (probe.failure.errno !== "ENOENT") return yield* probe.failure
+  // Most kernels have no virtio_console at all: a stat settles it without a glob.
+  const driver = yield* Effect.result(syscalls.fileType(virtioConsoleDriver))
+  if (driver._tag === "Failure") return "serial"
   return (yield* syscalls.glob(boundVirtioConsoles)).length > 0 ? "virtio" : "serial"
 })
 

@@ -62,6 +62,7 @@ export interface Libc {
   readonly sync: () => void
   readonly getpid: () => number
   readonly symlink: (target: string, path: string) => number
+  readonly mkdir: (path: string, mode: number) => number
   readonly open: (path: string, flags: number) => number
   readonly close: (fd: number) => number
   readonly dup2: (fd: number, target: number) => number
@@ -202,6 +203,7 @@ const bind = async (numbers: SyscallNumbers): Promise<Libc> => {
   const sync = lib.func("void sync(void)")
   const getpid = lib.func("int getpid(void)")
   const symlink = lib.func("int symlink(const char *target, const char *linkpath)")
+  const mkdir = lib.func("int mkdir(const char *path, uint32_t mode)")
   const open = lib.func("int open(const char *path, int flags, ...)")
   const close = lib.func("int close(int fd)")
   const dup2 = lib.func("int dup2(int oldfd, int newfd)")
@@ -223,6 +225,7 @@ const bind = async (numbers: SyscallNumbers): Promise<Libc> => {
     },
     getpid: () => getpid() as number,
     symlink: (target, path) => fail(symlink(target, path)),
+    mkdir: (path, mode) => fail(mkdir(path, mode)),
     open: (path, flags) => fail(open(path, flags)),
     close: (fd) => fail(close(fd)),
     dup2: (fd, target) => fail(dup2(fd, target)),

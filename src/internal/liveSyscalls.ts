@@ -16,6 +16,7 @@ import {
   type SyscallsShape
 } from "../Syscalls.ts"
 import { IFNAMSIZ, WNOHANG } from "./abi.ts"
+import { errnoNumber } from "./errno.ts"
 import { ExitRequest } from "./exitRequest.ts"
 import {
   AF_INET,
@@ -47,9 +48,10 @@ export { LiveKernelUnavailable } from "./libc.ts"
 /** Builds the live kernel, loading koffi the first time. */
 export const make: Effect.Effect<SyscallsShape, LiveKernelUnavailable> = Effect.map(loadLibc, (libc) => live(libc))
 
-const EINTR = 4
-const EAGAIN = 11
-const ENOTTY = 25
+const EINTR = errnoNumber("EINTR")
+const EAGAIN = errnoNumber("EAGAIN")
+const EEXIST = errnoNumber("EEXIST")
+const ENOTTY = errnoNumber("ENOTTY")
 const stdioFds = [0, 1, 2]
 
 const kernelCall = (
@@ -342,18 +344,34 @@ const live = (libc: Libc): SyscallsShape => {
 
     readlink: (path) => nodeCall("readlink", path, () => fs.readlinkSync(path)),
 
+    // mkdir(2) for each missing component, as `mkdir -p`: no exception is thrown for an errno, which under TCG
+    // costs tens of milliseconds (sysfs answers EPERM for the directories of file systems a kernel lacks).
     mkdirAll: (path, mode) =>
-      Effect.asVoid(nodeCall("mkdir", path, () => fs.mkdirSync(path, { recursive: true, mode }))),
+      Effect.suspend(() => {
+        if (path === "") return Effect.fail(SyscallError.of("mkdir", "ENOENT", path))
+        const absolute = NodePath.posix.resolve("/", path)
+        const parts = absolute.split("/").filter((part) => part !== "")
+        for (let i = 1; i <= parts.length; i++) {
+          const result = libc.mkdir(`/${parts.slice(0, i).join("/")}`, mode)
+          if (result >= 0 || result === -EEXIST) continue
+          return Effect.fail(SyscallError.of("mkdir", -result, path))
+        }
+        const stats = fs.statSync(absolute, { throwIfNoEntry: false })
+        return stats?.isDirectory() ? Effect.void : Effect.fail(SyscallError.of("mkdir", "EEXIST", path))
+      }),
 
     readFile: (path) => nodeCall("open", path, () => new Uint8Array(fs.readFileSync(path))),
 
     writeFile: (path, data) => nodeCall("open", path, () => fs.writeFileSync(path, data)),
 
     fileType: (path) =>
-      nodeCall("stat", path, (): FileType => {
-        const stats = fs.statSync(path)
-        return stats.isFile() ? "file" : stats.isDirectory() ? "directory" : "other"
-      }),
+      Effect.flatMap(
+        nodeCall("stat", path, () => fs.statSync(path, { throwIfNoEntry: false })),
+        (stats): Effect.Effect<FileType, SyscallError> =>
+          stats === undefined
+            ? Effect.fail(SyscallError.of("stat", "ENOENT", path))
+            : Effect.succeed(stats.isFile() ? "file" : stats.isDirectory() ? "directory" : "other")
+      ),
 
     // Relative patterns are taken from "/", the init's working directory.
     glob: (pattern) =>

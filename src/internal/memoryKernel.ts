@@ -263,7 +263,9 @@ export class MemoryKernel {
         return index < 4 ? { type: "device" } : undefined
       }
       case "sysfs": {
-        if (this.virtioSysfsEntries().includes(relative)) return { type: "symlink", target: "../../../devices" }
+        const virtio = this.virtioSysfsEntries()
+        if (virtio.includes(relative)) return { type: "symlink", target: "../../../devices" }
+        if (virtio.some((entry) => entry.startsWith(`${relative}/`))) return { type: "directory", mode: 0o755 }
         const module = /^module\/([^/]+)$/.exec(relative)
         if (module && this.modules.some((loaded) => loaded.name === module[1])) {
           return { type: "directory", mode: 0o755 }

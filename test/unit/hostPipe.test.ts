@@ -26,6 +26,15 @@ describe("HostPipe.parseSerialDriver", () => {
 })
 
 describe("HostPipe.setupHostPipes", () => {
+  it.effect("serial transport is told by a stat of the virtio_console driver, without a glob", () =>
+    Effect.gen(function*() {
+      yield* mounted
+      assert.strictEqual(yield* HostPipe.detectTransport, "serial")
+      const { calls } = yield* MemoryKernel
+      assert.isFalse(calls.some((call) => call.call === "glob"))
+      assert.isTrue(calls.some((call) => call.call === "fileType"))
+    }).pipe(withKernel({ consoles: { transport: "serial", ports: [0, 1] } })))
+
   it.effect("serial transport: ports 1… from the driver table, raw, linked as /dev/virtrun<N>", () =>
     Effect.gen(function*() {
       yield* mounted
