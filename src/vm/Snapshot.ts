@@ -53,15 +53,32 @@ const importMetaShim = `const __sysinitImportMeta = {
   get dirname() { return require("node:path").dirname(this.filename) }
 };`
 
+// node:os reads uname once, when it is loaded: in a snapshot that is the
+// host's. Its answers are read again in the guest, when first asked for.
+const guestOsInformation = `function guestOsInformation() {
+  const os = require("node:os")
+  let header
+  const uname = () => (header ??= process.report.getReport().header)
+  os.type = () => uname().osName
+  os.release = () => uname().osRelease
+  os.version = () => uname().osVersion
+  os.machine = () => uname().osMachine
+  require("node:module").syncBuiltinESMExports()
+}`
+
 // Loads the library into the snapshot and runs it once on the in-memory
 // kernel; the user's module waits for the guest.
 const snapshotEntry = (entry: string, options: Options) =>
   `import * as Init from "effect-sysinit/Init"
 import * as SnapshotWarmup from "effect-sysinit/vm/snapshotWarmup"
 import { startupSnapshot } from "node:v8"
+${guestOsInformation}
 globalThis[Symbol.for("effect-sysinit/Init")] = Init
 ${options.warmup === false ? "" : "SnapshotWarmup.run()"}
-startupSnapshot.setDeserializeMainFunction(() => import(${JSON.stringify(entry)}))
+startupSnapshot.setDeserializeMainFunction(() => {
+  guestOsInformation()
+  return import(${JSON.stringify(entry)})
+})
 `
 
 /**

@@ -55,6 +55,7 @@ describe.skipIf(!hasQemu)("a VM booted with the runner", () => {
         assert.strictEqual(report.ipForward, "1")
         assert.isTrue(report.dummyLoaded, "/sys/module/dummy exists")
         assert.deepStrictEqual(report.data, ["vm.test.ts"])
+        assert.strictEqual(report.osRelease, report.kernelRelease, "node:os answers for the guest, not the host")
       }).pipe(Effect.provide(NodeServices.layer)),
     bootTimeout
   )

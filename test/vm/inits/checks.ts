@@ -3,6 +3,7 @@
 import { Console, Effect } from "effect"
 import { Env, HostPipe, Init, Kmod, Mount, Network, Symlink, Sysinit } from "effect-sysinit"
 import * as fs from "node:fs"
+import * as os from "node:os"
 
 const lines = (file: string) => fs.readFileSync(file, "utf8").split("\n").filter((line) => line !== "")
 
@@ -29,7 +30,10 @@ Init.main(
       env: process.env["SYSINIT_TEST"],
       ipForward: fs.readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim(),
       dummyLoaded: fs.existsSync("/sys/module/dummy"),
-      data: fs.readdirSync("/data")
+      data: fs.readdirSync("/data"),
+      // The runner snapshots the init on the host: what node:os says must still be the guest's.
+      osRelease: os.release(),
+      kernelRelease: fs.readFileSync("/proc/sys/kernel/osrelease", "utf8").trim()
     }
     yield* Console.log(JSON.stringify(report))
     yield* Sysinit.setExitCode(0)
