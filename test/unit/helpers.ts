@@ -1,6 +1,7 @@
 import { assert } from "@effect/vitest"
 import { Effect, Exit, Logger } from "effect"
 import * as Layer from "../../src/Layer.ts"
+import { MemoryKernel } from "../../src/Layer.ts"
 import type { SyscallError } from "../../src/Syscalls.ts"
 
 export const withKernel = (options: Layer.MemoryKernelOptions = {}) => Effect.provide(Layer.memory(options))
@@ -31,3 +32,14 @@ export const captureLogs = <A, E, R>(
       Effect.provide(Logger.layer([logger]))
     )
   })
+
+/** The lines the init wrote on console 0 (its stderr) of the in-memory kernel. */
+export const consoleLines = Effect.gen(function*() {
+  return (yield* MemoryKernel).state.stderr.split("\n").filter(Boolean)
+})
+
+/** The exit code lines among them. */
+export const exitLines = Effect.map(
+  consoleLines,
+  (lines) => lines.filter((line) => line.startsWith("VIRTRUN_EXIT_CODE:"))
+)

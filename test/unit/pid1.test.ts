@@ -8,13 +8,7 @@ import { MemoryKernel } from "../../src/Layer.ts"
 import type { State } from "../../src/State.ts"
 import type { ProcessFault, SignalName } from "../../src/Syscalls.ts"
 import * as Sysinit from "../../src/Sysinit.ts"
-import { withKernel } from "./helpers.ts"
-
-const lines = Effect.gen(function*() {
-  return (yield* MemoryKernel).state.stderr.split("\n").filter(Boolean)
-})
-
-const exitLines = Effect.map(lines, (all) => all.filter((line) => line.startsWith("VIRTRUN_EXIT_CODE:")))
+import { consoleLines, exitLines, withKernel } from "./helpers.ts"
 
 /** Starts a run whose last step waits forever, and lets it reach that step. */
 const startRun = (...steps: ReadonlyArray<Sysinit.Step<unknown, State>>) =>
@@ -55,8 +49,10 @@ describe("shutdown signals", () => {
       yield* awaitEnd(fiber)
       assert.deepStrictEqual(finalized, ["second", "first"])
       assert.deepStrictEqual(yield* exitLines, [`VIRTRUN_EXIT_CODE: ${code}`])
-      assert.strictEqual((yield* lines).at(-1), `VIRTRUN_EXIT_CODE: ${code}`)
-      assert.isTrue((yield* lines).some((l) => l.includes(`ERROR received ${signal}: run stopped, exit code ${code}`)))
+      assert.strictEqual((yield* consoleLines).at(-1), `VIRTRUN_EXIT_CODE: ${code}`)
+      assert.isTrue(
+        (yield* consoleLines).some((l) => l.includes(`ERROR received ${signal}: run stopped, exit code ${code}`))
+      )
     }).pipe(withKernel()))
 
   it.effect("Ctrl-Alt-Del is switched to a signal before any step runs", () =>
@@ -112,7 +108,10 @@ describe("user mistakes", () => {
         yield* awaitEnd(fiber)
         assert.deepStrictEqual(finalized, ["second", "first"])
         assert.deepStrictEqual(yield* exitLines, [])
-        assert.isTrue((yield* lines).some((l) => l.includes(`ERROR ${logged}`)), (yield* lines).join("\n"))
+        assert.isTrue(
+          (yield* consoleLines).some((l) => l.includes(`ERROR ${logged}`)),
+          (yield* consoleLines).join("\n")
+        )
       }).pipe(withKernel())
   )
 
@@ -138,7 +137,7 @@ describe("user mistakes", () => {
         })
       ))
       assert.isFalse(after)
-      const all = yield* lines
+      const all = yield* consoleLines
       assert.isTrue(all.some((l) => l.includes("ERROR run failed: process.exit(2) was called")))
       assert.isFalse(all.some((l) => l.includes("panicked")))
       assert.deepStrictEqual(yield* exitLines, [])
@@ -164,7 +163,7 @@ describe("user mistakes", () => {
       yield* awaitEnd(fiber)
       assert.isTrue(finalized)
       assert.deepStrictEqual(yield* exitLines, [])
-      assert.isTrue((yield* lines).some((l) => l.includes("ERROR run failed: the run did not end within 30s")))
+      assert.isTrue((yield* consoleLines).some((l) => l.includes("ERROR run failed: the run did not end within 30s")))
     }).pipe(withKernel()))
 })
 
@@ -196,6 +195,6 @@ describe("no lost output", () => {
       assert.isBelow(calls.indexOf("settleOutput"), calls.indexOf("drain"))
       assert.isBelow(calls.lastIndexOf("close"), calls.lastIndexOf("writeStderr"))
       assert.isTrue([...kernel.state.consoles.values()].every((c) => !c.open && c.drained))
-      assert.strictEqual((yield* lines).at(-1), "VIRTRUN_EXIT_CODE: 0")
+      assert.strictEqual((yield* consoleLines).at(-1), "VIRTRUN_EXIT_CODE: 0")
     }).pipe(withKernel()))
 })

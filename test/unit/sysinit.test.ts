@@ -5,18 +5,11 @@ import { MemoryKernel } from "../../src/Layer.ts"
 import * as Mount from "../../src/Mount.ts"
 import { Syscalls } from "../../src/Syscalls.ts"
 import * as Sysinit from "../../src/Sysinit.ts"
-import { withKernel } from "./helpers.ts"
+import { consoleLines, exitLines, withKernel } from "./helpers.ts"
 
 const logLine = /^sysinit \d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d\.\d{6} (INFO |WARN |ERROR|DEBUG) /
 
 /** The lines the init wrote on console 0. */
-const consoleLines = Effect.gen(function*() {
-  const kernel = yield* MemoryKernel
-  return kernel.state.stderr.split("\n").filter(Boolean)
-})
-
-const exitLines = Effect.map(consoleLines, (lines) => lines.filter((line) => line.startsWith("VIRTRUN_EXIT_CODE:")))
-
 /** Runs the init on the in-memory kernel; its reboot returns, so the run ends interrupted. */
 const runInit = <const Steps extends ReadonlyArray<Sysinit.Step<unknown, unknown>>>(...steps: Steps) =>
   Effect.gen(function*() {
