@@ -13,7 +13,7 @@ if ! command -v npm >/dev/null; then
   apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
 if [ ! -x node_modules/.bin/node ] || [ ! -d node_modules/esbuild ]; then
-  npm install --no-audit --no-fund
+  npm ci --no-audit --no-fund
 fi
 sh scripts/setup.sh
 
