@@ -18,6 +18,12 @@ export const hasTool = (tool: string): boolean => {
 
 export const hasQemu = hasTool("qemu-system-x86_64")
 
+if (!hasQemu) {
+  console.warn(
+    "\n!!! VM TESTS SKIPPED: qemu-system-x86_64 is not installed.\n!!! Run `npm run setup` (as root) to install QEMU and the kernel; CI does.\n"
+  )
+}
+
 /** A vitest timeout for one boot of a few seconds, with room for a slow, shared machine. */
 export const bootTimeout = 300_000
 
