@@ -7,6 +7,7 @@
  */
 import { Clock, Data, Duration, Effect, Option, Ref } from "effect"
 import type { Scope } from "effect"
+import { consoleDevice, consoleLimit, hostPipePath, stdoutPort, type Transport } from "./internal/protocol.ts"
 import { State } from "./State.ts"
 import { type SyscallError, Syscalls } from "./Syscalls.ts"
 
@@ -27,14 +28,16 @@ export interface HostPipe {
   readonly fd: number
 }
 
-/**
- * How the consoles reach the host: virtio consoles (`/dev/hvc*`) or serial
- * ports (`/dev/ttyS*`).
- *
- * @since 0.1.0
- * @category models
- */
-export type Transport = "virtio" | "serial"
+export type {
+  /**
+   * How the consoles reach the host: virtio consoles (`/dev/hvc*`) or serial
+   * ports (`/dev/ttyS*`).
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  Transport
+}
 
 /**
  * The host pipe a step needs was not set up: the host connected no console
@@ -45,11 +48,9 @@ export type Transport = "virtio" | "serial"
  */
 export class HostPipeMissing extends Data.TaggedError("HostPipeMissing")<{ readonly port: number }> {
   override get message(): string {
-    return `no host pipe for port ${this.port}: the host connected no console /dev/virtrun${this.port}`
+    return `no host pipe for port ${this.port}: the host connected no console ${hostPipePath(this.port)}`
   }
 }
-
-const virtioPorts = 8
 
 /**
  * How long the init waits for virtio consoles that a just loaded
@@ -121,7 +122,7 @@ const pollVirtio = <A, E, R>(
  */
 export const detectTransport: Effect.Effect<Transport, SyscallError, Syscalls> = Effect.gen(function*() {
   const syscalls = yield* Syscalls
-  const probe = yield* Effect.result(syscalls.openConsole("/dev/hvc0"))
+  const probe = yield* Effect.result(syscalls.openConsole(consoleDevice("virtio", 0)))
   if (probe._tag === "Success") {
     yield* syscalls.close(probe.success)
     return "virtio"
@@ -144,8 +145,8 @@ const virtioConsoles = Effect.gen(function*() {
   const syscalls = yield* Syscalls
   return yield* pollVirtio(Effect.fnUntraced(function*(lastChance) {
     const ports: Array<number> = []
-    for (let port = 0; port < virtioPorts; port++) {
-      if (yield* consoleOpens(`/dev/hvc${port}`)) ports.push(port)
+    for (let port = 0; port < consoleLimit.virtio; port++) {
+      if (yield* consoleOpens(consoleDevice("virtio", port))) ports.push(port)
     }
     const announced = (yield* syscalls.glob(announcedVirtioPorts)).length
     const settled = announced > 0 && ports.length >= announced
@@ -173,10 +174,10 @@ const consolesByTransport = Effect.gen(function*() {
   if (transport === "serial") {
     const table = new TextDecoder().decode(yield* syscalls.readFile("/proc/tty/driver/serial"))
     const ports = parseSerialDriver(table).filter((port) => port !== 0)
-    return { transport, consoles: ports.map((port) => ({ port, device: `/dev/ttyS${port}` })) }
+    return { transport, consoles: ports.map((port) => ({ port, device: consoleDevice(transport, port) })) }
   }
   const ports = (yield* virtioConsoles).filter((port) => port !== 0)
-  return { transport, consoles: ports.map((port) => ({ port, device: `/dev/hvc${port}` })) }
+  return { transport, consoles: ports.map((port) => ({ port, device: consoleDevice(transport, port) })) }
 })
 
 /**
@@ -229,7 +230,7 @@ const openPipe = Effect.fnUntraced(function*(port: number, device: string) {
       )
   )
   yield* syscalls.setRawMode(fd)
-  const link = `/dev/virtrun${port}`
+  const link = hostPipePath(port)
   yield* syscalls.symlink(device, link)
   return { port, device, link, fd } satisfies HostPipe
 })
@@ -291,8 +292,8 @@ export const withStdoutHostPipe: Effect.Effect<
   Syscalls | State | Scope.Scope
 > = Effect.gen(function*() {
   const syscalls = yield* Syscalls
-  const pipe = (yield* setupHostPipes).find((candidate) => candidate.port === 1)
-  if (pipe === undefined) return yield* new HostPipeMissing({ port: 1 })
+  const pipe = (yield* setupHostPipes).find((candidate) => candidate.port === stdoutPort)
+  if (pipe === undefined) return yield* new HostPipeMissing({ port: stdoutPort })
   yield* Effect.acquireRelease(
     syscalls.redirectStdout(pipe.fd),
     () =>

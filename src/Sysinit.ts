@@ -7,6 +7,7 @@
 import { Cause, Data, Effect, Exit, Logger, Option, Ref, Scope } from "effect"
 import * as Abi from "./internal/abi.ts"
 import { ExitRequest } from "./internal/exitRequest.ts"
+import { formatExitCode } from "./internal/protocol.ts"
 import * as SysinitLogger from "./internal/logger.ts"
 import { essentialMountPoints, mountAll, type OptionalMountError } from "./Mount.ts"
 import * as Pid1 from "./Pid1.ts"
@@ -102,7 +103,7 @@ export const setExitCode = (code: number): Effect.Effect<void, never, RunState.S
  * @since 0.1.0
  * @category constructors
  */
-export const exitCodeLine = (code: number): string => `VIRTRUN_EXIT_CODE: ${code}\n`
+export const exitCodeLine: (code: number) => string = formatExitCode
 
 const panicOnDefect = <A, E, R>(step: Effect.Effect<A, E, R>): Effect.Effect<A, E | Panic | ProcessExitCalled, R> =>
   Effect.catchCause(step, (cause): Effect.Effect<never, E | Panic | ProcessExitCalled> => {

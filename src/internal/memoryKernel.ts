@@ -3,6 +3,7 @@ import * as NodePath from "node:path"
 import * as Abi from "./abi.ts"
 import { type CompressionFormat, decompress } from "./decompress.ts"
 import type { ErrnoName } from "./errno.ts"
+import { consoleLimit, type Transport } from "./protocol.ts"
 
 /** A failure of the in-memory kernel: the errno Linux would give, and the path concerned. */
 export class KernelFault {
@@ -49,7 +50,7 @@ export interface ConsoleState {
 
 export interface ConsolesConfig {
   /** Virtio consoles /dev/hvc0…7, or ISA serial ports /dev/ttyS0…3 listed in /proc/tty/driver/serial. */
-  readonly transport: "virtio" | "serial"
+  readonly transport: Transport
   /** The ports connected on the host, e.g. [0, 1, 2]. */
   readonly ports: ReadonlyArray<number>
 }
@@ -258,9 +259,9 @@ export class MemoryKernel {
         if (device === null) return relative === "console" || relative === "null" ? { type: "device" } : undefined
         const index = Number(device[2])
         if (device[1] === "hvc") {
-          return this.consolesConfig.transport === "virtio" && index < 8 ? { type: "device" } : undefined
+          return this.consolesConfig.transport === "virtio" && index < consoleLimit.virtio ? { type: "device" } : undefined
         }
-        return index < 4 ? { type: "device" } : undefined
+        return index < consoleLimit.serial ? { type: "device" } : undefined
       }
       case "sysfs": {
         const virtio = this.virtioSysfsEntries()
@@ -308,7 +309,7 @@ export class MemoryKernel {
 
   private serialDriverText(): string {
     const lines = ["serinfo:1.0 driver revision:"]
-    for (let port = 0; port < 4; port++) {
+    for (let port = 0; port < consoleLimit.serial; port++) {
       const connected = this.consolesConfig.transport === "serial" && this.consolesConfig.ports.includes(port)
       lines.push(
         connected

@@ -13,6 +13,7 @@
 import { Data, Deferred, Duration, Effect, Fiber, FileSystem, Option, Path, Stream } from "effect"
 import { type PlatformError, SystemError } from "effect/PlatformError"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
+import { parseExitCode } from "../internal/protocol.ts"
 
 /**
  * How the consoles reach the host: ISA serial ports (`ttyS0`…`ttyS3`, built
@@ -121,7 +122,6 @@ export class InvalidMachine extends Data.TaggedError("InvalidMachine")<{ readonl
   }
 }
 
-const exitCodeLine = /^VIRTRUN_EXIT_CODE: (-?\d+)$/
 const kernelPanicLine = /^\[[0-9. ]+\] Kernel panic - not syncing: /
 const outOfMemoryLine = /^\[[0-9. ]+\] Out of memory: /
 
@@ -133,8 +133,8 @@ const outOfMemoryLine = /^\[[0-9. ]+\] Out of memory: /
  */
 export const classifyLine = (line: string): Outcome | undefined => {
   const text = line.replace(/\r+$/, "")
-  const exit = exitCodeLine.exec(text)
-  if (exit !== null) return Outcome.Exited({ code: Number(exit[1]) })
+  const code = parseExitCode(text)
+  if (code !== undefined) return Outcome.Exited({ code })
   if (kernelPanicLine.test(text)) return Outcome.KernelPanic({ line: text })
   if (outOfMemoryLine.test(text)) return Outcome.OutOfMemory({ line: text })
   return undefined
