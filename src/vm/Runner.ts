@@ -7,6 +7,7 @@
 import { Clock, Duration, Effect, FileSystem, Option, Path } from "effect"
 import { ChildProcessSpawner } from "effect/process"
 import { fileURLToPath } from "node:url"
+import type { Transport } from "../internal/protocol.ts"
 import * as Bundle from "./Bundle.ts"
 import * as CompileCache from "./CompileCache.ts"
 import * as Initramfs from "./Initramfs.ts"
@@ -49,7 +50,7 @@ export interface Options extends Omit<Qemu.Streams, "outputs"> {
   readonly args?: ReadonlyArray<string> | undefined
   readonly kernel?: string | undefined
   readonly node?: string | undefined
-  readonly transport?: Qemu.Transport | undefined
+  readonly transport?: Transport | undefined
   /** MiB; 1024 by default. */
   readonly memory?: number | undefined
   readonly smp?: number | undefined

@@ -12,6 +12,7 @@ import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import { join } from "node:path"
 import * as zlib from "node:zlib"
+import type { Transport } from "../../src/internal/protocol.ts"
 import * as Kernel from "../../src/vm/Kernel.ts"
 import * as Qemu from "../../src/vm/Qemu.ts"
 import { xzStored } from "../unit/moduleFiles.ts"
@@ -24,7 +25,7 @@ const hasXz = hasTool("xz")
  * so this boot also proves that the init's log and exit code line reach
  * console 0 once the host pipes are set up.
  */
-const transport: Qemu.Transport = "pci"
+const transport: Transport = "virtio"
 
 const virtioModules = [
   "drivers/char/virtio_console.ko",

@@ -1,5 +1,7 @@
+import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Option } from "effect"
+import type { Transport } from "../../src/internal/protocol.ts"
 import * as Cli from "../../src/vm/Cli.ts"
 import * as Qemu from "../../src/vm/Qemu.ts"
 
@@ -86,7 +88,7 @@ describe("Qemu", () => {
 
   it.effect("puts virtio consoles on a virtio-serial-pci device, keeps ACPI with several CPUs, uses KVM when asked", () =>
     Effect.gen(function*() {
-      const args = yield* Qemu.qemuArguments({ ...machine, transport: "pci", smp: 2, kvm: true }, ["/t/c0", "/t/c1"])
+      const args = yield* Qemu.qemuArguments({ ...machine, transport: "virtio", smp: 2, kvm: true }, ["/t/c0", "/t/c1"])
       const joined = args.join(" ")
       assert.include(joined, "-enable-kvm -cpu host")
       assert.include(joined, "-device virtio-serial-pci,max_ports=8")
@@ -124,6 +126,26 @@ describe("Cli", () => {
       assert.strictEqual(exit.reason !== undefined, says)
     })
   }
+
+  const transports: ReadonlyArray<readonly [string, ReadonlyArray<string>, Transport]> = [
+    ["serial by default", [], "serial"],
+    ["serial", ["serial"], "serial"],
+    ["virtio", ["virtio"], "virtio"],
+    ["pci, virtrun's name for virtio", ["pci"], "virtio"]
+  ]
+  for (const [name, values, transport] of transports) {
+    it.effect(`reads --transport: ${name}`, () =>
+      Effect.gen(function*() {
+        const [, parsed] = yield* Cli.transportFlag.parse({ arguments: [], flags: { transport: values } })
+        assert.strictEqual(parsed, transport)
+      }).pipe(Effect.provide(NodeServices.layer)))
+  }
+
+  it.effect("refuses a --transport it does not know", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Cli.transportFlag.parse({ arguments: [], flags: { transport: ["usb"] } }))
+      assert.include(String(error), "usb")
+    }).pipe(Effect.provide(NodeServices.layer)))
 
   it("reads timeouts in seconds, milliseconds, minutes and hours", () => {
     assert.deepStrictEqual(Cli.parseTimeout("90"), Option.some(Duration.seconds(90)))
