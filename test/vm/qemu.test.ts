@@ -2,8 +2,8 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Option } from "effect"
 import type { Transport } from "../../src/internal/protocol.ts"
-import * as Cli from "../../src/vm/Cli.ts"
-import * as Qemu from "../../src/vm/Qemu.ts"
+import * as Cli from "../../src/runner/Cli.ts"
+import * as Qemu from "../../src/runner/Qemu.ts"
 
 const machine: Qemu.Machine = {
   kernel: "/k/vmlinuz",

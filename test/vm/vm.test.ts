@@ -9,9 +9,9 @@ import { spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import { join } from "node:path"
 import { Mount } from "../../src/index.ts"
-import * as Kernel from "../../src/vm/Kernel.ts"
-import * as Qemu from "../../src/vm/Qemu.ts"
-import * as Runner from "../../src/vm/Runner.ts"
+import * as Kernel from "../../src/runner/Kernel.ts"
+import * as Qemu from "../../src/runner/Qemu.ts"
+import * as Runner from "../../src/runner/Runner.ts"
 import { boot, bootTimeout, hasQemu, inits } from "./harness.ts"
 
 const exited = (code: number) => Qemu.Outcome.Exited({ code })

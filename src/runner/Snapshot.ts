@@ -70,7 +70,7 @@ const guestOsInformation = `function guestOsInformation() {
 // kernel; the user's module waits for the guest.
 const snapshotEntry = (entry: string, options: Options) =>
   `import * as Init from "effect-sysinit/Init"
-import * as SnapshotWarmup from "effect-sysinit/vm/snapshotWarmup"
+import * as SnapshotWarmup from "effect-sysinit/runner/snapshotWarmup"
 import { startupSnapshot } from "node:v8"
 ${guestOsInformation}
 globalThis[Symbol.for("effect-sysinit/Init")] = Init
