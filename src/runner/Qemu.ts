@@ -2,6 +2,8 @@
  * Starts QEMU on a kernel and an initramfs, the way virtrun does, and reads
  * the guest's consoles: console 0 (kernel log, init's stderr, the exit code
  * line), console 1 (the guest's stdout), and further consoles into host files.
+ * This module is the process and its files; the command line is
+ * `qemuCommand`'s, what a line of console 0 means is `consoleLog`'s.
  *
  * Each console is a QEMU `file` chardev: consoles 0 and 1 go to files of a
  * temporary directory that the runner follows as they grow, further consoles
@@ -13,53 +15,17 @@
 import { Data, Deferred, Duration, Effect, Fiber, FileSystem, Option, Path, Stream } from "effect"
 import { type PlatformError, SystemError } from "effect/PlatformError"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
-import { consoleLimit, kernelConsole, parseExitCode, type Transport } from "../internal/protocol.ts"
+import { classifyLine, Outcome } from "./consoleLog.ts"
+import { type InvalidMachine, kvmProbeArguments, type Machine, qemuArguments } from "./qemuCommand.ts"
 
 /**
- * The virtual machine to start.
+ * How the guest ended; defined beside the reading of console 0, which tells
+ * most of it.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Machine {
-  readonly kernel: string
-  readonly initramfs: string
-  /** MiB of memory. */
-  readonly memory: number
-  readonly smp: number
-  readonly kvm: boolean
-  readonly transport: Transport
-  /** Consoles in total: 2 (console 0 and stdout) plus one per output file. */
-  readonly consoles: number
-  /** The init's arguments, after `--` on the kernel command line. */
-  readonly args: ReadonlyArray<string>
-  /** The QEMU binary; `qemu-system-x86_64` from PATH by default. */
-  readonly qemu?: string | undefined
-}
-
-/**
- * How the guest ended.
- *
- * @since 0.1.0
- * @category models
- */
-export type Outcome = Data.TaggedEnum<{
-  /** The init printed `VIRTRUN_EXIT_CODE: <code>` on console 0. */
-  Exited: { readonly code: number }
-  KernelPanic: { readonly line: string }
-  OutOfMemory: { readonly line: string }
-  /** QEMU ended without any of the lines above. */
-  NoExitCode: {}
-  TimedOut: { readonly timeout: Duration.Duration }
-}>
-
-/**
- * Constructors and matchers of `Outcome`.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const Outcome = Data.taggedEnum<Outcome>()
+export { Outcome }
 
 /**
  * `qemu-system-x86_64` is not installed.
@@ -89,127 +55,6 @@ export class QemuFailed extends Data.TaggedError("QemuFailed")<{
     return `QEMU exited with ${this.exitCode}${detail === "" ? "" : `: ${detail}`}`
   }
 }
-
-/**
- * The machine cannot be described to QEMU: too many consoles for the
- * transport, or an init argument that the kernel command line cannot carry.
- *
- * @since 0.1.0
- * @category errors
- */
-export class InvalidMachine extends Data.TaggedError("InvalidMachine")<{ readonly reason: string }> {
-  override get message(): string {
-    return this.reason
-  }
-}
-
-const kernelPanicLine = /^\[[0-9. ]+\] Kernel panic - not syncing: /
-const outOfMemoryLine = /^\[[0-9. ]+\] Out of memory: /
-
-/**
- * What a line of console 0 says about the end of the guest, if anything.
- *
- * @since 0.1.0
- * @category parsing
- */
-export const classifyLine = (line: string): Outcome | undefined => {
-  const text = line.replace(/\r+$/, "")
-  const code = parseExitCode(text)
-  if (code !== undefined) return Outcome.Exited({ code })
-  if (kernelPanicLine.test(text)) return Outcome.KernelPanic({ line: text })
-  if (outOfMemoryLine.test(text)) return Outcome.OutOfMemory({ line: text })
-  return undefined
-}
-
-/**
- * The init's PATH: files added with `--add-file` first, then the guest's own.
- *
- * @since 0.1.0
- * @category constants
- */
-export const guestPath = "/data:/usr/bin:/bin"
-
-/**
- * The kernel command line: console, panic handling, the quiet flags of
- * virtrun, then the init's arguments after `--`.
- *
- * @since 0.1.0
- * @category command line
- */
-export const kernelCommandLine = (machine: Machine): Effect.Effect<string, InvalidMachine> =>
-  Effect.gen(function*() {
-    const args: Array<string> = []
-    for (const arg of machine.args) {
-      if (/["\n\0]/.test(arg)) {
-        return yield* new InvalidMachine({ reason: `the kernel command line cannot carry ${JSON.stringify(arg)}` })
-      }
-      args.push(arg === "" || /\s/.test(arg) ? `"${arg}"` : arg)
-    }
-    return [
-      `console=${kernelConsole(machine.transport)}`,
-      "panic=-1",
-      "mitigations=off",
-      "initcall_blacklist=ahci_pci_driver_init",
-      ...(machine.smp === 1 ? ["acpi=off"] : []),
-      "quiet",
-      // The kernel hands parameters of the form name=value that it does not know to init as its environment.
-      `PATH=${guestPath}`,
-      "--",
-      ...args
-    ].join(" ")
-  })
-
-// QEMU's option syntax ends a value at a comma; a doubled comma is a literal one.
-const escapeOptionValue = (value: string): string => value.replaceAll(",", ",,")
-
-/**
- * QEMU's arguments; console N is written to the file `consoleFiles[N]`.
- *
- * @since 0.1.0
- * @category command line
- */
-export const qemuArguments = (
-  machine: Machine,
-  consoleFiles: ReadonlyArray<string>
-): Effect.Effect<ReadonlyArray<string>, InvalidMachine> =>
-  Effect.gen(function*() {
-    const max = consoleLimit[machine.transport]
-    if (consoleFiles.length > max) {
-      return yield* new InvalidMachine({
-        reason: `the ${machine.transport} transport has ${max} consoles, ${consoleFiles.length} asked`
-      })
-    }
-    const consoles = consoleFiles.flatMap((file, i) => {
-      const chardev = ["-chardev", `file,id=con${i},path=${escapeOptionValue(file)}`]
-      return machine.transport === "serial"
-        ? [...chardev, "-serial", `chardev:con${i}`]
-        : [...chardev, "-device", `virtconsole,chardev=con${i}`]
-    })
-    return [
-      "-kernel",
-      machine.kernel,
-      "-initrd",
-      machine.initramfs,
-      "-machine",
-      "q35",
-      "-m",
-      String(machine.memory),
-      "-smp",
-      String(machine.smp),
-      ...(machine.kvm ? ["-enable-kvm", "-cpu", "host"] : ["-accel", "tcg"]),
-      "-display",
-      "none",
-      "-monitor",
-      "none",
-      "-no-reboot",
-      "-nodefaults",
-      "-no-user-config",
-      ...(machine.transport === "virtio" ? ["-device", `virtio-serial-pci,max_ports=${max}`] : []),
-      ...consoles,
-      "-append",
-      yield* kernelCommandLine(machine)
-    ]
-  })
 
 /**
  * What to do with the guest's output.
@@ -262,9 +107,7 @@ export const probeKvm = Effect.fn("Qemu.probeKvm")(function*(
   const fs = yield* FileSystem.FileSystem
   if (!(yield* fs.exists("/dev/kvm").pipe(Effect.orElseSucceed(() => false)))) return false
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
-  const args = ["-kernel", kernel, "-machine", "q35", "-m", "256", "-enable-kvm", "-cpu", "host", "-display", "none"]
-  args.push("-monitor", "none", "-no-reboot", "-nodefaults", "-no-user-config", "-append", "panic=-1 acpi=off quiet")
-  const command = ChildProcess.make(options.qemu ?? "qemu-system-x86_64", args, {
+  const command = ChildProcess.make(options.qemu ?? "qemu-system-x86_64", kvmProbeArguments(kernel), {
     stdin: "ignore",
     stdout: "ignore",
     stderr: "ignore",

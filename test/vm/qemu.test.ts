@@ -3,9 +3,11 @@ import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Option } from "effect"
 import type { Transport } from "../../src/internal/protocol.ts"
 import * as Cli from "../../src/runner/Cli.ts"
+import * as ConsoleLog from "../../src/runner/consoleLog.ts"
 import * as Qemu from "../../src/runner/Qemu.ts"
+import * as QemuCommand from "../../src/runner/qemuCommand.ts"
 
-const machine: Qemu.Machine = {
+const machine: QemuCommand.Machine = {
   kernel: "/k/vmlinuz",
   initramfs: "/i/initramfs.cpio",
   memory: 512,
@@ -38,13 +40,13 @@ describe("Qemu", () => {
   ]
   for (const [name, line, outcome] of lines) {
     it(`classifies console 0 lines: ${name}`, () => {
-      assert.deepStrictEqual(Qemu.classifyLine(line), outcome)
+      assert.deepStrictEqual(ConsoleLog.classifyLine(line), outcome)
     })
   }
 
   it.effect("starts QEMU as virtrun does, one file chardev per serial console", () =>
     Effect.gen(function*() {
-      const args = yield* Qemu.qemuArguments({ ...machine, args: ["a", "b c", ""] }, [
+      const args = yield* QemuCommand.qemuArguments({ ...machine, args: ["a", "b c", ""] }, [
         "/t/console0",
         "/t/console1",
         "/out/a,b"
@@ -88,7 +90,10 @@ describe("Qemu", () => {
 
   it.effect("puts virtio consoles on a virtio-serial-pci device, keeps ACPI with several CPUs, uses KVM when asked", () =>
     Effect.gen(function*() {
-      const args = yield* Qemu.qemuArguments({ ...machine, transport: "virtio", smp: 2, kvm: true }, ["/t/c0", "/t/c1"])
+      const args = yield* QemuCommand.qemuArguments({ ...machine, transport: "virtio", smp: 2, kvm: true }, [
+        "/t/c0",
+        "/t/c1"
+      ])
       const joined = args.join(" ")
       assert.include(joined, "-enable-kvm -cpu host")
       assert.include(joined, "-device virtio-serial-pci,max_ports=8")
@@ -102,10 +107,10 @@ describe("Qemu", () => {
 
   it.effect("refuses more consoles than the transport has, and arguments the kernel cannot carry", () =>
     Effect.gen(function*() {
-      const tooMany = yield* Effect.flip(Qemu.qemuArguments(machine, ["0", "1", "2", "3", "4"]))
+      const tooMany = yield* Effect.flip(QemuCommand.qemuArguments(machine, ["0", "1", "2", "3", "4"]))
       assert.strictEqual(tooMany.reason, "the serial transport has 4 consoles, 5 asked")
-      const quote = yield* Effect.flip(Qemu.kernelCommandLine({ ...machine, args: ["say \"hi\""] }))
-      assert.instanceOf(quote, Qemu.InvalidMachine)
+      const quote = yield* Effect.flip(QemuCommand.kernelCommandLine({ ...machine, args: ["say \"hi\""] }))
+      assert.instanceOf(quote, QemuCommand.InvalidMachine)
     }))
 })
 
