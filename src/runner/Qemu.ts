@@ -133,7 +133,7 @@ const isNotFound = (error: PlatformError): boolean =>
  * @category running
  */
 export const run = Effect.fn("Qemu.run")(function*(
-  machine: Omit<Machine, "consoles">,
+  machine: Machine,
   streams: Streams
 ): Effect.fn.Return<
   Outcome,
@@ -154,7 +154,7 @@ export const run = Effect.fn("Qemu.run")(function*(
       (file) => Effect.andThen(fs.writeFile(file, new Uint8Array()), fs.open(file, { flag: "r" }))
     )
     const consoleFiles = [...followed, ...streams.outputs]
-    const args = yield* qemuArguments({ ...machine, consoles: consoleFiles.length }, consoleFiles)
+    const args = yield* qemuArguments(machine, consoleFiles)
     const ended = yield* Deferred.make<void>()
     const handle = yield* spawner.spawn(
       ChildProcess.make(binary, args, { stdin: "ignore", forceKillAfter: "2 seconds" })

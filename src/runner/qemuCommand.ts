@@ -22,8 +22,6 @@ export interface Machine {
   readonly smp: number
   readonly kvm: boolean
   readonly transport: Transport
-  /** Consoles in total: 2 (console 0 and stdout) plus one per output file. */
-  readonly consoles: number
   /** The init's arguments, after `--` on the kernel command line. */
   readonly args: ReadonlyArray<string>
   /** The QEMU binary; `qemu-system-x86_64` from PATH by default. */

@@ -14,7 +14,6 @@ const machine: QemuCommand.Machine = {
   smp: 1,
   kvm: false,
   transport: "serial",
-  consoles: 3,
   args: []
 }
 
