@@ -5,8 +5,8 @@
  * floor).
  */
 import { Effect, Path } from "effect"
-import * as Cpio from "../src/internal/cpio.ts"
 import { systemMountPoints } from "../src/Mount.ts"
+import * as Cpio from "../src/runner/cpio.ts"
 import * as Initramfs from "../src/runner/Initramfs.ts"
 import { devSymlinks } from "../src/Symlink.ts"
 

@@ -16,10 +16,10 @@
  */
 import { Effect, FileSystem, Path } from "effect"
 import type { PlatformError } from "effect/PlatformError"
-import * as Cpio from "../internal/cpio.ts"
 import * as Elf from "../internal/elf.ts"
 import { guestNodePath, koffiNativeName } from "./Bundle.ts"
 import * as CompileCache from "./CompileCache.ts"
+import * as Cpio from "./cpio.ts"
 import * as SharedLibraries from "./SharedLibraries.ts"
 import * as Snapshot from "./Snapshot.ts"
 
