@@ -1,11 +1,11 @@
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Option } from "effect"
-import type { Transport } from "../../src/internal/protocol.ts"
-import * as Cli from "../../src/runner/Cli.ts"
-import * as ConsoleLog from "../../src/runner/consoleLog.ts"
-import * as Qemu from "../../src/runner/Qemu.ts"
-import * as QemuCommand from "../../src/runner/qemuCommand.ts"
+import type { Transport } from "../../../src/internal/protocol.ts"
+import * as Cli from "../../../src/runner/Cli.ts"
+import * as ConsoleLog from "../../../src/runner/consoleLog.ts"
+import * as Qemu from "../../../src/runner/Qemu.ts"
+import * as QemuCommand from "../../../src/runner/qemuCommand.ts"
 
 const machine: QemuCommand.Machine = {
   kernel: "/k/vmlinuz",

