@@ -8,7 +8,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^effect-sysinit$/, replacement: `${src}index.ts` },
-      { find: /^effect-sysinit\/(.*)$/, replacement: `${src}$1.ts` }
+      { find: /^effect-sysinit\/([^/]+)$/, replacement: `${src}$1.ts` }
     ]
   },
   test: {

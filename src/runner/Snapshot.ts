@@ -11,6 +11,7 @@
 import { Data, Effect, FileSystem, Path, Stream } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import * as NodePath from "node:path"
+import { fileURLToPath } from "node:url"
 import { guestNodePath, koffiBesideBundle } from "./Bundle.ts"
 
 /**
@@ -66,11 +67,17 @@ const guestOsInformation = `function guestOsInformation() {
   require("node:module").syncBuiltinESMExports()
 }`
 
+// The warm-up module beside this one (.ts in a clone, .js in the build),
+// bundled by its path: the runner is not among the package's exports.
+const snapshotWarmupModule = fileURLToPath(
+  new URL(`./snapshotWarmup${NodePath.extname(fileURLToPath(import.meta.url))}`, import.meta.url)
+)
+
 // Loads the library into the snapshot and runs it once on the in-memory
 // kernel; the user's module waits for the guest.
 const snapshotEntry = (entry: string, options: Options) =>
   `import * as Init from "effect-sysinit/Init"
-import * as SnapshotWarmup from "effect-sysinit/runner/snapshotWarmup"
+import * as SnapshotWarmup from ${JSON.stringify(snapshotWarmupModule)}
 import { startupSnapshot } from "node:v8"
 ${guestOsInformation}
 globalThis[Symbol.for("effect-sysinit/Init")] = Init
