@@ -143,7 +143,7 @@ const program = Effect.gen(function*() {
     }
     const image = images[configuration as "peer" | "floor"]!
     const started = yield* Clock.currentTimeMillis
-    const outcome = yield* Qemu.run({
+    const { outcome } = yield* Qemu.run({
       kernel,
       initramfs: image.file,
       memory: 1024,

@@ -7,8 +7,8 @@
 import { Cause, Data, Effect, Exit, Logger, Option, Ref, Scope } from "effect"
 import * as Abi from "./internal/abi.ts"
 import { ExitRequest } from "./internal/exitRequest.ts"
-import { formatExitCode } from "./internal/protocol.ts"
 import * as SysinitLogger from "./internal/logger.ts"
+import { formatExitCode, markRunEntered } from "./internal/protocol.ts"
 import { essentialMountPoints, mountAll, type OptionalMountError } from "./Mount.ts"
 import * as Pid1 from "./Pid1.ts"
 import { ProcessExitCalled } from "./Pid1.ts"
@@ -234,6 +234,7 @@ export const run = <const Args extends ReadonlyArray<Step<unknown, unknown> | Ru
   ...args: Args
 ): Effect.Effect<never, NotPidOne, Syscalls | StepsServices<ReadonlyArray<StepsOf<Args>>>> =>
   Effect.gen(function*() {
+    markRunEntered()
     const syscalls = yield* Syscalls
     const pid = yield* syscalls.getpid
     if (pid !== 1) return yield* new NotPidOne({ pid })

@@ -51,3 +51,6 @@ export const IFNAMSIZ = 16
 
 /** waitpid(2) option: return at once when the child has not changed state. */
 export const WNOHANG = 1
+
+/** open(2): an unnamed regular file in the directory given, from <asm-generic/fcntl.h> (`__O_TMPFILE | O_DIRECTORY`). */
+export const O_TMPFILE = 0o20200000

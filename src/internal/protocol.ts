@@ -36,3 +36,15 @@ export const parseExitCode = (line: string): number | undefined => {
   const match = exitCodePattern.exec(line)
   return match === null ? undefined : Number(match[1])
 }
+
+/**
+ * A global flag that `Sysinit.run` sets when it starts: the runner's entry
+ * guard, which imports the user's module, reads it to tell a module that
+ * threw or returned before the init ran from one that ran it.
+ */
+export const runEntered: unique symbol = Symbol.for("effect-sysinit/run-entered")
+
+/** Marks the init as started (see `runEntered`); costs one property write. */
+export const markRunEntered = (): void => {
+  ;(globalThis as { [runEntered]?: boolean })[runEntered] = true
+}

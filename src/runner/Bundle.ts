@@ -10,6 +10,7 @@ import { Data, Effect } from "effect"
 import type { Plugin } from "esbuild"
 import { createRequire } from "node:module"
 import * as NodePath from "node:path"
+import { fileURLToPath } from "node:url"
 
 /**
  * The interpreter line of the bundle; where the initramfs puts node.
@@ -53,7 +54,33 @@ export interface Bundle {
   readonly code: Uint8Array
   /** koffi's native binary for the bundled koffi version, when the init uses koffi. */
   readonly koffiNative: string | undefined
+  /** esbuild's source map of `code` (JSON), whose sources are relative to the working directory. */
+  readonly sourceMap: string
+  /** Lines of `code` before esbuild's output: the interpreter line. */
+  readonly lineOffset: number
 }
+
+/**
+ * The path of a module of the runner's own folder (`.ts` in a clone, `.js`
+ * in the build), for an entry that esbuild bundles into the guest.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const runnerModule = (name: string): string =>
+  fileURLToPath(new URL(`./${name}${NodePath.extname(fileURLToPath(import.meta.url))}`, import.meta.url))
+
+/**
+ * The entry that esbuild bundles for an init: the runner's entry guard
+ * importing the user's module (see `entryGuard`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const guardedEntry = (entry: string): string =>
+  `import * as EntryGuard from ${JSON.stringify(runnerModule("entryGuard"))}
+EntryGuard.run(() => import(${JSON.stringify(NodePath.resolve(entry))}))
+`
 
 const koffiLoader = `import { createRequire } from "node:module"
 export function loadStatic() {
@@ -112,7 +139,12 @@ export const bundle = Effect.fn("Bundle.bundle")(function*(entry: string): Effec
   const result = yield* Effect.tryPromise({
     try: () =>
       esbuild.build({
-        entryPoints: [entry],
+        stdin: {
+          contents: guardedEntry(entry),
+          resolveDir: NodePath.dirname(NodePath.resolve(entry)),
+          sourcefile: "<effect-sysinit entry>",
+          loader: "js"
+        },
         bundle: true,
         platform: "node",
         target: "node24",
@@ -121,14 +153,25 @@ export const bundle = Effect.fn("Bundle.bundle")(function*(entry: string): Effec
         conditions: ["source"],
         write: false,
         outfile: "init.mjs",
+        sourcemap: "external",
+        sourcesContent: false,
         logLevel: "silent",
         banner: { js: requireShim },
         plugins: [koffiBesideBundle((native) => koffiNative = native)]
       }),
     catch: (error) => new BundleError({ entry, reason: error instanceof Error ? error.message : String(error) })
   })
-  const output = result.outputFiles[0]
-  if (output === undefined) return yield* new BundleError({ entry, reason: "esbuild wrote no output" })
-  const text = output.text.replace(/^#![^\n]*\n/, "")
-  return { code: new TextEncoder().encode(`#!${guestNodePath}\n${text}`), koffiNative }
+  const output = result.outputFiles.find((file) => file.path.endsWith(".mjs"))
+  const map = result.outputFiles.find((file) => file.path.endsWith(".map"))
+  if (output === undefined || map === undefined) {
+    return yield* new BundleError({ entry, reason: "esbuild wrote no output" })
+  }
+  const interpreterLine = /^#![^\n]*\n/
+  const text = output.text.replace(interpreterLine, "")
+  return {
+    code: new TextEncoder().encode(`#!${guestNodePath}\n${text}`),
+    koffiNative,
+    sourceMap: map.text,
+    lineOffset: interpreterLine.test(output.text) ? 0 : 1
+  }
 })

@@ -4,21 +4,25 @@
  *
  * @since 0.1.0
  */
-import { Console, Duration, Effect, FileSystem, Option, Path } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import { Cause, Console, Duration, Effect, Exit, FileSystem, Option, Path, Runtime } from "effect"
+import { Argument, CliError, Command, Flag } from "effect/cli"
+import * as os from "node:os"
 import { consoleLimit, type Transport } from "../internal/protocol.ts"
 import * as Bundle from "./Bundle.ts"
-import * as Qemu from "./Qemu.ts"
+import { initEnding } from "./consoleLog.ts"
+import type * as Qemu from "./Qemu.ts"
 import * as Runner from "./Runner.ts"
 
 /**
- * The runner's own exit codes, for guests that did not say how they ended
- * and for failures of the runner itself.
+ * The runner's own exit codes: for a command line it refuses, for guests
+ * that did not say how they ended, and for failures of the runner itself.
  *
  * @since 0.1.0
  * @category constants
  */
 export const exitCodes = {
+  /** A flag or argument the runner refuses (unknown flag, missing INIT, bad value, input that cannot boot); nothing was booted. */
+  UsageError: 120,
   NoExitCode: 121,
   KernelPanic: 122,
   OutOfMemory: 123,
@@ -27,25 +31,103 @@ export const exitCodes = {
 } as const
 
 /**
- * The runner's exit code and one line for stderr, if any, for an outcome.
+ * The runner's exit status for a guest's exit code: the code modulo 256, as
+ * a shell or Go's `os.Exit` would give it, except that a non-zero code
+ * never becomes 0 (success): 256, 512, … exit 255.
  *
  * @since 0.1.0
  * @category exit codes
  */
-export const exitOf = (outcome: Qemu.Outcome): { readonly code: number; readonly reason: string | undefined } =>
-  Qemu.Outcome.$match(outcome, {
-    Exited: ({ code }) => ({
-      code: code & 0xff,
-      reason: code === (code & 0xff) ? undefined : `guest exit code ${code}, exit status ${code & 0xff}`
-    }),
-    KernelPanic: ({ line }) => ({ code: exitCodes.KernelPanic, reason: `guest error: ${line}` }),
-    OutOfMemory: ({ line }) => ({ code: exitCodes.OutOfMemory, reason: `guest error: ${line}` }),
-    NoExitCode: () => ({ code: exitCodes.NoExitCode, reason: "guest error: no exit code found" }),
-    TimedOut: ({ timeout }) => ({
-      code: exitCodes.TimedOut,
-      reason: `guest timed out after ${Duration.format(timeout)}, QEMU killed`
-    })
-  })
+export const exitStatusOf = (code: number): number => {
+  const status = ((code % 256) + 256) % 256
+  return status === 0 && code !== 0 ? 255 : status
+}
+
+const moreMemory = "give the guest more with --memory"
+
+const outOfMemoryReason = (reason: string): string =>
+  /^FATAL ERROR|^Fatal /.test(reason)
+    ? `out of memory: the init's JavaScript heap reached V8's limit, which V8 sizes from the guest's memory (${reason}); ${moreMemory}`
+    : reason.startsWith("Kernel panic: ")
+    ? `out of memory: the guest's memory is full and the kernel cannot free any (${reason}); ${moreMemory}`
+    : `out of memory: the kernel's OOM killer stopped a process (${reason}); ${moreMemory}`
+
+/**
+ * The runner's exit code and what it says on stderr (without the
+ * \`effect-sysinit: \` prefix), if anything, for an outcome.
+ *
+ * @since 0.1.0
+ * @category exit codes
+ */
+export const exitOf = (outcome: Qemu.Outcome): { readonly code: number; readonly reason: string | undefined } => {
+  switch (outcome._tag) {
+    case "Exited": {
+      const status = exitStatusOf(outcome.code)
+      if (status === outcome.code) return { code: status, reason: undefined }
+      return {
+        code: status,
+        reason: `guest exit code ${outcome.code}, exit status ${status}` +
+          (status === 255 && outcome.code % 256 === 0
+            ? " (the code is 0 modulo 256; a non-zero code never exits 0)"
+            : " (modulo 256)")
+      }
+    }
+    case "KernelPanic": {
+      const ending = initEnding(outcome.reason)
+      return {
+        code: exitCodes.KernelPanic,
+        reason: `guest error: kernel panic: ${outcome.reason}${ending === undefined ? "" : ` (${ending})`}`
+      }
+    }
+    case "OutOfMemory":
+      return { code: exitCodes.OutOfMemory, reason: `guest error: ${outOfMemoryReason(outcome.reason)}` }
+    case "InitThrew":
+      return { code: exitCodes.NoExitCode, reason: `the init threw before Sysinit.run: ${outcome.error}` }
+    case "InitReturned":
+      return {
+        code: exitCodes.NoExitCode,
+        reason: "the init returned without calling Sysinit.run: its module must run it, e.g. Init.main(...steps)"
+      }
+    case "NoExitCode":
+      return { code: exitCodes.NoExitCode, reason: "guest error: no exit code found" }
+    case "TimedOut":
+      return {
+        code: exitCodes.TimedOut,
+        reason: `guest timed out after ${Duration.format(outcome.timeout)}, QEMU killed`
+      }
+  }
+}
+
+/**
+ * The runner's exit code and its lines for stderr after a run: when the
+ * guest reported no exit code, the init's error log entries (unless
+ * `verbose` showed all of console 0 already), then the reason.
+ *
+ * @since 0.1.0
+ * @category exit codes
+ */
+export const verdictOf = (
+  report: Qemu.Ending,
+  options: { readonly verbose: boolean; readonly transport: Transport }
+): { readonly code: number; readonly lines: ReadonlyArray<string> } => {
+  const { code, reason } = exitOf(report.outcome)
+  const lines: Array<string> = []
+  if (report.outcome._tag !== "Exited" && !options.verbose) {
+    lines.push(...report.errors)
+    if (report.droppedErrors > 0) {
+      lines.push(`effect-sysinit: and ${report.droppedErrors} more error entries (--verbose shows console 0)`)
+    }
+  }
+  if (reason !== undefined) {
+    const empty = report.outcome._tag === "NoExitCode" && report.consoleEmpty
+    lines.push(
+      `effect-sysinit: ${reason}` + (!empty ? "" : options.transport === "virtio"
+        ? ": console 0 stayed empty, the guest had no console (its kernel needs the virtio modules)"
+        : ": console 0 stayed empty")
+    )
+  }
+  return { code, lines }
+}
 
 /**
  * Reads "90", "90s", "1500ms", "2m" or "1h" as a duration (bare numbers are seconds).
@@ -60,6 +142,44 @@ export const parseTimeout = (text: string): Option.Option<Duration.Duration> => 
   const unit = match[2] ?? "s"
   const millis = unit === "ms" ? n : unit === "s" ? n * 1000 : unit === "m" ? n * 60_000 : n * 3_600_000
   return Option.some(Duration.millis(millis))
+}
+
+/**
+ * `--timeout`: a duration above zero.
+ *
+ * @since 0.1.0
+ * @category flags
+ */
+export const timeoutFlag: Flag.Flag<Option.Option<Duration.Duration>> = Flag.String("timeout").pipe(
+  Flag.withDescription("Kill QEMU after this long: 90, 90s, 2m, 1500ms"),
+  Flag.filterMap(
+    (text) => Option.filter(parseTimeout(text), Duration.isGreaterThan(Duration.zero)),
+    (text) =>
+      Option.isSome(parseTimeout(text))
+        ? `--timeout must be more than 0, got ${text} (leave it out to wait as long as the guest runs)`
+        : `not a duration: ${text} (90, 90s, 2m, 1500ms)`
+  ),
+  Flag.optional
+)
+
+/**
+ * The environment that makes the guest's node colour its output as the
+ * runner's stdout would: `FORCE_COLOR` and `NO_COLOR` of the host are
+ * passed on; otherwise no colour unless stdout is a terminal. The guest's
+ * own stdout is always a terminal (a console), so Node would colour
+ * `console.log` into files and CI logs.
+ *
+ * @since 0.1.0
+ * @category flags
+ */
+export const colorEnvironment = (
+  stdoutIsTerminal: boolean,
+  env: Readonly<Record<string, string | undefined>>
+): Readonly<Record<string, string>> => {
+  const force = env["FORCE_COLOR"]
+  if (force !== undefined && /^\w*$/.test(force)) return { FORCE_COLOR: force }
+  if ((env["NO_COLOR"] ?? "") !== "" || (env["NODE_DISABLE_COLORS"] ?? "") !== "") return { NO_COLOR: "1" }
+  return stdoutIsTerminal ? {} : { NO_COLOR: "1" }
 }
 
 /**
@@ -116,18 +236,22 @@ const vm = Command.make("vm", {
     Flag.optional
   ),
   transport: transportFlag,
-  memory: Flag.Int("memory").pipe(Flag.withDescription("MiB of guest memory"), Flag.withDefault(1024)),
-  smp: Flag.Int("smp").pipe(Flag.withDescription("Guest CPUs"), Flag.withDefault(1)),
+  memory: Flag.Int("memory").pipe(
+    Flag.withDescription("MiB of guest memory"),
+    Flag.filter((n) => n > 0, (n) => `--memory must be a number of MiB above 0, got ${n}`),
+    Flag.withDefault(1024)
+  ),
+  smp: Flag.Int("smp").pipe(
+    Flag.withDescription("Guest CPUs"),
+    Flag.filter((n) => n > 0, (n) => `--smp must be at least 1, got ${n}`),
+    Flag.withDefault(1)
+  ),
   kvm: Flag.Boolean("kvm").pipe(Flag.withDescription("Use KVM instead of TCG emulation"), Flag.withDefault(false)),
   tryKvm: Flag.Boolean("try-kvm").pipe(
     Flag.withDescription("Use KVM when a short probe boot shows that it works (costs up to 4 s when it does not)"),
     Flag.withDefault(false)
   ),
-  timeout: Flag.String("timeout").pipe(
-    Flag.withDescription("Kill QEMU after this long: 90, 90s, 2m, 1500ms"),
-    Flag.filterMap(parseTimeout, (text) => `not a duration: ${text}`),
-    Flag.optional
-  ),
+  timeout: timeoutFlag,
   verbose: Flag.Boolean("verbose").pipe(
     Flag.withDescription("Show the kernel console (console 0) on stderr"),
     Flag.withDefault(false)
@@ -155,17 +279,21 @@ const vm = Command.make("vm", {
     files: input.addFile,
     modules: input.addModule,
     outputs: input.output,
+    environment: colorEnvironment(process.stdout.isTTY === true, process.env),
     stdout: writeStdout,
-    console: (line) => input.verbose ? Console.error(line) : Effect.void
+    console: (line) => input.verbose ? Console.error(line) : Effect.void,
+    warn: (message) => Console.error(`effect-sysinit: warning: ${message}`)
   }).pipe(
     Effect.flatMap((report) => {
-      const { code, reason } = exitOf(report.outcome)
+      const { code, lines } = verdictOf(report, { verbose: input.verbose, transport: input.transport })
       process.exitCode = code
-      return reason === undefined ? Effect.void : Console.error(`effect-sysinit: ${reason}`)
+      return Effect.forEach(lines, (line) => Console.error(line), { discard: true })
     }),
     Effect.catch((error) =>
       Effect.andThen(
-        Effect.sync(() => void (process.exitCode = exitCodes.RunnerFailed)),
+        Effect.sync(() =>
+          void (process.exitCode = error._tag === "InvalidInput" ? exitCodes.UsageError : exitCodes.RunnerFailed)
+        ),
         Console.error(`effect-sysinit: ${error.message}`)
       )
     )
@@ -184,6 +312,7 @@ const bundleCommand = Command.make("bundle", {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const bundle = yield* Bundle.bundle(init)
+    yield* fs.makeDirectory(outDir, { recursive: true })
     const written = [path.join(outDir, "init.mjs")]
     yield* fs.writeFile(written[0]!, bundle.code, { mode: 0o755 })
     if (bundle.koffiNative !== undefined) {
@@ -215,10 +344,71 @@ export const command = Command.make("effect-sysinit").pipe(
   Command.withSubcommands([vm, bundleCommand])
 )
 
+const isUsageError = (error: unknown): boolean =>
+  CliError.isCliError(error) && error._tag === "ShowHelp" && error.errors.length > 0
+
 /**
- * Runs the command on the process's arguments.
+ * Runs the command on the process's arguments. A command line it refuses
+ * (the errors and the help are printed already) exits with
+ * `exitCodes.UsageError`.
  *
  * @since 0.1.0
  * @category running
  */
-export const main = Command.run(command, { version: "0.1.0" })
+export const main = Command.run(command, { version: "0.1.0" }).pipe(
+  Effect.catchIf(isUsageError, () => Effect.sync(() => void (process.exitCode = exitCodes.UsageError)))
+)
+
+/**
+ * The signals that stop the runner (QEMU is killed and the temporary files
+ * go), each ending it with 128 + its number, as a shell reports it.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const stopSignals: ReadonlyArray<NodeJS.Signals> = ["SIGINT", "SIGTERM", "SIGHUP"]
+
+/**
+ * How often the runner looks whether its parent is still there.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const parentCheckInterval = Duration.millis(500)
+
+/**
+ * Runs the main Effect as `NodeRuntime.runMain` does, with two differences:
+ * a stop signal ends the process with 128 + its number (SIGTERM 143, not
+ * 130), and the runner stops as on SIGTERM when its parent goes away (a
+ * harness killing `npx`, which does not pass the signal on), so that no VM
+ * runs on for nobody.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const runMain = Runtime.makeRunMain(({ fiber, teardown }) => {
+  let stoppedBy: NodeJS.Signals | undefined
+  const stop = (signal: NodeJS.Signals) => {
+    stoppedBy ??= signal
+    fiber.interruptUnsafe(fiber.id)
+  }
+  const handlers = stopSignals.map((signal) => [signal, () => stop(signal)] as const)
+  for (const [signal, handler] of handlers) process.on(signal, handler)
+  const parent = process.ppid
+  const parentCheck = setInterval(() => {
+    if (process.ppid !== parent) stop("SIGTERM")
+  }, Duration.toMillis(parentCheckInterval))
+  parentCheck.unref()
+  // Without a parent, stderr may be a pipe nobody reads: a failed write must not crash the clean-up.
+  process.stderr.on("error", () => undefined)
+  fiber.addObserver((exit) => {
+    for (const [signal, handler] of handlers) process.off(signal, handler)
+    clearInterval(parentCheck)
+    teardown(exit, (code) => {
+      if (stoppedBy !== undefined && Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) {
+        process.exit(128 + os.constants.signals[stoppedBy])
+      }
+      if (stoppedBy !== undefined || code !== 0) process.exit(code)
+    })
+  })
+})

@@ -10,6 +10,7 @@ import type { PlatformError } from "effect/PlatformError"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import { fileURLToPath } from "node:url"
 import * as Elf from "../internal/elf.ts"
+import { InvalidInput } from "./Preflight.ts"
 
 /**
  * No kernel could be found or fetched.
@@ -19,7 +20,8 @@ import * as Elf from "../internal/elf.ts"
  */
 export class KernelNotFound extends Data.TaggedError("KernelNotFound")<{ readonly reason: string }> {
   override get message(): string {
-    return `no kernel: ${this.reason}`
+    return `no kernel: ${this.reason}; give one with --kernel FILE or SYSINIT_KERNEL=FILE ` +
+      `(a bzImage such as /boot/vmlinuz-*), or fetch Debian's with sh ${fetchScript}`
   }
 }
 
@@ -83,8 +85,30 @@ export const isPvhKernel = Effect.fn("Kernel.isPvhKernel")(function*(image: stri
   )
 })
 
+const bzImageMagicOffset = 0x202
+
 /**
- * The kernel image to boot.
+ * Whether the file is a kernel image QEMU can boot: an x86 bzImage (its
+ * setup header says "HdrS" at offset 0x202) or an ELF vmlinux with a PVH
+ * entry point.
+ *
+ * @since 0.1.0
+ * @category resolution
+ */
+export const isKernelImage = Effect.fn("Kernel.isKernelImage")(function*(image: string) {
+  const fs = yield* FileSystem.FileSystem
+  const magic = yield* Effect.scoped(
+    Effect.flatMap(fs.open(image), (file) => file.readAlloc(4, { position: BigInt(bzImageMagicOffset) }))
+  ).pipe(Effect.map(Option.getOrUndefined), Effect.orElseSucceed(() => undefined))
+  if (magic !== undefined && new TextDecoder().decode(magic) === "HdrS") return true
+  return yield* isPvhKernel(image)
+})
+
+/**
+ * The kernel image to boot: `explicit` (`--kernel`), else `SYSINIT_KERNEL`,
+ * else the cached one, fetched on first use. A kernel asked for that does
+ * not exist or is not a kernel image is `InvalidInput` naming where it came
+ * from.
  *
  * @since 0.1.0
  * @category resolution
@@ -93,7 +117,7 @@ export const resolve = Effect.fn("Kernel.resolve")(function*(
   explicit: string | undefined
 ): Effect.fn.Return<
   string,
-  KernelNotFound | PlatformError,
+  KernelNotFound | InvalidInput | PlatformError,
   FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner
 > {
   const fs = yield* FileSystem.FileSystem
@@ -101,8 +125,14 @@ export const resolve = Effect.fn("Kernel.resolve")(function*(
   const fromEnv = yield* env("SYSINIT_KERNEL")
   const asked = explicit ?? Option.getOrUndefined(fromEnv)
   if (asked !== undefined) {
-    if (yield* fs.exists(asked)) return asked
-    return yield* new KernelNotFound({ reason: `${asked} does not exist` })
+    const flag = explicit === undefined ? "SYSINIT_KERNEL" : "--kernel"
+    if (!(yield* fs.exists(asked))) return yield* new InvalidInput({ flag, reason: `${asked} does not exist` })
+    if (yield* isKernelImage(asked)) return asked
+    return yield* new InvalidInput({
+      flag,
+      reason: `${asked} is not a kernel image: give an x86 bzImage (e.g. /boot/vmlinuz-*; "HdrS" at offset 0x202) ` +
+        `or an ELF vmlinux with a PVH entry point`
+    })
   }
   const cache = yield* cacheDirectory
   const decompressed = path.join(cache, "vmlinux")
@@ -111,11 +141,26 @@ export const resolve = Effect.fn("Kernel.resolve")(function*(
   if (yield* fs.exists(cached)) return cached
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
   const printed = yield* spawner.string(ChildProcess.make(fetchScript, [], { stderr: "inherit" })).pipe(
-    Effect.mapError((error) => new KernelNotFound({ reason: `${fetchScript} failed: ${error.message}` }))
+    Effect.mapError((error) => new KernelNotFound({ reason: `fetching Debian's kernel failed (${error.message})` }))
   )
   const fetched = printed.trim().split("\n").at(-1) ?? ""
   if (fetched !== "" && (yield* fs.exists(fetched))) {
     return fetched.endsWith("vmlinux") && !(yield* isPvhKernel(fetched)) ? path.join(cache, "vmlinuz") : fetched
   }
-  return yield* new KernelNotFound({ reason: `${fetchScript} printed no kernel path` })
+  return yield* new KernelNotFound({
+    reason: `fetching Debian's kernel failed (${fetchScript} printed no kernel path)`
+  })
+})
+
+/**
+ * The modules tree of a kernel image, when the runner knows it: the cached
+ * kernel's.
+ *
+ * @since 0.1.0
+ * @category resolution
+ */
+export const modulesTreeOf = Effect.fn("Kernel.modulesTreeOf")(function*(image: string) {
+  const path = yield* Path.Path
+  const cache = yield* cacheDirectory
+  return path.dirname(path.resolve(image)) === path.resolve(cache) ? yield* cachedModules : Option.none<string>()
 })

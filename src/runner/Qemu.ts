@@ -5,17 +5,26 @@
  * This module is the process and its files; the command line is
  * `qemuCommand`'s, what a line of console 0 means is `consoleLog`'s.
  *
- * Each console is a QEMU `file` chardev: consoles 0 and 1 go to files of a
- * temporary directory that the runner follows as they grow, further consoles
- * straight to their host files. A regular file always takes all that QEMU
- * writes, so nothing is lost, and QEMU's own messages stay on its stderr.
+ * Each console is a QEMU `file` chardev: consoles 0 and 1 go to temporary
+ * files without a name (`anonymousFile`) that the runner follows as they
+ * grow, further consoles straight to their host files. A regular file always
+ * takes all that QEMU writes, so nothing is lost, and QEMU's own messages
+ * stay on its stderr.
+ *
+ * QEMU dies with the runner, however the runner ends: it is started through
+ * util-linux's `setpriv --pdeathsig KILL`, so the kernel kills it when the
+ * runner dies, `kill -9` included.
  *
  * @since 0.1.0
  */
-import { Data, Deferred, Duration, Effect, Fiber, FileSystem, Option, Path, Stream } from "effect"
+import { Data, Deferred, Duration, Effect, Fiber, FileSystem, Option, Stream } from "effect"
 import { type PlatformError, SystemError } from "effect/PlatformError"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
-import { classifyLine, Outcome } from "./consoleLog.ts"
+import { execFile } from "node:child_process"
+import * as fs from "node:fs"
+import * as NodePath from "node:path"
+import * as AnonymousFile from "./anonymousFile.ts"
+import { emptyReading, Outcome, type Reading, readLine } from "./consoleLog.ts"
 import { type InvalidMachine, kvmProbeArguments, type Machine, qemuArguments } from "./qemuCommand.ts"
 
 /**
@@ -55,6 +64,69 @@ export class QemuFailed extends Data.TaggedError("QemuFailed")<{
     return `QEMU exited with ${this.exitCode}${detail === "" ? "" : `: ${detail}`}`
   }
 }
+
+/**
+ * How the guest ended, and what console 0 said about it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Ending {
+  readonly outcome: Outcome
+  /** The init's error log entries (see `consoleLog.Reading`). */
+  readonly errors: ReadonlyArray<string>
+  /** Error entries beyond those kept. */
+  readonly droppedErrors: number
+  /** Whether console 0 had no line at all: the guest may have had no console. */
+  readonly consoleEmpty: boolean
+}
+
+const endingOf = (outcome: Outcome, reading: Reading): Ending => ({
+  outcome,
+  errors: reading.errors,
+  droppedErrors: reading.droppedErrors,
+  consoleEmpty: !reading.anyLine
+})
+
+/**
+ * The executable a command name stands for: itself when it has a slash,
+ * else the first match on `PATH`.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const findExecutable = (command: string, path = process.env["PATH"] ?? ""): string | undefined => {
+  const candidates = command.includes("/")
+    ? [command]
+    : path.split(":").filter((dir) => dir !== "").map((dir) => NodePath.join(dir, command))
+  return candidates.find((candidate) => {
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK)
+      return fs.statSync(candidate).isFile()
+    } catch {
+      return false
+    }
+  })
+}
+
+let parentDeathWrapper: Promise<ReadonlyArray<string>> | undefined
+
+/**
+ * The command that makes the process it runs die with the runner: util-linux's
+ * `setpriv --pdeathsig KILL --` when it is installed and knows the flag, else
+ * nothing (QEMU then outlives a runner killed with SIGKILL). Checked once.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const diesWithRunner: Effect.Effect<ReadonlyArray<string>> = Effect.promise(() =>
+  parentDeathWrapper ??= new Promise((resolve) => {
+    const setpriv = findExecutable("setpriv")
+    if (setpriv === undefined) return resolve([])
+    const wrapper = [setpriv, "--pdeathsig", "KILL", "--"]
+    execFile(setpriv, [...wrapper.slice(1), setpriv, "--version"], (error) => resolve(error ? [] : wrapper))
+  })
+)
 
 /**
  * What to do with the guest's output.
@@ -104,10 +176,13 @@ export const probeKvm = Effect.fn("Qemu.probeKvm")(function*(
   kernel: string,
   options: { readonly qemu?: string | undefined; readonly timeout?: Duration.Input | undefined } = {}
 ): Effect.fn.Return<boolean, never, ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem> {
-  const fs = yield* FileSystem.FileSystem
-  if (!(yield* fs.exists("/dev/kvm").pipe(Effect.orElseSucceed(() => false)))) return false
+  const fileSystem = yield* FileSystem.FileSystem
+  if (!(yield* fileSystem.exists("/dev/kvm").pipe(Effect.orElseSucceed(() => false)))) return false
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
-  const command = ChildProcess.make(options.qemu ?? "qemu-system-x86_64", kvmProbeArguments(kernel), {
+  const binary = findExecutable(options.qemu ?? "qemu-system-x86_64")
+  if (binary === undefined) return false
+  const [wrapper = binary, ...wrapperArgs] = [...(yield* diesWithRunner), binary]
+  const command = ChildProcess.make(wrapper, [...wrapperArgs, ...kvmProbeArguments(kernel)], {
     stdin: "ignore",
     stdout: "ignore",
     stderr: "ignore",
@@ -136,37 +211,39 @@ export const run = Effect.fn("Qemu.run")(function*(
   machine: Machine,
   streams: Streams
 ): Effect.fn.Return<
-  Outcome,
-  QemuNotFound | QemuFailed | InvalidMachine | PlatformError,
-  ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem | Path.Path
+  Ending,
+  QemuNotFound | QemuFailed | InvalidMachine | PlatformError | AnonymousFile.TemporaryFileError,
+  ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem
 > {
-  const fs = yield* FileSystem.FileSystem
-  const path = yield* Path.Path
+  const fileSystem = yield* FileSystem.FileSystem
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
-  const binary = machine.qemu ?? "qemu-system-x86_64"
+  const name = machine.qemu ?? "qemu-system-x86_64"
+  const binary = findExecutable(name)
+  if (binary === undefined) return yield* new QemuNotFound({ binary: name })
+  const wrapper = yield* diesWithRunner
+  let reading = emptyReading
 
   const boot = Effect.scoped(Effect.gen(function*() {
-    const dir = yield* fs.makeTempDirectoryScoped({ prefix: "effect-sysinit-consoles-" })
-    const followed = [path.join(dir, "console0"), path.join(dir, "console1")]
-    // Open for reading before QEMU starts; QEMU truncates the empty files when it opens them.
+    const followed = [yield* AnonymousFile.make, yield* AnonymousFile.make]
+    // Opened for reading before QEMU starts; QEMU opens them again for writing, truncating the empty files.
     const [console0File, console1File] = yield* Effect.forEach(
       followed,
-      (file) => Effect.andThen(fs.writeFile(file, new Uint8Array()), fs.open(file, { flag: "r" }))
+      (file) => fileSystem.open(file.path, { flag: "r" })
     )
-    const consoleFiles = [...followed, ...streams.outputs]
+    const consoleFiles = [...followed.map((file) => file.path), ...streams.outputs]
     const args = yield* qemuArguments(machine, consoleFiles)
+    const [command = binary, ...commandArgs] = [...wrapper, binary, ...args]
     const ended = yield* Deferred.make<void>()
     const handle = yield* spawner.spawn(
-      ChildProcess.make(binary, args, { stdin: "ignore", forceKillAfter: "2 seconds" })
+      ChildProcess.make(command, commandArgs, { stdin: "ignore", forceKillAfter: "2 seconds" })
     ).pipe(
-      Effect.mapError((error) => isNotFound(error) ? new QemuNotFound({ binary }) : error)
+      Effect.mapError((error) => isNotFound(error) ? new QemuNotFound({ binary: name }) : error)
     )
-    let outcome: Outcome | undefined
     const console0 = follow(console0File!, ended).pipe(
       Stream.decodeText(),
       Stream.splitLines,
       Stream.runForEach((line) => {
-        outcome ??= classifyLine(line)
+        reading = readLine(reading, line)
         return streams.console(line.replace(/\r+$/, ""))
       })
     )
@@ -180,15 +257,15 @@ export const run = Effect.fn("Qemu.run")(function*(
     const exitCode = yield* handle.exitCode
     yield* Deferred.succeed(ended, undefined)
     yield* Fiber.join(readers)
-    if (outcome !== undefined) return outcome
+    if (reading.outcome !== undefined) return endingOf(reading.outcome, reading)
     if (exitCode !== 0) return yield* new QemuFailed({ exitCode, stderr: yield* Fiber.join(stderr) })
-    return Outcome.NoExitCode()
+    return endingOf(Outcome.NoExitCode(), reading)
   }))
 
   if (streams.timeout === undefined) return yield* boot
   const timeout = Duration.fromInputUnsafe(streams.timeout)
   return yield* Effect.map(
     Effect.timeoutOption(boot, timeout),
-    Option.getOrElse(() => Outcome.TimedOut({ timeout }))
+    Option.getOrElse(() => endingOf(Outcome.TimedOut({ timeout }), reading))
   )
 })

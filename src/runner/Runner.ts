@@ -8,12 +8,15 @@ import { Clock, Duration, Effect, FileSystem, Option, Path } from "effect"
 import { ChildProcessSpawner } from "effect/process"
 import { fileURLToPath } from "node:url"
 import type { Transport } from "../internal/protocol.ts"
+import * as AnonymousFile from "./anonymousFile.ts"
 import * as Bundle from "./Bundle.ts"
 import * as CompileCache from "./CompileCache.ts"
 import * as Initramfs from "./Initramfs.ts"
 import * as Kernel from "./Kernel.ts"
+import * as Preflight from "./Preflight.ts"
 import * as Qemu from "./Qemu.ts"
 import * as Snapshot from "./Snapshot.ts"
+import * as SourceMapping from "./sourceMapping.ts"
 
 /**
  * How the guest's node starts the init: from a start-up snapshot (`Snapshot`),
@@ -65,6 +68,10 @@ export interface Options extends Omit<Qemu.Streams, "outputs"> {
   /** "snapshot" by default, falling back to "compile-cache" for an init that cannot be snapshotted. */
   readonly startup?: Startup | undefined
   readonly snapshot?: Snapshot.Options | undefined
+  /** Environment variables of the init besides `PATH` (e.g. `NO_COLOR`). */
+  readonly environment?: Readonly<Record<string, string>> | undefined
+  /** Receives each warning about the input, before the boot. */
+  readonly warn?: ((message: string) => Effect.Effect<void>) | undefined
 }
 
 /**
@@ -73,8 +80,7 @@ export interface Options extends Omit<Qemu.Streams, "outputs"> {
  * @since 0.1.0
  * @category models
  */
-export interface Report {
-  readonly outcome: Qemu.Outcome
+export interface Report extends Qemu.Ending {
   readonly initramfsBytes: number
   /** How the guest's node started the init. */
   readonly startup: Startup
@@ -85,57 +91,87 @@ export interface Report {
 }
 
 /**
- * Bundles, builds and boots.
+ * Bundles, builds and boots. Input that cannot boot is refused first
+ * (`Preflight.InvalidInput`). The report's init errors and `InitThrew`
+ * stack, and the lines given to `console`, have the stack frames of the
+ * bundle mapped to the user's sources.
  *
  * @since 0.1.0
  * @category running
  */
 export const run = Effect.fn("Runner.run")(function*(options: Options) {
-  const fs = yield* FileSystem.FileSystem
-  const path = yield* Path.Path
-  const dir = yield* fs.makeTempDirectoryScoped({ prefix: "effect-sysinit-" })
+  const transport = options.transport ?? "serial"
+  const outputs = options.outputs ?? []
+  const memory = options.memory ?? 1024
+  yield* Preflight.checkConsoles(transport, outputs)
   const kernel = yield* Kernel.resolve(options.kernel)
+  if (options.node !== undefined) yield* Preflight.checkNode(options.node)
+  if (transport === "virtio" && options.warn !== undefined) {
+    const tree = yield* Kernel.modulesTreeOf(kernel)
+    const missing = Option.isSome(tree) ? yield* Preflight.missingVirtioModules(tree.value, options.modules ?? []) : []
+    if (missing.length > 0) {
+      yield* options.warn(
+        `--transport virtio: this kernel has the virtio console driver as a module and no --add-module adds it, ` +
+          `so the guest gets no console (no output, no exit code). Add ${
+            missing.map((file) => `--add-module ${file}`).join(" ")
+          } and load them first with Kmod.withModules("/lib/modules/*")`
+      )
+    }
+  }
   const started = yield* Clock.currentTimeMillis
   const node = options.node ?? (yield* defaultNode)
   const asked = options.startup ?? "snapshot"
   const snapshot = asked === "snapshot"
     ? yield* Effect.option(Snapshot.make(options.init, node, options.snapshot))
     : Option.none<Snapshot.Snapshot>()
-  const bundle = Option.isSome(snapshot)
-    ? { code: new Uint8Array(), koffiNative: snapshot.value.koffiNative }
-    : yield* Bundle.bundle(options.init)
+  const bundle = Option.isSome(snapshot) ? undefined : yield* Bundle.bundle(options.init)
   const startup: Startup = Option.isSome(snapshot) ? "snapshot" : asked === "bundle" ? "bundle" : "compile-cache"
-  const initramfs = path.join(dir, "initramfs.cpio")
+  const sourceMap: SourceMapping.Generated = Option.isSome(snapshot) ? snapshot.value.sourceMap : {
+    names: [`file://${startup === "compile-cache" ? CompileCache.guestBundlePath : "/init"}`],
+    map: bundle!.sourceMap,
+    lineOffset: bundle!.lineOffset,
+    sourceRoot: process.cwd()
+  }
+  const mapStack = SourceMapping.mapper(sourceMap)
+  // A file without a name: nothing is left on disk however the runner ends.
+  const initramfs = yield* AnonymousFile.make
   const initramfsBytes = yield* Initramfs.build({
-    output: initramfs,
-    init: bundle.code,
+    output: initramfs.path,
+    init: bundle?.code ?? new Uint8Array(),
     node,
     snapshot: Option.getOrUndefined(Option.map(snapshot, (made) => made.blob)),
-    compileCache: startup === "compile-cache" ? yield* CompileCache.generate(node, bundle.code) : undefined,
-    koffiNative: bundle.koffiNative,
+    compileCache: startup === "compile-cache" ? yield* CompileCache.generate(node, bundle!.code) : undefined,
+    koffiNative: Option.isSome(snapshot) ? snapshot.value.koffiNative : bundle!.koffiNative,
     files: options.files,
     modules: options.modules,
     devices: options.devices
   })
+  yield* Preflight.checkMemory(memory, initramfsBytes)
   const built = yield* Clock.currentTimeMillis
-  const outcome = yield* Qemu.run({
+  const ending = yield* Qemu.run({
     kernel,
-    initramfs,
-    memory: options.memory ?? 1024,
+    initramfs: initramfs.path,
+    memory,
     smp: options.smp ?? 1,
     kvm: options.kvm === "probe" ? yield* Qemu.probeKvm(kernel, { qemu: options.qemu }) : options.kvm ?? false,
-    transport: options.transport ?? "serial",
+    transport,
     args: options.args ?? [],
+    environment: options.environment,
     qemu: options.qemu
   }, {
     stdout: options.stdout,
-    console: options.console,
-    outputs: options.outputs ?? [],
+    console: (line) => options.console(mapStack(line)),
+    outputs,
     timeout: options.timeout
   })
   const ended = yield* Clock.currentTimeMillis
   const report: Report = {
-    outcome,
+    outcome: ending.outcome._tag === "InitThrew"
+      ? Qemu.Outcome.InitThrew({ error: mapStack(ending.outcome.error) })
+      : ending.outcome,
+    errors: ending.errors.map(mapStack),
+    droppedErrors: ending.droppedErrors,
+    consoleEmpty: ending.consoleEmpty,
     initramfsBytes,
     startup,
     build: Duration.millis(built - started),

@@ -10,9 +10,11 @@
  */
 import { Data, Effect, FileSystem, Path, Stream } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
+import * as os from "node:os"
 import * as NodePath from "node:path"
-import { fileURLToPath } from "node:url"
-import { guestNodePath, koffiBesideBundle } from "./Bundle.ts"
+import * as AnonymousFile from "./anonymousFile.ts"
+import { guestNodePath, koffiBesideBundle, runnerModule } from "./Bundle.ts"
+import type * as SourceMapping from "./sourceMapping.ts"
 
 /**
  * The snapshot could not be made: the init cannot be bundled as one script
@@ -67,24 +69,21 @@ const guestOsInformation = `function guestOsInformation() {
   require("node:module").syncBuiltinESMExports()
 }`
 
-// The warm-up module beside this one (.ts in a clone, .js in the build),
-// bundled by its path: the runner is not among the package's exports.
-const snapshotWarmupModule = fileURLToPath(
-  new URL(`./snapshotWarmup${NodePath.extname(fileURLToPath(import.meta.url))}`, import.meta.url)
-)
-
 // Loads the library into the snapshot and runs it once on the in-memory
-// kernel; the user's module waits for the guest.
+// kernel; the user's module waits for the guest, imported through the entry
+// guard. The runner's modules are bundled by their paths: the runner is not
+// among the package's exports.
 const snapshotEntry = (entry: string, options: Options) =>
   `import * as Init from "effect-sysinit/Init"
-import * as SnapshotWarmup from ${JSON.stringify(snapshotWarmupModule)}
+import * as SnapshotWarmup from ${JSON.stringify(runnerModule("snapshotWarmup"))}
+import * as EntryGuard from ${JSON.stringify(runnerModule("entryGuard"))}
 import { startupSnapshot } from "node:v8"
 ${guestOsInformation}
 globalThis[Symbol.for("effect-sysinit/Init")] = Init
 ${options.warmup === false ? "" : "SnapshotWarmup.run()"}
 startupSnapshot.setDeserializeMainFunction(() => {
   guestOsInformation()
-  return import(${JSON.stringify(entry)})
+  return EntryGuard.run(() => import(${JSON.stringify(entry)}))
 })
 `
 
@@ -110,6 +109,8 @@ export interface Options {
 export interface Snapshot {
   readonly blob: Uint8Array
   readonly koffiNative: string | undefined
+  /** The snapshotted script's source map, under the name the guest's stack frames give the script. */
+  readonly sourceMap: SourceMapping.Generated
 }
 
 /**
@@ -139,6 +140,7 @@ export const make = Effect.fn("Snapshot.make")(function*(
         stdin: {
           contents: snapshotEntry(absoluteEntry, options),
           resolveDir: path.dirname(absoluteEntry),
+          sourcefile: "<effect-sysinit entry>",
           loader: "js"
         },
         bundle: true,
@@ -149,6 +151,8 @@ export const make = Effect.fn("Snapshot.make")(function*(
         conditions: ["source"],
         write: false,
         outfile: "init.cjs",
+        sourcemap: "external",
+        sourcesContent: false,
         logLevel: "silent",
         define: { "import.meta": "__sysinitImportMeta" },
         banner: { js: importMetaShim },
@@ -156,16 +160,19 @@ export const make = Effect.fn("Snapshot.make")(function*(
       }),
     catch: (error) => new SnapshotError({ reason: error instanceof Error ? error.message : String(error) })
   })
-  const script = result.outputFiles[0]
-  if (script === undefined) return yield* new SnapshotError({ reason: "esbuild wrote no output" })
+  const script = result.outputFiles.find((file) => file.path.endsWith(".cjs"))
+  const map = result.outputFiles.find((file) => file.path.endsWith(".map"))
+  if (script === undefined || map === undefined) {
+    return yield* new SnapshotError({ reason: "esbuild wrote no output" })
+  }
   return yield* Effect.gen(function*() {
-    const dir = yield* fs.makeTempDirectoryScoped({ prefix: "effect-sysinit-snapshot-" })
-    const scriptPath = path.join(dir, "init.cjs")
-    const blobPath = path.join(dir, "init.blob")
-    yield* fs.writeFile(scriptPath, script.contents)
+    // Files without a name: nothing is left on disk if the runner is killed meanwhile.
+    const scriptFile = yield* AnonymousFile.make
+    const blobFile = yield* AnonymousFile.make
+    yield* fs.writeFile(scriptFile.path, script.contents)
     const handle = yield* spawner.spawn(
-      ChildProcess.make(node, ["--snapshot-blob", blobPath, "--build-snapshot", scriptPath], {
-        cwd: dir,
+      ChildProcess.make(node, ["--snapshot-blob", blobFile.path, "--build-snapshot", scriptFile.path], {
+        cwd: os.tmpdir(),
         stdin: "ignore",
         stdout: "ignore"
       })
@@ -175,9 +182,20 @@ export const make = Effect.fn("Snapshot.make")(function*(
       handle.exitCode
     ], { concurrency: 2 })
     if (exitCode !== 0) return yield* new SnapshotError({ reason: `node exited with ${exitCode}: ${stderr.trim()}` })
-    return { blob: yield* fs.readFile(blobPath), koffiNative } satisfies Snapshot
+    const blob = yield* fs.readFile(blobFile.path)
+    if (blob.length === 0) return yield* new SnapshotError({ reason: `${node} wrote no snapshot` })
+    const sourceMap: SourceMapping.Generated = {
+      names: [scriptFile.path],
+      map: map.text,
+      lineOffset: 0,
+      sourceRoot: process.cwd()
+    }
+    return { blob, koffiNative, sourceMap } satisfies Snapshot
   }).pipe(
     Effect.scoped,
-    Effect.catchTag("PlatformError", (error) => Effect.fail(new SnapshotError({ reason: error.message })))
+    Effect.catchTag(
+      ["PlatformError", "TemporaryFileError"],
+      (error) => Effect.fail(new SnapshotError({ reason: error.message }))
+    )
   )
 })

@@ -24,6 +24,8 @@ export interface Machine {
   readonly transport: Transport
   /** The init's arguments, after `--` on the kernel command line. */
   readonly args: ReadonlyArray<string>
+  /** Environment variables of the init besides `PATH`, on the kernel command line. */
+  readonly environment?: Readonly<Record<string, string>> | undefined
   /** The QEMU binary; `qemu-system-x86_64` from PATH by default. */
   readonly qemu?: string | undefined
 }
@@ -65,6 +67,16 @@ export const kernelCommandLine = (machine: Machine): Effect.Effect<string, Inval
       }
       args.push(arg === "" || /\s/.test(arg) ? `"${arg}"` : arg)
     }
+    const environment: Array<string> = []
+    for (const [name, value] of Object.entries(machine.environment ?? {})) {
+      // The kernel takes a name with a dot for a module's parameter, and splits at white space.
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || /[\s"\0]/.test(value)) {
+        return yield* new InvalidMachine({
+          reason: `the kernel command line cannot carry the variable ${JSON.stringify(`${name}=${value}`)}`
+        })
+      }
+      environment.push(`${name}=${value}`)
+    }
     return [
       `console=${kernelConsole(machine.transport)}`,
       "panic=-1",
@@ -74,6 +86,7 @@ export const kernelCommandLine = (machine: Machine): Effect.Effect<string, Inval
       "quiet",
       // The kernel hands parameters of the form name=value that it does not know to init as its environment.
       `PATH=${guestPath}`,
+      ...environment,
       "--",
       ...args
     ].join(" ")

@@ -5,23 +5,98 @@ import type { Transport } from "../../../src/internal/protocol.ts"
 import * as Cli from "../../../src/runner/Cli.ts"
 import * as Qemu from "../../../src/runner/Qemu.ts"
 
+const { Outcome } = Qemu
+
+const ending = (outcome: Qemu.Outcome, errors: ReadonlyArray<string> = [], more: Partial<Qemu.Ending> = {}) => ({
+  outcome,
+  errors,
+  droppedErrors: 0,
+  consoleEmpty: false,
+  ...more
+})
+
 describe("Cli", () => {
-  const exits: ReadonlyArray<readonly [string, Qemu.Outcome, number, boolean]> = [
-    ["exit 0", Qemu.Outcome.Exited({ code: 0 }), 0, false],
-    ["exit 3", Qemu.Outcome.Exited({ code: 3 }), 3, false],
-    ["exit 300 is truncated and said", Qemu.Outcome.Exited({ code: 300 }), 44, true],
-    ["kernel panic", Qemu.Outcome.KernelPanic({ line: "[ 1.0] Kernel panic - not syncing: x" }), 122, true],
-    ["out of memory", Qemu.Outcome.OutOfMemory({ line: "[ 1.0] Out of memory: x" }), 123, true],
-    ["no exit code", Qemu.Outcome.NoExitCode(), 121, true],
-    ["timeout", Qemu.Outcome.TimedOut({ timeout: Duration.seconds(5) }), 124, true]
+  const exits: ReadonlyArray<readonly [string, Qemu.Outcome, number, string | undefined]> = [
+    ["exit 0", Outcome.Exited({ code: 0 }), 0, undefined],
+    ["exit 3", Outcome.Exited({ code: 3 }), 3, undefined],
+    [
+      "exit 300 is taken modulo 256, and said",
+      Outcome.Exited({ code: 300 }),
+      44,
+      "guest exit code 300, exit status 44"
+    ],
+    ["exit 269 as Go's os.Exit gives it", Outcome.Exited({ code: 269 }), 13, "exit status 13"],
+    ["exit 256 never becomes success", Outcome.Exited({ code: 256 }), 255, "a non-zero code never exits 0"],
+    ["exit 512 never becomes success", Outcome.Exited({ code: 512 }), 255, "exit status 255"],
+    ["exit -1 is 255", Outcome.Exited({ code: -1 }), 255, "exit status 255"],
+    [
+      "kernel panic, with how the init ended",
+      Outcome.KernelPanic({ reason: "Attempted to kill init! exitcode=0x0000000b" }),
+      122,
+      "kernel panic: Attempted to kill init! exitcode=0x0000000b (the init was killed by signal 11 (SIGSEGV))"
+    ],
+    [
+      "out of memory, OOM killer",
+      Outcome.OutOfMemory({ reason: "Out of memory: Killed process 412 (node)" }),
+      123,
+      "out of memory"
+    ],
+    [
+      "out of memory in PID 1",
+      Outcome.OutOfMemory({ reason: "Kernel panic: System is deadlocked on memory" }),
+      123,
+      "give the guest more with --memory"
+    ],
+    [
+      "out of memory in V8's heap",
+      Outcome.OutOfMemory({
+        reason: "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory"
+      }),
+      123,
+      "the init's JavaScript heap reached V8's limit"
+    ],
+    [
+      "a throw before Sysinit.run",
+      Outcome.InitThrew({ error: "Error: boom\n    at /home/me/init.ts:3:7" }),
+      121,
+      "the init threw before Sysinit.run: Error: boom\n    at /home/me/init.ts:3:7"
+    ],
+    ["no Sysinit.run", Outcome.InitReturned(), 121, "the init returned without calling Sysinit.run"],
+    ["no exit code", Outcome.NoExitCode(), 121, "guest error: no exit code found"],
+    ["timeout", Outcome.TimedOut({ timeout: Duration.seconds(5) }), 124, "guest timed out after 5s"]
   ]
   for (const [name, outcome, code, says] of exits) {
     it(`exits with the guest's code or its own: ${name}`, () => {
       const exit = Cli.exitOf(outcome)
       assert.strictEqual(exit.code, code)
-      assert.strictEqual(exit.reason !== undefined, says)
+      if (says === undefined) assert.isUndefined(exit.reason)
+      else assert.include(exit.reason, says)
     })
   }
+
+  it("prints the init's errors before the reason when there is no exit code, unless --verbose showed them", () => {
+    const errors = ["sysinit 2026/11/27 16:28:40.620007 ERROR run failed: boom"]
+    const quiet = Cli.verdictOf(ending(Outcome.NoExitCode(), errors), { verbose: false, transport: "serial" })
+    assert.deepStrictEqual(quiet, {
+      code: 121,
+      lines: [errors[0]!, "effect-sysinit: guest error: no exit code found"]
+    })
+    const verbose = Cli.verdictOf(ending(Outcome.NoExitCode(), errors), { verbose: true, transport: "serial" })
+    assert.deepStrictEqual(verbose.lines, ["effect-sysinit: guest error: no exit code found"])
+    const exited = Cli.verdictOf(ending(Outcome.Exited({ code: 3 }), errors), { verbose: false, transport: "serial" })
+    assert.deepStrictEqual(exited, { code: 3, lines: [] })
+    const dropped = Cli.verdictOf(
+      ending(Outcome.TimedOut({ timeout: Duration.seconds(1) }), errors, { droppedErrors: 2 }),
+      { verbose: false, transport: "serial" }
+    )
+    assert.include(dropped.lines[1], "2 more error entries")
+  })
+
+  it("says when console 0 stayed empty, naming the virtio modules over virtio", () => {
+    const empty = ending(Outcome.NoExitCode(), [], { consoleEmpty: true })
+    assert.include(Cli.verdictOf(empty, { verbose: false, transport: "virtio" }).lines[0], "virtio modules")
+    assert.include(Cli.verdictOf(empty, { verbose: false, transport: "serial" }).lines[0], "console 0 stayed empty")
+  })
 
   const transports: ReadonlyArray<readonly [string, ReadonlyArray<string>, Transport]> = [
     ["serial by default", [], "serial"],
@@ -50,4 +125,38 @@ describe("Cli", () => {
     assert.deepStrictEqual(Cli.parseTimeout("1h"), Option.some(Duration.hours(1)))
     assert.deepStrictEqual(Cli.parseTimeout("soon"), Option.none())
   })
+
+  const timeouts: ReadonlyArray<readonly [string, string, string | undefined]> = [
+    ["a duration", "90s", undefined],
+    ["zero", "0", "--timeout must be more than 0"],
+    ["zero milliseconds", "0ms", "--timeout must be more than 0"],
+    ["not a duration", "soon", "not a duration: soon"]
+  ]
+  for (const [name, value, refusal] of timeouts) {
+    it.effect(`checks --timeout: ${name}`, () =>
+      Effect.gen(function*() {
+        const parsed = yield* Effect.result(Cli.timeoutFlag.parse({ arguments: [], flags: { timeout: [value] } }))
+        if (refusal === undefined) assert.strictEqual(parsed._tag, "Success")
+        else assert.include(parsed._tag === "Failure" ? String(parsed.failure) : "accepted", refusal)
+      }).pipe(Effect.provide(NodeServices.layer)))
+  }
+
+  const colors: ReadonlyArray<
+    readonly [string, boolean, Record<string, string | undefined>, Record<string, string>]
+  > = [
+    ["a terminal: the guest's own choice", true, {}, {}],
+    ["a file or a pipe: no colour", false, {}, { NO_COLOR: "1" }],
+    ["NO_COLOR on a terminal", true, { NO_COLOR: "1" }, { NO_COLOR: "1" }],
+    ["an empty NO_COLOR counts as unset", true, { NO_COLOR: "" }, {}],
+    ["FORCE_COLOR into a pipe", false, { FORCE_COLOR: "1" }, { FORCE_COLOR: "1" }],
+    ["FORCE_COLOR=0", true, { FORCE_COLOR: "0" }, { FORCE_COLOR: "0" }],
+    ["FORCE_COLOR before NO_COLOR, as Node reads them", false, { FORCE_COLOR: "2", NO_COLOR: "1" }, {
+      FORCE_COLOR: "2"
+    }]
+  ]
+  for (const [name, terminal, env, expected] of colors) {
+    it(`colours the guest's output as the host's: ${name}`, () => {
+      assert.deepStrictEqual(Cli.colorEnvironment(terminal, env), expected)
+    })
+  }
 })

@@ -82,6 +82,16 @@ describe("the QEMU command line", () => {
       assert.instanceOf(quote, QemuCommand.InvalidMachine)
     }))
 
+  it.effect("passes the init's environment after PATH, and refuses a variable the kernel would not pass on", () =>
+    Effect.gen(function*() {
+      const line = yield* QemuCommand.kernelCommandLine({ ...machine, environment: { NO_COLOR: "1" } })
+      assert.include(line, "PATH=/data:/usr/bin:/bin NO_COLOR=1 --")
+      for (const environment of [{ "a.b": "1" }, { A: "x y" }, { "": "1" }]) {
+        const error = yield* Effect.flip(QemuCommand.kernelCommandLine({ ...machine, environment }))
+        assert.instanceOf(error, QemuCommand.InvalidMachine)
+      }
+    }))
+
   it("probes KVM with the kernel alone: KVM, no initramfs, no console", () => {
     const args = QemuCommand.kvmProbeArguments("/k/vmlinuz")
     assert.include(args.join(" "), "-kernel /k/vmlinuz")

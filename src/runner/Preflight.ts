@@ -1,0 +1,203 @@
+/**
+ * What the runner checks before it boots anything, so that bad input is
+ * refused at once with the fix named, instead of a guest that fails
+ * minutes later for a reason it cannot tell: more consoles than the
+ * transport has, a `--node` that is not a node for the guest, too little
+ * memory for the initramfs, a virtio transport without its console driver.
+ *
+ * @since 0.1.0
+ */
+import { Data, Effect, FileSystem, Option, Path } from "effect"
+import { execFile } from "node:child_process"
+import * as Elf from "../internal/elf.ts"
+import * as Modinfo from "../internal/modinfo.ts"
+import { consoleLimit, type Transport } from "../internal/protocol.ts"
+
+/**
+ * Input the runner refuses before booting: `flag` names where it came from
+ * (`--memory`, `SYSINIT_KERNEL`, …), `reason` says what is wrong and how to
+ * fix it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidInput extends Data.TaggedError("InvalidInput")<{
+  readonly flag: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `${this.flag}: ${this.reason}`
+  }
+}
+
+/**
+ * Refuses more consoles than the transport has: console 0, console 1 and
+ * one per `--output`.
+ *
+ * @since 0.1.0
+ * @category checks
+ */
+export const checkConsoles = (
+  transport: Transport,
+  outputs: ReadonlyArray<string>
+): Effect.Effect<void, InvalidInput> => {
+  const asked = 2 + outputs.length
+  const limit = consoleLimit[transport]
+  if (asked <= limit) return Effect.void
+  const better = (Object.keys(consoleLimit) as Array<Transport>).find((other) => consoleLimit[other] >= asked)
+  return Effect.fail(
+    new InvalidInput({
+      flag: "--output",
+      reason: `${outputs.length} outputs need ${asked} consoles (console 0, console 1 and one each), ` +
+        `the ${transport} transport has ${limit}` +
+        (better === undefined
+          ? `; no transport has ${asked}`
+          : `; use --transport ${better} (up to ${consoleLimit[better] - 2} --output)`)
+    })
+  )
+}
+
+/**
+ * The guest's architecture as an ELF machine number (`EM_X86_64`): the
+ * runner boots x86_64 guests.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const guestMachine = { number: 62, name: "x86-64", nodeArch: "x64" } as const
+
+const machineNames: Readonly<Record<number, string>> = {
+  3: "32-bit x86",
+  40: "32-bit ARM",
+  62: "x86-64",
+  183: "AArch64",
+  243: "RISC-V"
+}
+
+/**
+ * The Node major version the guest's node must have at least.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const minimumNodeMajor = 24
+
+/**
+ * What `node --version` printed says: fine, or why not.
+ *
+ * @since 0.1.0
+ * @category checks
+ */
+export const judgeNodeVersion = (printed: string): string | undefined => {
+  const match = /^v(\d+)\.\d+\.\d+/.exec(printed.trim())
+  if (match === null) {
+    return `it is not node: --version printed ${
+      printed.trim() === "" ? "nothing" : JSON.stringify(printed.trim().split("\n")[0])
+    }`
+  }
+  return Number(match[1]) >= minimumNodeMajor
+    ? undefined
+    : `it is Node ${match[1]}, the init needs Node ${minimumNodeMajor} or later`
+}
+
+const versionOf = (node: string): Effect.Effect<string> =>
+  Effect.callback((resume) => {
+    execFile(node, ["--version"], { timeout: 20_000 }, (_error, stdout) => resume(Effect.succeed(String(stdout))))
+  })
+
+/**
+ * Refuses a `--node` that is not an executable node for the guest: an ELF
+ * executable of the guest's architecture, which (when the host can run it)
+ * says it is Node 24 or later.
+ *
+ * @since 0.1.0
+ * @category checks
+ */
+export const checkNode = Effect.fn("Preflight.checkNode")(function*(
+  node: string
+): Effect.fn.Return<void, InvalidInput, FileSystem.FileSystem> {
+  const fs = yield* FileSystem.FileSystem
+  const refuse = (reason: string) => new InvalidInput({ flag: "--node", reason: `${node}: ${reason}` })
+  const header = yield* Effect.scoped(Effect.flatMap(fs.open(node), (file) => Elf.readHeader(Elf.fromFile(file))))
+    .pipe(Effect.mapError((error) => refuse(`not an ELF executable (${error.message})`)))
+  if (header.type !== Elf.ET_EXEC && header.type !== Elf.ET_DYN) return yield* refuse("not an ELF executable")
+  if (header.machine !== guestMachine.number) {
+    const built = machineNames[header.machine] ?? `ELF machine ${header.machine}`
+    return yield* refuse(
+      `built for ${built}, the guest is ${guestMachine.name}: give a Linux ${guestMachine.name} node`
+    )
+  }
+  const info = yield* fs.stat(node).pipe(Effect.mapError((error) => refuse(error.message)))
+  if ((info.mode & 0o111) === 0) return yield* refuse("not executable (chmod +x)")
+  if (process.arch !== guestMachine.nodeArch || process.platform !== "linux") return
+  const judged = judgeNodeVersion(yield* versionOf(node))
+  if (judged !== undefined) return yield* refuse(judged)
+})
+
+/**
+ * The least memory, in MiB, that boots an initramfs of this size: the
+ * kernel holds the archive and its unpacked copy at once, then node needs
+ * its working set (see the README for how it was measured).
+ *
+ * @since 0.1.0
+ * @category checks
+ */
+export const minimumMemory = (initramfsBytes: number): number => Math.ceil((2 * initramfsBytes) / 2 ** 20) + 96
+
+/**
+ * Refuses `--memory` below `minimumMemory` of the initramfs.
+ *
+ * @since 0.1.0
+ * @category checks
+ */
+export const checkMemory = (memory: number, initramfsBytes: number): Effect.Effect<void, InvalidInput> => {
+  const minimum = minimumMemory(initramfsBytes)
+  return memory >= minimum ? Effect.void : Effect.fail(
+    new InvalidInput({
+      flag: "--memory",
+      reason: `${memory} MiB is too little for a ${
+        (initramfsBytes / 2 ** 20).toFixed(0)
+      } MiB initramfs (the kernel unpacks it beside itself, then node needs room): give at least ${minimum} MiB`
+    })
+  )
+}
+
+/**
+ * The virtio modules the guest needs for its consoles (virtio_console and
+ * virtio_pci, with what they depend on), in the modules tree of the kernel,
+ * when the tree has them as modules and `--add-module` does not add them:
+ * then the guest has no console, hence no output and no exit code.
+ * Nothing when the kernel has them built in or its tree is not known.
+ *
+ * @since 0.1.0
+ * @category checks
+ */
+export const missingVirtioModules = Effect.fn("Preflight.missingVirtioModules")(function*(
+  tree: string,
+  added: ReadonlyArray<string>
+): Effect.fn.Return<ReadonlyArray<string>, never, FileSystem.FileSystem | Path.Path> {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const order = yield* fs.readFileString(path.join(tree, "modules.order")).pipe(Effect.option)
+  if (Option.isNone(order)) return []
+  const byName = new Map<string, string>()
+  for (const relative of order.value.split("\n")) {
+    if (relative.trim() !== "") byName.set(Modinfo.nameFromPath(relative.trim()), path.join(tree, relative.trim()))
+  }
+  if (!byName.has("virtio_console")) return []
+  const have = new Set(added.map(Modinfo.nameFromPath))
+  const needed: Array<string> = []
+  const visit = (name: string): Effect.Effect<void> =>
+    Effect.gen(function*() {
+      const file = byName.get(name)
+      if (file === undefined || needed.includes(file)) return
+      needed.push(file)
+      const image = yield* fs.readFile(file).pipe(Effect.option)
+      if (Option.isNone(image)) return
+      const info = yield* Modinfo.read(image.value, file)
+      for (const dependency of info.depends) yield* visit(dependency)
+    })
+  yield* visit("virtio_console")
+  yield* visit("virtio_pci")
+  return needed.filter((file) => !have.has(Modinfo.nameFromPath(file)))
+})

