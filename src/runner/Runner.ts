@@ -111,10 +111,10 @@ export const run = Effect.fn("Runner.run")(function*(options: Options) {
     const missing = Option.isSome(tree) ? yield* Preflight.missingVirtioModules(tree.value, options.modules ?? []) : []
     if (missing.length > 0) {
       yield* options.warn(
-        `--transport virtio: this kernel has the virtio console driver as a module and no --add-module adds it, ` +
-          `so the guest gets no console (no output, no exit code). Add ${
-            missing.map((file) => `--add-module ${file}`).join(" ")
-          } and load them first with Kmod.withModules("/lib/modules/*")`
+        `--transport virtio: this kernel has its virtio console driver as a module and no --add-module adds it, ` +
+          `so the guest gets no console (no output, no exit code). Add these flags, and load the modules first ` +
+          `with Kmod.withModules("/lib/modules/*"):\n` +
+          missing.map((file) => `  --add-module ${file}`).join(" \\\n")
       )
     }
   }
