@@ -1,0 +1,100 @@
+/**
+ * What the runner shows when the guest fails, as a user runs it (the CLI,
+ * without --verbose): each failure says why on stderr, with the runner's
+ * exit code for it.
+ */
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import { join } from "node:path"
+import { exitCodes } from "../../src/runner/Cli.ts"
+import { boot, bootTimeout, hasQemu, inits } from "./harness.ts"
+
+const bin = join(import.meta.dirname, "../../bin/effect-sysinit")
+const failing = join(inits, "failing.ts")
+
+// The host's colour choices are the user's; these tests run as a CI job with neither.
+const { FORCE_COLOR: _force, NO_COLOR: _no, ...hostEnv } = process.env
+
+const cli = (args: ReadonlyArray<string>) => {
+  const result = spawnSync(process.execPath, [bin, "vm", "--timeout", "280", ...args], {
+    encoding: "utf8",
+    timeout: bootTimeout,
+    env: hostEnv
+  })
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr }
+}
+
+/** Where failing.ts throws at its top level: `path:line:`. */
+const throwLocation = () => {
+  const lines = fs.readFileSync(failing, "utf8").split("\n")
+  return `${failing}:${lines.findIndex((line) => line.includes("thrown at the top level")) + 1}:`
+}
+
+describe.skipIf(!hasQemu)("what the runner shows of a failing guest", () => {
+  it("prints the init's error line and exits 121 when a step fails", () => {
+    const run = cli([failing, "--", "fail"])
+    assert.strictEqual(run.status, exitCodes.NoExitCode, run.stderr)
+    assert.match(run.stderr, /^sysinit \S+ \S+ ERROR run failed: boom$/m)
+    assert.include(run.stderr, "effect-sysinit: guest error: no exit code found")
+  }, bootTimeout)
+
+  it(
+    "says the init threw before Sysinit.run, with the stack at the init's own file and line, not a kernel panic",
+    () => {
+      const run = cli([failing, "--", "throw before run"])
+      assert.strictEqual(run.status, exitCodes.NoExitCode, run.stderr)
+      assert.include(run.stderr, "effect-sysinit: the init threw before Sysinit.run: Error: thrown at the top level")
+      assert.include(run.stderr, throwLocation())
+      assert.notInclude(run.stderr, "Kernel panic")
+      assert.notInclude(run.stderr, "\u001b[")
+    },
+    bootTimeout
+  )
+
+  it.live("maps the stack of a throw before Sysinit.run in the code-cache start-up too", () =>
+    Effect.gen(function*() {
+      const run = yield* boot("failing.ts", { args: ["throw before run"], startup: "compile-cache" })
+      assert.strictEqual(run.outcome._tag, "InitThrew")
+      assert.include(run.outcome._tag === "InitThrew" ? run.outcome.error : "", throwLocation())
+    }).pipe(Effect.provide(NodeServices.layer)), bootTimeout)
+
+  it("says the init returned without calling Sysinit.run", () => {
+    const run = cli([failing, "--", "no run"])
+    assert.strictEqual(run.status, exitCodes.NoExitCode, run.stderr)
+    assert.include(run.stderr, "effect-sysinit: the init returned without calling Sysinit.run")
+  }, bootTimeout)
+
+  it("reports PID 1 out of memory as out of memory (123), not a kernel panic", () => {
+    const run = cli(["--memory", "512", failing, "--", "out of memory"])
+    assert.strictEqual(run.status, exitCodes.OutOfMemory, run.stderr)
+    assert.include(run.stderr, "effect-sysinit: guest error: out of memory")
+    assert.include(run.stderr, "--memory")
+  }, bootTimeout)
+
+  it(
+    "warns before the boot when --transport virtio lacks the kernel's virtio modules, and says why nothing came",
+    () => {
+      const run = cli(["--transport", "virtio", failing, "--", "colours"])
+      assert.strictEqual(run.status, exitCodes.NoExitCode, run.stderr)
+      assert.include(
+        run.stderr,
+        "effect-sysinit: warning: --transport virtio: this kernel has its virtio console driver"
+      )
+      assert.match(run.stderr, /--add-module \S+\/virtio_console\.ko/)
+      assert.include(
+        run.stderr,
+        "console 0 stayed empty, the guest had no console (its kernel needs the virtio modules)"
+      )
+    },
+    bootTimeout
+  )
+
+  it("keeps the guest's colours out of a piped stdout (the guest's own stdout is a terminal)", () => {
+    const piped = cli([failing, "--", "colours"])
+    assert.strictEqual(piped.status, 0, piped.stderr)
+    assert.strictEqual(piped.stdout, "14 { a: 'b' }\n")
+  }, bootTimeout)
+})
