@@ -54,8 +54,12 @@ export interface Bundle {
   readonly code: Uint8Array
   /** koffi's native binary for the bundled koffi version, when the init uses koffi. */
   readonly koffiNative: string | undefined
-  /** esbuild's source map of `code` (JSON), whose sources are relative to the working directory. */
-  readonly sourceMap: string
+  /**
+   * esbuild's source map of `code` (JSON; sources relative to the working
+   * directory), made only when asked for: esbuild bundles once more, which
+   * the runner does only to show a stack trace.
+   */
+  readonly sourceMap: Effect.Effect<string, BundleError>
   /** Lines of `code` before esbuild's output: the interpreter line. */
   readonly lineOffset: number
 }
@@ -136,42 +140,46 @@ const require = __sysinitCreateRequire(import.meta.url);`
 export const bundle = Effect.fn("Bundle.bundle")(function*(entry: string): Effect.fn.Return<Bundle, BundleError> {
   let koffiNative: string | undefined
   const esbuild = yield* Effect.promise(() => import("esbuild"))
-  const result = yield* Effect.tryPromise({
-    try: () =>
-      esbuild.build({
-        stdin: {
-          contents: guardedEntry(entry),
-          resolveDir: NodePath.dirname(NodePath.resolve(entry)),
-          sourcefile: "<effect-sysinit entry>",
-          loader: "js"
-        },
-        bundle: true,
-        platform: "node",
-        target: "node24",
-        format: "esm",
-        // effect-sysinit's own sources, so that an init bundles without a build of the package.
-        conditions: ["source"],
-        write: false,
-        outfile: "init.mjs",
-        sourcemap: "external",
-        sourcesContent: false,
-        logLevel: "silent",
-        banner: { js: requireShim },
-        plugins: [koffiBesideBundle((native) => koffiNative = native)]
-      }),
-    catch: (error) => new BundleError({ entry, reason: error instanceof Error ? error.message : String(error) })
-  })
-  const output = result.outputFiles.find((file) => file.path.endsWith(".mjs"))
-  const map = result.outputFiles.find((file) => file.path.endsWith(".map"))
-  if (output === undefined || map === undefined) {
-    return yield* new BundleError({ entry, reason: "esbuild wrote no output" })
-  }
+  const build = (sourceMap: boolean) =>
+    Effect.tryPromise({
+      try: () =>
+        esbuild.build({
+          stdin: {
+            contents: guardedEntry(entry),
+            resolveDir: NodePath.dirname(NodePath.resolve(entry)),
+            sourcefile: "<effect-sysinit entry>",
+            loader: "js"
+          },
+          bundle: true,
+          platform: "node",
+          target: "node24",
+          format: "esm",
+          // effect-sysinit's own sources, so that an init bundles without a build of the package.
+          conditions: ["source"],
+          write: false,
+          outfile: "init.mjs",
+          // "external" adds no comment: the code is the same with the map and without.
+          ...(sourceMap ? { sourcemap: "external", sourcesContent: false } as const : {}),
+          logLevel: "silent",
+          banner: { js: requireShim },
+          plugins: [koffiBesideBundle((native) => koffiNative = native)]
+        }),
+      catch: (error) => new BundleError({ entry, reason: error instanceof Error ? error.message : String(error) })
+    })
+  const output = (yield* build(false)).outputFiles.find((file) => file.path.endsWith(".mjs"))
+  if (output === undefined) return yield* new BundleError({ entry, reason: "esbuild wrote no output" })
   const interpreterLine = /^#![^\n]*\n/
   const text = output.text.replace(interpreterLine, "")
+  const sourceMap = Effect.flatMap(build(true), (result) => {
+    const map = result.outputFiles.find((file) => file.path.endsWith(".map"))
+    return map === undefined
+      ? Effect.fail(new BundleError({ entry, reason: "esbuild wrote no source map" }))
+      : Effect.succeed(map.text)
+  })
   return {
     code: new TextEncoder().encode(`#!${guestNodePath}\n${text}`),
     koffiNative,
-    sourceMap: map.text,
+    sourceMap,
     lineOffset: interpreterLine.test(output.text) ? 0 : 1
   }
 })

@@ -93,8 +93,8 @@ export interface Report extends Qemu.Ending {
 /**
  * Bundles, builds and boots. Input that cannot boot is refused first
  * (`Preflight.InvalidInput`). The report's init errors and `InitThrew`
- * stack, and the lines given to `console`, have the stack frames of the
- * bundle mapped to the user's sources.
+ * stack have the stack frames of the bundle mapped to the user's sources
+ * (the lines given to `console` are console 0 as it came).
  *
  * @since 0.1.0
  * @category running
@@ -126,13 +126,14 @@ export const run = Effect.fn("Runner.run")(function*(options: Options) {
     : Option.none<Snapshot.Snapshot>()
   const bundle = Option.isSome(snapshot) ? undefined : yield* Bundle.bundle(options.init)
   const startup: Startup = Option.isSome(snapshot) ? "snapshot" : asked === "bundle" ? "bundle" : "compile-cache"
-  const sourceMap: SourceMapping.Generated = Option.isSome(snapshot) ? snapshot.value.sourceMap : {
-    names: [`file://${startup === "compile-cache" ? CompileCache.guestBundlePath : "/init"}`],
-    map: bundle!.sourceMap,
-    lineOffset: bundle!.lineOffset,
-    sourceRoot: process.cwd()
-  }
-  const mapStack = SourceMapping.mapper(sourceMap)
+  const sourceMap: Effect.Effect<SourceMapping.Generated, unknown> = Option.isSome(snapshot)
+    ? snapshot.value.sourceMap
+    : Effect.map(bundle!.sourceMap, (map) => ({
+      names: [`file://${startup === "compile-cache" ? CompileCache.guestBundlePath : "/init"}`],
+      map,
+      lineOffset: bundle!.lineOffset,
+      sourceRoot: process.cwd()
+    }))
   // A file without a name: nothing is left on disk however the runner ends.
   const initramfs = yield* AnonymousFile.make
   const initramfsBytes = yield* Initramfs.build({
@@ -160,11 +161,15 @@ export const run = Effect.fn("Runner.run")(function*(options: Options) {
     qemu: options.qemu
   }, {
     stdout: options.stdout,
-    console: (line) => options.console(mapStack(line)),
+    console: options.console,
     outputs,
     timeout: options.timeout
   })
   const ended = yield* Clock.currentTimeMillis
+  // The map is made only for a trace to show: a run that fails nowhere pays nothing for it.
+  const mapStack = ending.outcome._tag === "InitThrew" || ending.errors.length > 0
+    ? yield* Effect.map(sourceMap, SourceMapping.mapper).pipe(Effect.orElseSucceed(() => (text: string) => text))
+    : (text: string) => text
   const report: Report = {
     outcome: ending.outcome._tag === "InitThrew"
       ? Qemu.Outcome.InitThrew({ error: mapStack(ending.outcome.error) })

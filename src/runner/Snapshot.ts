@@ -109,8 +109,12 @@ export interface Options {
 export interface Snapshot {
   readonly blob: Uint8Array
   readonly koffiNative: string | undefined
-  /** The snapshotted script's source map, under the name the guest's stack frames give the script. */
-  readonly sourceMap: SourceMapping.Generated
+  /**
+   * The snapshotted script's source map, under the name the guest's stack
+   * frames give the script; made only when asked for (esbuild bundles once
+   * more), which the runner does only to show a stack trace.
+   */
+  readonly sourceMap: Effect.Effect<SourceMapping.Generated, SnapshotError>
 }
 
 /**
@@ -134,37 +138,35 @@ export const make = Effect.fn("Snapshot.make")(function*(
   let koffiNative: string | undefined
   const esbuild = yield* Effect.promise(() => import("esbuild"))
   const absoluteEntry = NodePath.resolve(entry)
-  const result = yield* Effect.tryPromise({
-    try: () =>
-      esbuild.build({
-        stdin: {
-          contents: snapshotEntry(absoluteEntry, options),
-          resolveDir: path.dirname(absoluteEntry),
-          sourcefile: "<effect-sysinit entry>",
-          loader: "js"
-        },
-        bundle: true,
-        platform: "node",
-        target: "node24",
-        format: "cjs",
-        minify: options.minify ?? false,
-        conditions: ["source"],
-        write: false,
-        outfile: "init.cjs",
-        sourcemap: "external",
-        sourcesContent: false,
-        logLevel: "silent",
-        define: { "import.meta": "__sysinitImportMeta" },
-        banner: { js: importMetaShim },
-        plugins: [koffiBesideBundle((native) => koffiNative = native)]
-      }),
-    catch: (error) => new SnapshotError({ reason: error instanceof Error ? error.message : String(error) })
-  })
-  const script = result.outputFiles.find((file) => file.path.endsWith(".cjs"))
-  const map = result.outputFiles.find((file) => file.path.endsWith(".map"))
-  if (script === undefined || map === undefined) {
-    return yield* new SnapshotError({ reason: "esbuild wrote no output" })
-  }
+  const build = (sourceMap: boolean) =>
+    Effect.tryPromise({
+      try: () =>
+        esbuild.build({
+          stdin: {
+            contents: snapshotEntry(absoluteEntry, options),
+            resolveDir: path.dirname(absoluteEntry),
+            sourcefile: "<effect-sysinit entry>",
+            loader: "js"
+          },
+          bundle: true,
+          platform: "node",
+          target: "node24",
+          format: "cjs",
+          minify: options.minify ?? false,
+          conditions: ["source"],
+          write: false,
+          outfile: "init.cjs",
+          // "external" adds no comment: the code is the same with the map and without.
+          ...(sourceMap ? { sourcemap: "external", sourcesContent: false } as const : {}),
+          logLevel: "silent",
+          define: { "import.meta": "__sysinitImportMeta" },
+          banner: { js: importMetaShim },
+          plugins: [koffiBesideBundle((native) => koffiNative = native)]
+        }),
+      catch: (error) => new SnapshotError({ reason: error instanceof Error ? error.message : String(error) })
+    })
+  const script = (yield* build(false)).outputFiles.find((file) => file.path.endsWith(".cjs"))
+  if (script === undefined) return yield* new SnapshotError({ reason: "esbuild wrote no output" })
   return yield* Effect.gen(function*() {
     // Files without a name: nothing is left on disk if the runner is killed meanwhile.
     const scriptFile = yield* AnonymousFile.make
@@ -184,12 +186,17 @@ export const make = Effect.fn("Snapshot.make")(function*(
     if (exitCode !== 0) return yield* new SnapshotError({ reason: `node exited with ${exitCode}: ${stderr.trim()}` })
     const blob = yield* fs.readFile(blobFile.path)
     if (blob.length === 0) return yield* new SnapshotError({ reason: `${node} wrote no snapshot` })
-    const sourceMap: SourceMapping.Generated = {
-      names: [scriptFile.path],
-      map: map.text,
-      lineOffset: 0,
-      sourceRoot: process.cwd()
-    }
+    const sourceMap = Effect.flatMap(build(true), (result) => {
+      const map = result.outputFiles.find((file) => file.path.endsWith(".map"))
+      if (map === undefined) return Effect.fail(new SnapshotError({ reason: "esbuild wrote no source map" }))
+      const generated: SourceMapping.Generated = {
+        names: [scriptFile.path],
+        map: map.text,
+        lineOffset: 0,
+        sourceRoot: process.cwd()
+      }
+      return Effect.succeed(generated)
+    })
     return { blob, koffiNative, sourceMap } satisfies Snapshot
   }).pipe(
     Effect.scoped,

@@ -23,7 +23,7 @@ describe("source mapping", () => {
         const at = locate(code, "new Error(`no init here")
         const map = SourceMapping.mapper({
           names: ["file:///init"],
-          map: bundle.sourceMap,
+          map: yield* bundle.sourceMap,
           lineOffset: bundle.lineOffset,
           sourceRoot: process.cwd()
         })
