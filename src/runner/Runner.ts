@@ -168,7 +168,10 @@ export const run = Effect.fn("Runner.run")(function*(options: Options) {
   const ended = yield* Clock.currentTimeMillis
   // The map is made only for a trace to show: a run that fails nowhere pays nothing for it.
   const mapStack = ending.outcome._tag === "InitThrew" || ending.errors.length > 0
-    ? yield* Effect.map(sourceMap, SourceMapping.mapper).pipe(Effect.orElseSucceed(() => (text: string) => text))
+    ? yield* Effect.map(sourceMap, (generated) => {
+      const map = SourceMapping.mapper(generated)
+      return (text: string) => SourceMapping.dropRunnerFrames(map(text))
+    }).pipe(Effect.orElseSucceed(() => (text: string) => text))
     : (text: string) => text
   const report: Report = {
     outcome: ending.outcome._tag === "InitThrew"

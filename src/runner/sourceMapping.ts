@@ -71,3 +71,15 @@ export const mapper = (generated: Generated): (text: string) => string => {
  */
 export const combine = (mappers: ReadonlyArray<(text: string) => string>): (text: string) => string => (text) =>
   mappers.reduce((mapped, map) => map(mapped), text)
+
+const runnerFrame = /^\s+at (?:.* \()?<(?:bundle|effect-sysinit entry)>:\d+:\d+\)?$/
+
+/**
+ * Drops the stack frames of the runner's own machinery (esbuild's helpers,
+ * the entry that imports the user's module), which say nothing to the user.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const dropRunnerFrames = (text: string): string =>
+  text.split("\n").filter((line) => !runnerFrame.test(line)).join("\n")

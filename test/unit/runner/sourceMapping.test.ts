@@ -48,4 +48,14 @@ describe("source mapping", () => {
     assert.strictEqual(map("at g (/proc/1/fd/3:9:9)"), "at g (<bundle>:9:9)")
     assert.strictEqual(map("no frame here"), "no frame here")
   })
+
+  it("drops the frames of the runner's machinery and keeps the user's", () => {
+    assert.strictEqual(
+      SourceMapping.dropRunnerFrames(
+        "Error: PORT is not set\n    at top.ts (/p/top.ts:4:31)\n    at __init (<bundle>:15:61)\n" +
+          "    at <effect-sysinit entry>:19:31\n    at node:internal/modules/esm:1:2"
+      ),
+      "Error: PORT is not set\n    at top.ts (/p/top.ts:4:31)\n    at node:internal/modules/esm:1:2"
+    )
+  })
 })
