@@ -156,8 +156,8 @@ export const timeoutFlag: Flag.Flag<Option.Option<Duration.Duration>> = Flag.Str
     (text) => Option.filter(parseTimeout(text), Duration.isGreaterThan(Duration.zero)),
     (text) =>
       Option.isSome(parseTimeout(text))
-        ? `--timeout must be more than 0, got ${text} (leave it out to wait as long as the guest runs)`
-        : `not a duration: ${text} (90, 90s, 2m, 1500ms)`
+        ? "a duration above 0 (leave --timeout out to wait as long as the guest runs)"
+        : "a duration such as 90, 90s, 2m or 1500ms"
   ),
   Flag.optional
 )
