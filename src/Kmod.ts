@@ -21,11 +21,14 @@ import { SyscallError, Syscalls } from "./Syscalls.ts"
 export type Compression = CompressionFormat | "none"
 
 /**
+ * The compression of a module file by its name, as modprobe reads it: only
+ * `.ko.gz`, `.ko.xz` and `.ko.zst` are compressed modules; any other name
+ * (`veth.gz` too) is loaded as it is, and the kernel judges the bytes.
+ *
  * @since 0.1.0
  * @category operations
  */
-export const compressionOf = (path: string): Compression =>
-  path.endsWith(".gz") ? "gzip" : path.endsWith(".xz") ? "xz" : path.endsWith(".zst") ? "zstd" : "none"
+export const compressionOf = (path: string): Compression => Modinfo.compressionOfFile(path) ?? "none"
 
 /**
  * A compressed module file is corrupt or truncated.

@@ -1,5 +1,5 @@
 /**
- * Network interfaces.
+ * Network interfaces, and the host name.
  *
  * @since 0.1.0
  */
@@ -42,3 +42,26 @@ export const isInterfaceUp = Effect.fn("Network.isInterfaceUp")(
  * @category steps
  */
 export const withInterfaceUp = (name: string): Effect.Effect<void, SyscallError, Syscalls> => setInterfaceUp(name)
+
+/**
+ * Sets the machine's host name (sethostname(2)), what `uname -n`,
+ * `os.hostname()` and `/proc/sys/kernel/hostname` give. A name longer than
+ * 64 bytes is `EINVAL`.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const setHostname = Effect.fn("Network.setHostname")(
+  function*(name: string): Effect.fn.Return<void, SyscallError, Syscalls> {
+    const syscalls = yield* Syscalls
+    yield* syscalls.sethostname(name)
+  }
+)
+
+/**
+ * A step of `Sysinit.run`: `setHostname`.
+ *
+ * @since 0.1.0
+ * @category steps
+ */
+export const withHostname = (name: string): Effect.Effect<void, SyscallError, Syscalls> => setHostname(name)
