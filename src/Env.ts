@@ -1,6 +1,25 @@
 /**
  * The environment of the init and its children, and kernel parameters.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Env, Layer, Mount } from "effect-sysinit"
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Mount.mountAll(Mount.essentialMountPoints()) // sysctls are files under /proc/sys
+ *   yield* Env.setEnv({ PATH: "/data:/usr/bin:/bin" })
+ *   yield* Env.sysctl("net.ipv4.ip_forward", "1")
+ *   console.log(yield* Env.readSysctl("net/ipv4/ip_forward"))
+ *   const kernel = yield* Layer.MemoryKernel
+ *   console.log(kernel.state.env.get("PATH"))
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Layer.memory())))
+ * // prints: 1
+ * // prints: /data:/usr/bin:/bin
+ * ```
+ *
  * @since 0.1.0
  */
 import { Data, Effect } from "effect"

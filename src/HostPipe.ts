@@ -279,6 +279,29 @@ export const withHostPipes: Effect.Effect<void, SyscallError, Syscalls | State |
  * `Console`) to `/dev/virtrun1`. When the scope closes, the pipe is drained
  * and stdout restored. A second call in the same run does nothing more.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { HostPipe, Layer, Sysinit } from "effect-sysinit"
+ *
+ * const program = Effect.gen(function*() {
+ *   const kernel = yield* Layer.MemoryKernel
+ *   const during = Effect.sync(() => console.log(`during the run, stdout is fd ${kernel.state.stdoutFd}`))
+ *   yield* Sysinit.runSteps(HostPipe.withStdoutHostPipe, during)
+ *   console.log(`after it, stdout is ${kernel.state.stdoutFd ?? "restored"}`)
+ *   const [pipe] = kernel.state.consoles.values()
+ *   console.log(`${pipe?.device}: raw ${pipe?.raw}, drained ${pipe?.drained}, open ${pipe?.open}`)
+ *   console.log(kernel.state.tree.get("/dev/virtrun1"))
+ * })
+ *
+ * // Consoles 0 and 1 on serial ports, as the runner connects them by default.
+ * Effect.runPromise(program.pipe(Effect.provide(Layer.memory({ consoles: { transport: "serial", ports: [0, 1] } }))))
+ * // prints: during the run, stdout is fd 3
+ * // prints: after it, stdout is restored
+ * // prints: /dev/ttyS1: raw true, drained true, open false
+ * // prints: { type: 'symlink', target: '/dev/ttyS1' }
+ * ```
+ *
  * @since 0.1.0
  * @category steps
  */

@@ -50,10 +50,11 @@ export interface MainOptions extends Sysinit.RunOptions {
  *
  * @example
  * ```ts
- * import { Init, Mount, Sysinit } from "effect-sysinit"
  * import { Console } from "effect"
+ * import { Init, Mount, Sysinit } from "effect-sysinit"
  *
  * Init.main(Mount.withMountPoints(Mount.systemMountPoints()), Console.log("hello"), Sysinit.setExitCode(0))
+ * // prints: hello
  * ```
  *
  * @since 0.1.0
@@ -64,6 +65,16 @@ export const main = (...steps: ReadonlyArray<Sysinit.Step<unknown, Services>>): 
 
 /**
  * `main` with options (`timeout`, `stdoutHostPipe`).
+ *
+ * @example
+ * ```ts
+ * import { Console } from "effect"
+ * import { Init, Sysinit } from "effect-sysinit"
+ *
+ * // A run of at most a minute, its stdout left on the kernel's console (console 0).
+ * Init.mainWith({ timeout: "1 minute", stdoutHostPipe: false }, Console.log("on console 0"), Sysinit.setExitCode(0))
+ * // prints: on console 0
+ * ```
  *
  * @since 0.1.0
  * @category running

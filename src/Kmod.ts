@@ -196,6 +196,29 @@ interface ModuleFile extends Modinfo.ModuleInfo {
  * Files without a module extension (`.ko`, `.ko.gz`, `.ko.xz`, `.ko.zst`)
  * and directories are skipped. The first failure stops the rest.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Kmod, Layer } from "effect-sysinit"
+ * import { gzipSync } from "node:zlib"
+ *
+ * // Stand-ins for module files: the in-memory kernel loads any ELF image, named
+ * // by its .modinfo or else by its file (these hold only the ELF magic).
+ * const elf = "\x7fELF"
+ * const machine = Layer.memory({
+ *   files: { "/lib/modules/veth.ko.gz": gzipSync(elf), "/lib/modules/dummy.ko": elf, "/lib/modules/README": "" }
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Kmod.loadModules("/lib/modules/*")
+ *   const kernel = yield* Layer.MemoryKernel
+ *   console.log(kernel.state.modules.map((module) => module.name).join(" "))
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(machine)))
+ * // prints: dummy veth
+ * ```
+ *
  * @since 0.1.0
  * @category operations
  */

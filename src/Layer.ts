@@ -96,6 +96,26 @@ export class MemoryKernel extends Context.Service<MemoryKernel, MemoryKernelHand
  * touching the host, answers with the errnos Linux gives, and leaves its
  * effects in `MemoryKernel` for the test to inspect.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Layer, Network } from "effect-sysinit"
+ *
+ * const program = Effect.gen(function*() {
+ *   const kernel = yield* Layer.MemoryKernel
+ *   yield* Network.setInterfaceUp("eth0")
+ *   kernel.fail({ call: "setInterfaceFlags", errno: "EPERM", path: "lo" })
+ *   const error = yield* Effect.flip(Network.setInterfaceUp("lo"))
+ *   console.log(error.message)
+ *   console.log(kernel.calls.map(({ call, path }) => `${call} ${path}`).join(", "))
+ * })
+ *
+ * // A machine with a second interface, both down.
+ * Effect.runPromise(program.pipe(Effect.provide(Layer.memory({ interfaces: { lo: 0, eth0: 0 } }))))
+ * // prints: ioctl "lo": EPERM (operation not permitted)
+ * // prints: interfaceFlags eth0, setInterfaceFlags eth0, interfaceFlags lo, setInterfaceFlags lo
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */

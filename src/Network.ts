@@ -1,6 +1,27 @@
 /**
  * Network interfaces, and the host name.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Layer, Network } from "effect-sysinit"
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Network.setInterfaceUp("lo")
+ *   yield* Network.setHostname("guest")
+ *   console.log(yield* Network.isInterfaceUp("lo"))
+ *   const error = yield* Effect.flip(Network.setInterfaceUp("eth0"))
+ *   console.log(error.message)
+ *   const kernel = yield* Layer.MemoryKernel
+ *   console.log(kernel.state.sysctls.get("kernel.hostname"))
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Layer.memory())))
+ * // prints: true
+ * // prints: ioctl "eth0": ENODEV (no such device)
+ * // prints: guest
+ * ```
+ *
  * @since 0.1.0
  */
 import { Effect } from "effect"

@@ -75,6 +75,26 @@ export interface NodeProcessShape {
 /**
  * The init's Node process.
  *
+ * @example
+ * ```ts
+ * import { Effect, Queue } from "effect"
+ * import { Layer, NodeProcess } from "effect-sysinit"
+ *
+ * const program = Effect.gen(function*() {
+ *   const nodeProcess = yield* NodeProcess.NodeProcess
+ *   const signals = yield* nodeProcess.signals(["SIGTERM"]) // handled until the scope closes
+ *   const kernel = yield* Layer.MemoryKernel
+ *   kernel.raise("SIGTERM") // what `kill 1` does on the live machine
+ *   console.log(yield* Queue.take(signals))
+ *   yield* nodeProcess.setEnv("TERM", "dumb")
+ *   console.log(kernel.state.env.get("TERM"))
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(Layer.memory())))
+ * // prints: SIGTERM
+ * // prints: dumb
+ * ```
+ *
  * @since 0.1.0
  * @category services
  */

@@ -156,6 +156,26 @@ export const catchCtrlAltDel: Effect.Effect<void, never, Syscalls> = Effect.gen(
  * waits for by pid (reaping it here would steal its exit status, and Node
  * would never report it). Returns what it reaped.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Layer, Pid1 } from "effect-sysinit"
+ *
+ * const program = Effect.gen(function*() {
+ *   const kernel = yield* Layer.MemoryKernel
+ *   kernel.addZombie(41) // orphans the kernel gave to PID 1
+ *   kernel.addZombie(42)
+ *   kernel.addZombie(43, { spawnedByNode: true }) // Node's own child: libuv waits for it by pid
+ *   const reaped = yield* Pid1.reapZombies
+ *   console.log(`reaped ${reaped.map((child) => child.pid).join(" ")}`)
+ *   console.log(`left to Node ${kernel.state.zombies.map((zombie) => zombie.pid).join(" ")}`)
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Layer.memory())))
+ * // prints: reaped 41 42
+ * // prints: left to Node 43
+ * ```
+ *
  * @since 0.1.0
  * @category operations
  */
@@ -213,6 +233,25 @@ export interface SuperviseOptions {
  * Handles shutdown signals and process faults, and reaps orphans, for as
  * long as the scope is open. Returns an Effect that fails with the first
  * `Interruption`: race it against the work it guards.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Layer, Pid1 } from "effect-sysinit"
+ *
+ * const work = Effect.never // the steps of a run, which a shutdown signal must stop
+ *
+ * const program = Effect.gen(function*() {
+ *   const interrupted = yield* Pid1.supervise({ timeout: "1 minute" })
+ *   const kernel = yield* Layer.MemoryKernel
+ *   kernel.raise("SIGTERM")
+ *   const reason = yield* Effect.flip(Effect.raceFirst(work, interrupted))
+ *   console.log(reason.message, reason._tag === "Signalled" ? reason.exitCode : "")
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(Layer.memory())))
+ * // prints: received SIGTERM 143
+ * ```
  *
  * @since 0.1.0
  * @category operations

@@ -40,6 +40,32 @@ export const make: Effect.Effect<StateShape> = Effect.gen(function*() {
  * made every time after: e.g. the host pipes, set up once per run whichever
  * step asks first. A failure is not kept: the next ask tries again.
  *
+ * @example
+ * ```ts
+ * import { Console, Effect } from "effect"
+ * import { Layer, Mount, State, Sysinit } from "effect-sysinit"
+ *
+ * // A scratch file system for the steps that need one, mounted by the first that asks.
+ * const scratch = State.once(
+ *   "example/scratch",
+ *   Effect.gen(function*() {
+ *     yield* Mount.mount("/tmp/scratch", { fsType: Mount.FSType.Tmp })
+ *     yield* Console.log("mounted /tmp/scratch")
+ *     return "/tmp/scratch"
+ *   })
+ * )
+ *
+ * const program = Sysinit.runSteps(
+ *   Effect.flatMap(scratch, (dir) => Console.log(`step 1 writes to ${dir}`)),
+ *   Effect.flatMap(scratch, (dir) => Console.log(`step 2 reads from ${dir}`))
+ * )
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Layer.memory())))
+ * // prints: mounted /tmp/scratch
+ * // prints: step 1 writes to /tmp/scratch
+ * // prints: step 2 reads from /tmp/scratch
+ * ```
+ *
  * @since 0.1.0
  * @category operations
  */

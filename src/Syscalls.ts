@@ -150,6 +150,26 @@ export interface SyscallsShape {
 /**
  * The kernel service.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Layer, Syscalls } from "effect-sysinit"
+ *
+ * // What every module does: ask for the service, make calls, get typed errors with the errno Linux gives.
+ * const program = Effect.gen(function*() {
+ *   const syscalls = yield* Syscalls.Syscalls
+ *   yield* syscalls.mkdirAll("/run/app", 0o755)
+ *   yield* syscalls.writeFile("/run/app/ready", "1")
+ *   console.log(yield* syscalls.fileType("/run/app/ready"))
+ *   const error = yield* Effect.flip(syscalls.readFile("/run/app/missing"))
+ *   console.log(error.syscall, error.errno, error.path)
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Layer.memory())))
+ * // prints: file
+ * // prints: open ENOENT /run/app/missing
+ * ```
+ *
  * @since 0.1.0
  * @category services
  */

@@ -156,6 +156,27 @@ const runStepsWith = <const Steps extends AnySteps>(
  * failing one is logged) and returns the exit code that was set. A defect in
  * a step becomes `Panic`.
  *
+ * @example
+ * ```ts
+ * import { Console, Effect, Option } from "effect"
+ * import { Layer, Sysinit } from "effect-sysinit"
+ *
+ * const program = Effect.gen(function*() {
+ *   const code = yield* Sysinit.runSteps(
+ *     Effect.addFinalizer(() => Console.log("cleaned up")),
+ *     Console.log("hello"),
+ *     Sysinit.setExitCode(3)
+ *   )
+ *   const kernel = yield* Layer.MemoryKernel
+ *   console.log(`exit code ${Option.getOrThrow(code)}, ${kernel.state.mounts.length} mounts`)
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Layer.memory())))
+ * // prints: hello
+ * // prints: cleaned up
+ * // prints: exit code 3, 3 mounts
+ * ```
+ *
  * @since 0.1.0
  * @category running
  */
@@ -226,6 +247,24 @@ const reportedExitCode = (
  * an exit code had been set before (a deliberate exit); none otherwise.
  *
  * Log lines go to console 0 as `sysinit 2026/11/27 08:53:12.123456 LEVEL message`.
+ *
+ * @example
+ * ```ts
+ * import { Console, Effect } from "effect"
+ * import { Layer, Mount, Sysinit } from "effect-sysinit"
+ *
+ * // The module of /init, without Init.main and its extras (Node's services, stdout on console 1).
+ * Effect.runFork(
+ *   Sysinit.run(
+ *     Mount.withMountPoints(Mount.systemMountPoints()),
+ *     Effect.addFinalizer(() => Console.log("finalizers run before the exit code is reported")),
+ *     Console.log("hello from PID 1"),
+ *     Sysinit.setExitCode(0)
+ *   ).pipe(Effect.provide(Layer.live))
+ * )
+ * // prints: hello from PID 1
+ * // prints: finalizers run before the exit code is reported
+ * ```
  *
  * @since 0.1.0
  * @category running
