@@ -7,7 +7,15 @@
  */
 import { Clock, Data, Duration, Effect, Option, Ref } from "effect"
 import type { Scope } from "effect"
-import { consoleDevice, consoleLimit, hostPipePath, stdoutPort, type Transport } from "./internal/protocol.ts"
+import {
+  consoleDevice,
+  consoleLimit,
+  hostPipePath,
+  stdoutPort,
+  type Transport,
+  transportModulesDirectory
+} from "./internal/protocol.ts"
+import * as Kmod from "./Kmod.ts"
 import { State } from "./State.ts"
 import { type SyscallError, Syscalls } from "./Syscalls.ts"
 
@@ -236,9 +244,24 @@ const openPipe = Effect.fnUntraced(function*(port: number, device: string) {
 })
 
 /**
+ * Loads the modules that the runner put in `/lib/modules/transport` for
+ * the consoles of its transport (virtio_console and virtio_mmio for an
+ * arm64 guest of Debian's kernel), when there are any.
+ */
+const loadTransportModules = Effect.gen(function*() {
+  const syscalls = yield* Syscalls
+  // A stat, not a glob, where there is nothing: most runs.
+  const directory = yield* Effect.result(syscalls.fileType(transportModulesDirectory))
+  if (directory._tag === "Failure" || directory.success !== "directory") return
+  yield* Kmod.loadModules(`${transportModulesDirectory}/*`)
+})
+
+/**
  * Opens every connected console but console 0 in raw mode, links
  * `/dev/virtrun<N>` to it, and drains and closes it when the scope closes.
  * Within one run it sets them up once and then returns the same pipes.
+ * First it loads the modules that the runner put in
+ * `/lib/modules/transport` for the transport's consoles.
  *
  * Over virtio it first waits for the consoles that a just loaded
  * virtio_console is still adding, and, when the init started without a
@@ -251,12 +274,13 @@ const openPipe = Effect.fnUntraced(function*(port: number, device: string) {
  */
 export const setupHostPipes: Effect.Effect<
   ReadonlyArray<HostPipe>,
-  SyscallError,
+  SyscallError | Kmod.LoadModulesError,
   Syscalls | State | Scope.Scope
 > = Effect.gen(function*() {
   const state = yield* State
   const existing = yield* Ref.get(state.hostPipes)
   if (Option.isSome(existing)) return existing.value
+  yield* loadTransportModules
   const { consoles, transport } = yield* consolesByTransport
   if (transport === "virtio") yield* reopenStdioOnConsole
   const pipes: Array<HostPipe> = []
@@ -273,9 +297,8 @@ export const setupHostPipes: Effect.Effect<
  * @since 0.1.0
  * @category steps
  */
-export const withHostPipes: Effect.Effect<void, SyscallError, Syscalls | State | Scope.Scope> = Effect.asVoid(
-  setupHostPipes
-)
+export const withHostPipes: Effect.Effect<void, SyscallError | Kmod.LoadModulesError, Syscalls | State | Scope.Scope> =
+  Effect.asVoid(setupHostPipes)
 
 /**
  * A step of `Sysinit.run`: sets up the host pipes if needed and sends what
@@ -288,7 +311,7 @@ export const withHostPipes: Effect.Effect<void, SyscallError, Syscalls | State |
  */
 export const withStdoutHostPipe: Effect.Effect<
   void,
-  SyscallError | HostPipeMissing,
+  SyscallError | Kmod.LoadModulesError | HostPipeMissing,
   Syscalls | State | Scope.Scope
 > = Effect.gen(function*() {
   const syscalls = yield* Syscalls
