@@ -6,9 +6,11 @@
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem } from "effect"
+import { existsSync } from "node:fs"
 import { join } from "node:path"
 import * as Architecture from "../../../src/runner/Architecture.ts"
 import * as Kvm from "../../../src/runner/Kvm.ts"
+import * as Qemu from "../../../src/runner/Qemu.ts"
 
 const host = Architecture.all[process.arch === "arm64" ? "aarch64" : "x86_64"]
 const foreign = host.name === "x86_64" ? Architecture.all.aarch64 : Architecture.all.x86_64
@@ -130,4 +132,29 @@ describe("Kvm.decide", () => {
       assert.strictEqual(read.uid, process.getuid!())
       assert.strictEqual(read.device !== undefined, yield* (yield* FileSystem.FileSystem).exists("/dev/kvm"))
     }).pipe(Effect.provide(NodeServices.layer)))
+})
+
+describe.skipIf(!existsSync("/dev/kvm"))("Qemu.probeKvm, with a stand-in for QEMU", () => {
+  const standIn = (script: string) =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const file = join(yield* fs.makeTempDirectoryScoped(), "qemu")
+      yield* fs.writeFileString(file, `#!/bin/sh\n${script}\n`)
+      yield* fs.chmod(file, 0o755)
+      return file
+    })
+
+  const cases: ReadonlyArray<readonly [string, string, boolean]> = [
+    ["a boot that ends (the kernel's panic, -no-reboot) says KVM works", "exit 0", true],
+    ["a QEMU that fails says it does not", "exit 1", false],
+    ["a QEMU that hangs is killed after the timeout, and says it does not", "exec sleep 60", false]
+  ]
+  for (const [name, script, works] of cases) {
+    it.live(name, () =>
+      Effect.gen(function*() {
+        const qemu = yield* standIn(script)
+        // A stand-in that was not killed would outlast the test's own timeout.
+        assert.strictEqual(yield* Qemu.probeKvm("/k/vmlinuz", { qemu, timeout: "500 millis" }), works)
+      }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+  }
 })
