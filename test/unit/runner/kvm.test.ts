@@ -134,15 +134,17 @@ describe("Kvm.decide", () => {
     }).pipe(Effect.provide(NodeServices.layer)))
 })
 
+/** A shell script that stands in for QEMU. */
+const standIn = (script: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const file = join(yield* fs.makeTempDirectoryScoped(), "qemu")
+    yield* fs.writeFileString(file, `#!/bin/sh\n${script}\n`)
+    yield* fs.chmod(file, 0o755)
+    return file
+  })
+
 describe.skipIf(!existsSync("/dev/kvm"))("Qemu.probeKvm, with a stand-in for QEMU", () => {
-  const standIn = (script: string) =>
-    Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      const file = join(yield* fs.makeTempDirectoryScoped(), "qemu")
-      yield* fs.writeFileString(file, `#!/bin/sh\n${script}\n`)
-      yield* fs.chmod(file, 0o755)
-      return file
-    })
 
   const cases: ReadonlyArray<readonly [string, string, boolean]> = [
     ["a boot that ends (the kernel's panic, -no-reboot) says KVM works", "exit 0", true],
