@@ -140,7 +140,9 @@ const vm = Command.make("vm", {
     Argument.withDescription("Arguments for the init, after --")
   ),
   kernel: Flag.File("kernel", { mustExist: true }).pipe(
-    Flag.withDescription("Kernel image (default: $SYSINIT_KERNEL, else a cached Debian kernel, fetched once)"),
+    Flag.withDescription(
+      "Kernel image (default: $SYSINIT_KERNEL for x86_64, else a cached Debian kernel of the architecture, fetched once)"
+    ),
     Flag.optional
   ),
   node: Flag.File("node", { mustExist: true }).pipe(
