@@ -145,7 +145,6 @@ const standIn = (script: string) =>
   })
 
 describe.skipIf(!existsSync("/dev/kvm"))("Qemu.probeKvm, with a stand-in for QEMU", () => {
-
   const cases: ReadonlyArray<readonly [string, string, boolean]> = [
     ["a boot that ends (the kernel's panic, -no-reboot) says KVM works", "exit 0", true],
     ["a QEMU that fails says it does not", "exit 1", false],
