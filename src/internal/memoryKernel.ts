@@ -259,7 +259,9 @@ export class MemoryKernel {
         if (device === null) return relative === "console" || relative === "null" ? { type: "device" } : undefined
         const index = Number(device[2])
         if (device[1] === "hvc") {
-          return this.consolesConfig.transport === "virtio" && index < consoleLimit.virtio ? { type: "device" } : undefined
+          return this.consolesConfig.transport === "virtio" && index < consoleLimit.virtio
+            ? { type: "device" }
+            : undefined
         }
         return index < consoleLimit.serial ? { type: "device" } : undefined
       }
