@@ -55,12 +55,15 @@ done
 # Only the shared libraries and the loader: no locales, docs or gconv modules.
 rm -rf "$work/sysroot/usr/share" "$work/sysroot/usr/lib/$(ls "$work/sysroot/usr/lib" | grep -- '-linux-gnu$' | head -n 1)/gconv"
 
-mkdir -p "$dir.tmp"
-rm -rf "$dir.tmp"/*
-cp "$work/node/package/bin/node" "$dir.tmp/node"
-cp "$work/koffi/package/linux_$node_arch/koffi.node" "$dir.tmp/koffi.node"
-mv "$work/sysroot" "$dir.tmp/sysroot"
-echo "$wanted" >"$dir.tmp/versions"
+# Made beside the cache directory, then put in its place: a run that fetches
+# at the same time finds either the old directory or a whole new one.
+new="$dir.tmp.$$"
+mkdir -p "$new"
+cp "$work/node/package/bin/node" "$new/node"
+cp "$work/koffi/package/linux_$node_arch/koffi.node" "$new/koffi.node"
+mv "$work/sysroot" "$new/sysroot"
+echo "$wanted" >"$new/versions"
 rm -rf "$dir"
-mv "$dir.tmp" "$dir"
+mv -T "$new" "$dir" 2>/dev/null || rm -rf "$new"
+[ -x "$dir/node" ] || { echo "fetch-userland: $dir has no node" >&2; exit 1; }
 echo "$dir"
