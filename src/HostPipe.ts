@@ -163,21 +163,36 @@ const virtioConsoles = Effect.gen(function*() {
 })
 
 /**
- * The console devices connected on the host besides console 0, by port.
- * Virtio ports that are not connected answer `ENODEV` and are left out;
- * those that a just loaded virtio_console is still adding are waited for.
+ * Loads the modules that the runner put in `/lib/modules/transport` for
+ * the consoles of its transport (virtio_console and virtio_mmio for an
+ * arm64 guest of Debian's kernel), when there are any.
+ */
+const loadTransportModules = Effect.gen(function*() {
+  const syscalls = yield* Syscalls
+  // A stat, not a glob, where there is nothing: most runs.
+  const directory = yield* Effect.result(syscalls.fileType(transportModulesDirectory))
+  if (directory._tag === "Failure" || directory.success !== "directory") return
+  yield* Kmod.loadModules(`${transportModulesDirectory}/*`)
+})
+
+/**
+ * The console devices connected on the host besides console 0, by port,
+ * once the modules of `/lib/modules/transport` are loaded. Virtio ports
+ * that are not connected answer `ENODEV` and are left out; those that a
+ * just loaded virtio_console is still adding are waited for.
  *
  * @since 0.1.0
  * @category operations
  */
 export const connectedConsoles: Effect.Effect<
   ReadonlyArray<{ readonly port: number; readonly device: string }>,
-  SyscallError,
+  SyscallError | Kmod.LoadModulesError,
   Syscalls
 > = Effect.map(Effect.suspend(() => consolesByTransport), ({ consoles }) => consoles)
 
 const consolesByTransport = Effect.gen(function*() {
   const syscalls = yield* Syscalls
+  yield* loadTransportModules
   const transport = yield* detectTransport
   if (transport === "serial") {
     const table = new TextDecoder().decode(yield* syscalls.readFile("/proc/tty/driver/serial"))
@@ -244,19 +259,6 @@ const openPipe = Effect.fnUntraced(function*(port: number, device: string) {
 })
 
 /**
- * Loads the modules that the runner put in `/lib/modules/transport` for
- * the consoles of its transport (virtio_console and virtio_mmio for an
- * arm64 guest of Debian's kernel), when there are any.
- */
-const loadTransportModules = Effect.gen(function*() {
-  const syscalls = yield* Syscalls
-  // A stat, not a glob, where there is nothing: most runs.
-  const directory = yield* Effect.result(syscalls.fileType(transportModulesDirectory))
-  if (directory._tag === "Failure" || directory.success !== "directory") return
-  yield* Kmod.loadModules(`${transportModulesDirectory}/*`)
-})
-
-/**
  * Opens every connected console but console 0 in raw mode, links
  * `/dev/virtrun<N>` to it, and drains and closes it when the scope closes.
  * Within one run it sets them up once and then returns the same pipes.
@@ -280,7 +282,6 @@ export const setupHostPipes: Effect.Effect<
   const state = yield* State
   const existing = yield* Ref.get(state.hostPipes)
   if (Option.isSome(existing)) return existing.value
-  yield* loadTransportModules
   const { consoles, transport } = yield* consolesByTransport
   if (transport === "virtio") yield* reopenStdioOnConsole
   const pipes: Array<HostPipe> = []
