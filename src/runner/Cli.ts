@@ -28,12 +28,16 @@ export const exitCodes = {
 } as const
 
 /**
- * The runner's exit code and one line for stderr, if any, for an outcome.
+ * The runner's exit code and one line for stderr, if any, for an outcome;
+ * a timeout under KVM also says to pass `--no-kvm`.
  *
  * @since 0.1.0
  * @category exit codes
  */
-export const exitOf = (outcome: Qemu.Outcome): { readonly code: number; readonly reason: string | undefined } =>
+export const exitOf = (
+  outcome: Qemu.Outcome,
+  kvm = false
+): { readonly code: number; readonly reason: string | undefined } =>
   Qemu.Outcome.$match(outcome, {
     Exited: ({ code }) => ({
       code: code & 0xff,
@@ -44,7 +48,7 @@ export const exitOf = (outcome: Qemu.Outcome): { readonly code: number; readonly
     NoExitCode: () => ({ code: exitCodes.NoExitCode, reason: "guest error: no exit code found" }),
     TimedOut: ({ timeout }) => ({
       code: exitCodes.TimedOut,
-      reason: `guest timed out after ${Duration.format(timeout)}, QEMU killed`
+      reason: `guest timed out after ${Duration.format(timeout)}, QEMU killed${kvm ? ` (${Qemu.kvmHint})` : ""}`
     })
   })
 
@@ -199,11 +203,9 @@ const vm = Command.make("vm", {
     warn: (line) => Console.error(`effect-sysinit: ${line}`)
   }).pipe(
     Effect.flatMap((report) => {
-      const { code, reason } = exitOf(report.outcome)
+      const { code, reason } = exitOf(report.outcome, report.kvm.kvm)
       process.exitCode = code
-      if (reason === undefined) return Effect.void
-      const hint = report.kvm.kvm && report.outcome._tag === "TimedOut" ? ` (${Qemu.kvmHint})` : ""
-      return Console.error(`effect-sysinit: ${reason}${hint}`)
+      return reason === undefined ? Effect.void : Console.error(`effect-sysinit: ${reason}`)
     }),
     Effect.catch((error) =>
       Effect.andThen(

@@ -24,6 +24,13 @@ describe("Cli", () => {
     })
   }
 
+  it("a timeout under KVM says to pass --no-kvm; under TCG it does not", () => {
+    const timedOut = Qemu.Outcome.TimedOut({ timeout: Duration.seconds(5) })
+    assert.include(Cli.exitOf(timedOut, true).reason, "pass --no-kvm")
+    assert.notInclude(Cli.exitOf(timedOut, false).reason, "--no-kvm")
+    assert.strictEqual(Cli.exitOf(timedOut, true).code, 124)
+  })
+
   const transports: ReadonlyArray<readonly [string, ReadonlyArray<string>, Option.Option<Transport>]> = [
     ["none: the architecture's own", [], Option.none()],
     ["serial", ["serial"], Option.some("serial")],
