@@ -95,6 +95,31 @@ export const kernelCommandLine = (machine: Machine): Effect.Effect<string, Inval
 // QEMU's option syntax ends a value at a comma; a doubled comma is a literal one.
 const escapeOptionValue = (value: string): string => value.replaceAll(",", ",,")
 
+/** What every machine of ours starts with: the kernel, machine, memory, accelerator, and none of QEMU's defaults. */
+const bareMachine = (
+  arch: Architecture.Facts,
+  kernel: string,
+  memory: number,
+  kvm: boolean
+): ReadonlyArray<string> => [
+  "-kernel",
+  kernel,
+  "-machine",
+  arch.machine,
+  "-m",
+  String(memory),
+  ...(kvm
+    ? ["-enable-kvm", "-cpu", "host"]
+    : ["-accel", "tcg", ...(arch.tcgCpu === undefined ? [] : ["-cpu", arch.tcgCpu])]),
+  "-display",
+  "none",
+  "-monitor",
+  "none",
+  "-no-reboot",
+  "-nodefaults",
+  "-no-user-config"
+]
+
 /**
  * QEMU's arguments; console N is written to the file `consoleFiles[N]`.
  *
@@ -126,26 +151,11 @@ export const qemuArguments = (
       return [...chardev, "-serial", "chardev:con0", "-chardev", "null,id=hvc0", "-device", "virtconsole,chardev=hvc0"]
     })
     return [
-      "-kernel",
-      machine.kernel,
+      ...bareMachine(arch, machine.kernel, machine.memory, machine.kvm),
       "-initrd",
       machine.initramfs,
-      "-machine",
-      arch.machine,
-      "-m",
-      String(machine.memory),
       "-smp",
       String(machine.smp),
-      ...(machine.kvm
-        ? ["-enable-kvm", "-cpu", "host"]
-        : ["-accel", "tcg", ...(arch.tcgCpu === undefined ? [] : ["-cpu", arch.tcgCpu])]),
-      "-display",
-      "none",
-      "-monitor",
-      "none",
-      "-no-reboot",
-      "-nodefaults",
-      "-no-user-config",
       ...(machine.transport === "virtio" ? ["-device", `${arch.virtioSerialDevice},max_ports=${max}`] : []),
       ...consoles,
       "-append",
@@ -164,23 +174,4 @@ export const qemuArguments = (
 export const kvmProbeArguments = (
   kernel: string,
   arch: Architecture.Facts = Architecture.all.x86_64
-): ReadonlyArray<string> => [
-  "-kernel",
-  kernel,
-  "-machine",
-  arch.machine,
-  "-m",
-  "256",
-  "-enable-kvm",
-  "-cpu",
-  "host",
-  "-display",
-  "none",
-  "-monitor",
-  "none",
-  "-no-reboot",
-  "-nodefaults",
-  "-no-user-config",
-  "-append",
-  "panic=-1 acpi=off quiet"
-]
+): ReadonlyArray<string> => [...bareMachine(arch, kernel, 256, true), "-append", "panic=-1 acpi=off quiet"]
