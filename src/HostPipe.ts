@@ -5,10 +5,19 @@
  *
  * @since 0.1.0
  */
-import { Clock, Data, Duration, Effect, Option, Ref } from "effect"
+import { Clock, Data, Duration, Effect, Option } from "effect"
 import type { Scope } from "effect"
-import { consoleDevice, consoleLimit, hostPipePath, stdoutPort, type Transport } from "./internal/protocol.ts"
-import { State } from "./State.ts"
+import {
+  consoleDevice,
+  consoleLimit,
+  hostPipePath,
+  parseSerialDriver,
+  stdoutPort,
+  type Transport
+} from "./internal/protocol.ts"
+import { NodeProcess } from "./NodeProcess.ts"
+import * as RunState from "./State.ts"
+import type { State } from "./State.ts"
 import { type SyscallError, Syscalls } from "./Syscalls.ts"
 
 /**
@@ -70,20 +79,6 @@ const virtioConsoleDriver = "/sys/bus/virtio/drivers/virtio_console"
 const boundVirtioConsoles = `${virtioConsoleDriver}/virtio*`
 // One entry per port the host announced, console or not.
 const announcedVirtioPorts = "/sys/class/virtio-ports/vport*"
-
-/**
- * The ports of the serial driver's table (`/proc/tty/driver/serial`) that
- * have a UART, e.g. `1: uart:16550A port:000002F8 irq:3 tx:0 rx:0`.
- *
- * @since 0.1.0
- * @category parsing
- */
-export const parseSerialDriver = (text: string): ReadonlyArray<number> =>
-  text.split("\n").flatMap((line) => {
-    const match = /^\s*(\d+):(.*)$/.exec(line)
-    if (match === null || !match[2]!.includes("uart:") || match[2]!.includes("uart:unknown")) return []
-    return [Number(match[1])]
-  })
 
 /** Whether a console opens: `false` when it does not exist (`ENOENT`) or is not connected (`ENODEV`). */
 const consoleOpens = Effect.fnUntraced(function*(device: string) {
@@ -253,19 +248,20 @@ export const setupHostPipes: Effect.Effect<
   ReadonlyArray<HostPipe>,
   SyscallError,
   Syscalls | State | Scope.Scope
-> = Effect.gen(function*() {
-  const state = yield* State
-  const existing = yield* Ref.get(state.hostPipes)
-  if (Option.isSome(existing)) return existing.value
-  const { consoles, transport } = yield* consolesByTransport
-  if (transport === "virtio") yield* reopenStdioOnConsole
-  const pipes: Array<HostPipe> = []
-  for (const { device, port } of consoles) {
-    pipes.push(yield* openPipe(port, device))
-  }
-  yield* Ref.set(state.hostPipes, Option.some(pipes))
-  return pipes
-})
+> = Effect.suspend(() => Effect.flatMap(consolesByTransport, setupDetected))
+
+const setupDetected = (detected: Effect.Success<typeof consolesByTransport>) =>
+  RunState.once(
+    "HostPipe.setupHostPipes",
+    Effect.gen(function*() {
+      if (detected.transport === "virtio") yield* reopenStdioOnConsole
+      const pipes: Array<HostPipe> = []
+      for (const { device, port } of detected.consoles) {
+        pipes.push(yield* openPipe(port, device))
+      }
+      return pipes
+    })
+  )
 
 /**
  * A step of `Sysinit.run`: `setupHostPipes`.
@@ -281,7 +277,30 @@ export const withHostPipes: Effect.Effect<void, SyscallError, Syscalls | State |
  * A step of `Sysinit.run`: sets up the host pipes if needed and sends what
  * the process writes to stdout (`process.stdout`, `console.log`, Effect's
  * `Console`) to `/dev/virtrun1`. When the scope closes, the pipe is drained
- * and stdout restored.
+ * and stdout restored. A second call in the same run does nothing more.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { HostPipe, Layer, Sysinit } from "effect-sysinit"
+ *
+ * const program = Effect.gen(function*() {
+ *   const kernel = yield* Layer.MemoryKernel
+ *   const during = Effect.sync(() => console.log(`during the run, stdout is fd ${kernel.state.stdoutFd}`))
+ *   yield* Sysinit.runSteps(HostPipe.withStdoutHostPipe, during)
+ *   console.log(`after it, stdout is ${kernel.state.stdoutFd ?? "restored"}`)
+ *   const [pipe] = kernel.state.consoles.values()
+ *   console.log(`${pipe?.device}: raw ${pipe?.raw}, drained ${pipe?.drained}, open ${pipe?.open}`)
+ *   console.log(kernel.state.tree.get("/dev/virtrun1"))
+ * })
+ *
+ * // Consoles 0 and 1 on serial ports, as the runner connects them by default.
+ * Effect.runPromise(program.pipe(Effect.provide(Layer.memory({ consoles: { transport: "serial", ports: [0, 1] } }))))
+ * // prints: during the run, stdout is fd 3
+ * // prints: after it, stdout is restored
+ * // prints: /dev/ttyS1: raw true, drained true, open false
+ * // prints: { type: 'symlink', target: '/dev/ttyS1' }
+ * ```
  *
  * @since 0.1.0
  * @category steps
@@ -289,17 +308,42 @@ export const withHostPipes: Effect.Effect<void, SyscallError, Syscalls | State |
 export const withStdoutHostPipe: Effect.Effect<
   void,
   SyscallError | HostPipeMissing,
-  Syscalls | State | Scope.Scope
+  Syscalls | NodeProcess | State | Scope.Scope
+> = RunState.once(
+  "HostPipe.withStdoutHostPipe",
+  Effect.gen(function*() {
+    const syscalls = yield* Syscalls
+    const nodeProcess = yield* NodeProcess
+    const pipe = (yield* setupHostPipes).find((candidate) => candidate.port === stdoutPort)
+    if (pipe === undefined) return yield* new HostPipeMissing({ port: stdoutPort })
+    yield* Effect.acquireRelease(
+      nodeProcess.redirectStdout(pipe.fd),
+      () =>
+        Effect.andThen(
+          syscalls.drain(pipe.fd).pipe(logFailure(`draining ${pipe.device}`)),
+          nodeProcess.redirectStdout(undefined)
+        )
+    )
+  })
+)
+
+/**
+ * A step of `Sysinit.run`: `withStdoutHostPipe` when the host connected a
+ * console 1, nothing otherwise (and then a later step may still set up the
+ * pipes, e.g. after loading virtio_console). What `Init.main` does first by
+ * default, so that what the init prints reaches the host's stdout and
+ * nothing printed there can fake an exit code.
+ *
+ * @since 0.1.0
+ * @category steps
+ */
+export const withStdoutHostPipeWhenConnected: Effect.Effect<
+  void,
+  SyscallError | HostPipeMissing,
+  Syscalls | NodeProcess | State | Scope.Scope
 > = Effect.gen(function*() {
-  const syscalls = yield* Syscalls
-  const pipe = (yield* setupHostPipes).find((candidate) => candidate.port === stdoutPort)
-  if (pipe === undefined) return yield* new HostPipeMissing({ port: stdoutPort })
-  yield* Effect.acquireRelease(
-    syscalls.redirectStdout(pipe.fd),
-    () =>
-      Effect.andThen(
-        syscalls.drain(pipe.fd).pipe(logFailure(`draining ${pipe.device}`)),
-        syscalls.redirectStdout(undefined)
-      )
-  )
+  const detected = yield* consolesByTransport
+  if (!detected.consoles.some((console) => console.port === stdoutPort)) return
+  yield* setupDetected(detected)
+  yield* withStdoutHostPipe
 })

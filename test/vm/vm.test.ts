@@ -19,7 +19,7 @@ const exited = (code: number) => Qemu.Outcome.Exited({ code })
 
 describe.skipIf(!hasQemu)("a VM booted with the runner", () => {
   it.live(
-    "sets the machine up: mounts, /dev links, lo, env, sysctl, a module from the kernel package",
+    "sets the machine up: mounts, /dev links, lo, host name, env, sysctl, a module from the kernel package",
     () =>
       Effect.gen(function*() {
         const modules = yield* Kernel.cachedModules
@@ -52,6 +52,11 @@ describe.skipIf(!hasQemu)("a VM booted with the runner", () => {
           "/dev/stdout": "/proc/self/fd/1"
         })
         assert.strictEqual(Number(report.loFlags) & 1, 1, "lo is up")
+        assert.deepStrictEqual(
+          report.hostname,
+          { os: "sysinit-vm", proc: "sysinit-vm" },
+          "withHostname named the guest"
+        )
         assert.strictEqual(report.env, "set by withEnv")
         assert.strictEqual(report.ipForward, "1")
         assert.isTrue(report.dummyLoaded, "/sys/module/dummy exists")
