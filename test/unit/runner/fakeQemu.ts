@@ -11,6 +11,8 @@ import * as path from "node:path"
 export interface Scenario {
   /** Text written to console N's file (console 0: kernel and init log; 1: the guest's stdout). */
   readonly consoles?: ReadonlyArray<string>
+  /** Bytes streamed to console 1 over time (`streamByte(i)` each) before the text of `consoles`. */
+  readonly streamSize?: number
   /** Text QEMU itself writes to its stdout and stderr. */
   readonly stdout?: string
   readonly stderr?: string
@@ -38,6 +40,9 @@ export interface FakeQemu {
   readonly recorded: () => Recorded
   readonly ran: () => boolean
 }
+
+/** Byte `i` of a stream of `streamSize` bytes: a pattern that is not periodic in any power of two. */
+export const streamByte = (i: number): number => (i * 7 + (i >> 12)) % 251
 
 const program = path.join(import.meta.dirname, "fakeQemuProgram.ts")
 

@@ -52,7 +52,8 @@ const runFake = (
     const consoleDir = path.dirname(recorded.consoleFiles[0]!)
     assert.match(path.basename(consoleDir), /^effect-sysinit-consoles-/)
     assert.isFalse(fs.existsSync(consoleDir), `${consoleDir} is removed`)
-    return { result, console, stdout: Buffer.concat(stdout).toString("utf8"), recorded }
+    const bytes = Buffer.concat(stdout)
+    return { result, console, bytes, stdout: bytes.toString("utf8"), recorded }
   }).pipe(Effect.scoped)
 
 /** The outcome of a run that must have succeeded. */
@@ -106,6 +107,17 @@ describe.concurrent("Qemu.run with a fake QEMU", () => {
         assert.deepStrictEqual(yield* outcomeOf({ consoles: [`${lines.join("\n")}\n`] }), expected)
       }).pipe(Effect.provide(NodeServices.layer)))
   }
+
+  it.live("passes all of console 1, in order, while QEMU writes it piece by piece", () =>
+    Effect.gen(function*() {
+      const size = 4 * 1024 * 1024 + 5
+      const run = yield* runFake({ streamSize: size, consoles: ["VIRTRUN_EXIT_CODE: 0\n"] })
+      assert.deepStrictEqual(outcome(run), Qemu.Outcome.Exited({ code: 0 }))
+      assert.strictEqual(run.bytes.length, size)
+      const expected = Buffer.alloc(size)
+      for (let i = 0; i < size; i++) expected[i] = FakeQemu.streamByte(i)
+      assert.isTrue(run.bytes.equals(expected), "byte-identical")
+    }).pipe(Effect.provide(NodeServices.layer)))
 
   it.live("writes consoles 2, 3, … to their host files", () =>
     Effect.gen(function*() {
