@@ -103,8 +103,22 @@ describe("HostPipe.setupHostPipes", () => {
       assert.strictEqual(kernel.calls.filter((c) => c.call === "openConsole" && c.path === "/dev/ttyS1").length, 1)
     }).pipe(withKernel()))
 
-  it.effect("no /dev mounted: opening the serial table fails with ENOENT", () =>
+  it.effect("no /dev mounted: opening the first port fails with ENOENT", () =>
     Effect.gen(function*() {
+      yield* Mount.mountAll({
+        "/proc": Mount.essentialMountPoints()["/proc"]!,
+        "/sys": Mount.essentialMountPoints()["/sys"]!
+      })
+      const error = yield* syscallError(HostPipe.setupHostPipes.pipe(withState, Effect.scoped))
+      assert.deepStrictEqual([error.syscall, error.errno, error.path], ["open", "ENOENT", "/dev/ttyS1"])
+    }).pipe(withKernel()))
+
+  it.effect("no /proc mounted: reading the serial table fails with ENOENT", () =>
+    Effect.gen(function*() {
+      yield* Mount.mountAll({
+        "/dev": Mount.essentialMountPoints()["/dev"]!,
+        "/sys": Mount.essentialMountPoints()["/sys"]!
+      })
       const error = yield* syscallError(HostPipe.setupHostPipes.pipe(withState, Effect.scoped))
       assert.deepStrictEqual([error.errno, error.path], ["ENOENT", "/proc/tty/driver/serial"])
     }).pipe(withKernel()))

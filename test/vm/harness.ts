@@ -3,18 +3,11 @@
  * boot of an init of ./inits through the runner, collecting what it wrote.
  */
 import { Duration, Effect } from "effect"
-import { execFileSync } from "node:child_process"
 import { join } from "node:path"
 import * as Runner from "../../src/runner/Runner.ts"
+import { hasTool } from "../shared/tools.ts"
 
-export const hasTool = (tool: string): boolean => {
-  try {
-    execFileSync(tool, ["--version"], { stdio: "ignore" })
-    return true
-  } catch {
-    return false
-  }
-}
+export { hasTool }
 
 export const hasQemu = hasTool("qemu-system-x86_64")
 

@@ -7,20 +7,25 @@ import * as Cli from "../../../src/runner/Cli.ts"
 import * as Qemu from "../../../src/runner/Qemu.ts"
 
 describe("Cli", () => {
-  const exits: ReadonlyArray<readonly [string, Qemu.Outcome, number, boolean]> = [
-    ["exit 0", Qemu.Outcome.Exited({ code: 0 }), 0, false],
-    ["exit 3", Qemu.Outcome.Exited({ code: 3 }), 3, false],
-    ["exit 300 is truncated and said", Qemu.Outcome.Exited({ code: 300 }), 44, true],
-    ["kernel panic", Qemu.Outcome.KernelPanic({ line: "[ 1.0] Kernel panic - not syncing: x" }), 122, true],
-    ["out of memory", Qemu.Outcome.OutOfMemory({ line: "[ 1.0] Out of memory: x" }), 123, true],
-    ["no exit code", Qemu.Outcome.NoExitCode(), 121, true],
-    ["timeout", Qemu.Outcome.TimedOut({ timeout: Duration.seconds(5) }), 124, true]
+  const panic = "[    4.668231] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000000"
+  const oom = "[   12.500000] Out of memory: Killed process 1 (node)"
+  const exits: ReadonlyArray<readonly [string, Qemu.Outcome, number, string | undefined]> = [
+    ["exit 0", Qemu.Outcome.Exited({ code: 0 }), 0, undefined],
+    ["exit 3", Qemu.Outcome.Exited({ code: 3 }), 3, undefined],
+    ["exit 300 is truncated and said", Qemu.Outcome.Exited({ code: 300 }), 44, "guest exit code 300, exit status 44"],
+    ["kernel panic", Qemu.Outcome.KernelPanic({ line: panic }), 122, `guest error: ${panic}`],
+    ["out of memory", Qemu.Outcome.OutOfMemory({ line: oom }), 123, `guest error: ${oom}`],
+    ["no exit code", Qemu.Outcome.NoExitCode(), 121, "guest error: no exit code found"],
+    [
+      "timeout",
+      Qemu.Outcome.TimedOut({ timeout: Duration.seconds(5) }),
+      124,
+      "guest timed out after 5s, QEMU killed"
+    ]
   ]
-  for (const [name, outcome, code, says] of exits) {
-    it(`exits with the guest's code or its own: ${name}`, () => {
-      const exit = Cli.exitOf(outcome)
-      assert.strictEqual(exit.code, code)
-      assert.strictEqual(exit.reason !== undefined, says)
+  for (const [name, outcome, code, reason] of exits) {
+    it(`exits with the guest's code or its own, and says why: ${name}`, () => {
+      assert.deepStrictEqual(Cli.exitOf(outcome), { code, reason })
     })
   }
 
