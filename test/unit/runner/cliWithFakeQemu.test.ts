@@ -49,7 +49,7 @@ const runCli = (
   return new Promise((resolve, reject) => {
     const child = ChildProcess.execFile(
       process.execPath,
-      [cli, "vm", "--kernel", init, ...flags, init],
+      [cli, "vm", "--no-kvm", "--kernel", init, ...flags, init],
       { env: { ...process.env, PATH: bin, TMPDIR: tmp }, encoding: "utf8", timeout: 60_000 },
       (error, stdout, stderr) => {
         if (error !== null && typeof error.code !== "number") return reject(error)
