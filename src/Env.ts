@@ -1,9 +1,30 @@
 /**
  * The environment of the init and its children, and kernel parameters.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Env, Layer, Mount } from "effect-sysinit"
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Mount.mountAll(Mount.essentialMountPoints()) // sysctls are files under /proc/sys
+ *   yield* Env.setEnv({ PATH: "/data:/usr/bin:/bin" })
+ *   yield* Env.sysctl("net.ipv4.ip_forward", "1")
+ *   console.log(yield* Env.readSysctl("net/ipv4/ip_forward"))
+ *   const kernel = yield* Layer.MemoryKernel
+ *   console.log(kernel.state.env.get("PATH"))
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Layer.memory())))
+ * // prints: 1
+ * // prints: /data:/usr/bin:/bin
+ * ```
+ *
  * @since 0.1.0
  */
 import { Data, Effect } from "effect"
+import { sysctlPath } from "./internal/sysctl.ts"
+import { NodeProcess } from "./NodeProcess.ts"
 import { type SyscallError, Syscalls } from "./Syscalls.ts"
 
 /**
@@ -36,12 +57,14 @@ export class InvalidSysctlKey extends Data.TaggedError("InvalidSysctlKey")<{ rea
  * @since 0.1.0
  * @category operations
  */
-export const setEnv = Effect.fn("Env.setEnv")(function*(vars: EnvVars): Effect.fn.Return<void, SyscallError, Syscalls> {
-  const syscalls = yield* Syscalls
-  for (const name of Object.keys(vars).toSorted()) {
-    yield* syscalls.setEnv(name, vars[name]!)
+export const setEnv = Effect.fn("Env.setEnv")(
+  function*(vars: EnvVars): Effect.fn.Return<void, SyscallError, NodeProcess> {
+    const nodeProcess = yield* NodeProcess
+    for (const name of Object.keys(vars).toSorted()) {
+      yield* nodeProcess.setEnv(name, vars[name]!)
+    }
   }
-})
+)
 
 /**
  * A step of `Sysinit.run`: `setEnv`.
@@ -49,22 +72,7 @@ export const setEnv = Effect.fn("Env.setEnv")(function*(vars: EnvVars): Effect.f
  * @since 0.1.0
  * @category steps
  */
-export const withEnv = (vars: EnvVars): Effect.Effect<void, SyscallError, Syscalls> => setEnv(vars)
-
-/**
- * The file under /proc/sys of a sysctl key. Like sysctl(8), a key with a `/`
- * is taken as a path (so names holding dots, like VLAN interfaces, work) and
- * a key without one has its dots read as `/`.
- *
- * @since 0.1.0
- * @category operations
- */
-export const sysctlPath = (key: string): string | undefined => {
-  const relative = key.includes("/") ? key.replace(/^\/+/, "") : key.replaceAll(".", "/")
-  const parts = relative.split("/")
-  if (relative === "" || parts.some((part) => part === "" || part === "." || part === "..")) return undefined
-  return `/proc/sys/${relative}`
-}
+export const withEnv = (vars: EnvVars): Effect.Effect<void, SyscallError, NodeProcess> => setEnv(vars)
 
 /**
  * Sets a kernel parameter, e.g. `sysctl("net.ipv4.ip_forward", "1")`. An

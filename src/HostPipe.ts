@@ -5,10 +5,21 @@
  *
  * @since 0.1.0
  */
-import { Clock, Data, Duration, Effect, Option, Ref } from "effect"
+import { Clock, Data, Duration, Effect, Option } from "effect"
 import type { Scope } from "effect"
-import { consoleDevice, consoleLimit, hostPipePath, stdoutPort, type Transport } from "./internal/protocol.ts"
-import { State } from "./State.ts"
+import {
+  consoleDevice,
+  consoleLimit,
+  hostPipePath,
+  parseSerialDriver,
+  stdoutPort,
+  type Transport,
+  transportModulesDirectory
+} from "./internal/protocol.ts"
+import * as Kmod from "./Kmod.ts"
+import { NodeProcess } from "./NodeProcess.ts"
+import * as RunState from "./State.ts"
+import type { State } from "./State.ts"
 import { type SyscallError, Syscalls } from "./Syscalls.ts"
 
 /**
@@ -70,20 +81,6 @@ const virtioConsoleDriver = "/sys/bus/virtio/drivers/virtio_console"
 const boundVirtioConsoles = `${virtioConsoleDriver}/virtio*`
 // One entry per port the host announced, console or not.
 const announcedVirtioPorts = "/sys/class/virtio-ports/vport*"
-
-/**
- * The ports of the serial driver's table (`/proc/tty/driver/serial`) that
- * have a UART, e.g. `1: uart:16550A port:000002F8 irq:3 tx:0 rx:0`.
- *
- * @since 0.1.0
- * @category parsing
- */
-export const parseSerialDriver = (text: string): ReadonlyArray<number> =>
-  text.split("\n").flatMap((line) => {
-    const match = /^\s*(\d+):(.*)$/.exec(line)
-    if (match === null || !match[2]!.includes("uart:") || match[2]!.includes("uart:unknown")) return []
-    return [Number(match[1])]
-  })
 
 /** Whether a console opens: `false` when it does not exist (`ENOENT`) or is not connected (`ENODEV`). */
 const consoleOpens = Effect.fnUntraced(function*(device: string) {
@@ -155,21 +152,36 @@ const virtioConsoles = Effect.gen(function*() {
 })
 
 /**
- * The console devices connected on the host besides console 0, by port.
- * Virtio ports that are not connected answer `ENODEV` and are left out;
- * those that a just loaded virtio_console is still adding are waited for.
+ * Loads the modules that the runner put in `/lib/modules/transport` for
+ * the consoles of its transport (virtio_console and virtio_mmio for an
+ * arm64 guest of Debian's kernel), when there are any.
+ */
+const loadTransportModules = Effect.gen(function*() {
+  const syscalls = yield* Syscalls
+  // A stat, not a glob, where there is nothing: most runs.
+  const directory = yield* Effect.result(syscalls.fileType(transportModulesDirectory))
+  if (directory._tag === "Failure" || directory.success !== "directory") return
+  yield* Kmod.loadModules(`${transportModulesDirectory}/*`)
+})
+
+/**
+ * The console devices connected on the host besides console 0, by port,
+ * once the modules of `/lib/modules/transport` are loaded. Virtio ports
+ * that are not connected answer `ENODEV` and are left out; those that a
+ * just loaded virtio_console is still adding are waited for.
  *
  * @since 0.1.0
  * @category operations
  */
 export const connectedConsoles: Effect.Effect<
   ReadonlyArray<{ readonly port: number; readonly device: string }>,
-  SyscallError,
+  SyscallError | Kmod.LoadModulesError,
   Syscalls
 > = Effect.map(Effect.suspend(() => consolesByTransport), ({ consoles }) => consoles)
 
 const consolesByTransport = Effect.gen(function*() {
   const syscalls = yield* Syscalls
+  yield* loadTransportModules
   const transport = yield* detectTransport
   if (transport === "serial") {
     const table = new TextDecoder().decode(yield* syscalls.readFile("/proc/tty/driver/serial"))
@@ -239,6 +251,8 @@ const openPipe = Effect.fnUntraced(function*(port: number, device: string) {
  * Opens every connected console but console 0 in raw mode, links
  * `/dev/virtrun<N>` to it, and drains and closes it when the scope closes.
  * Within one run it sets them up once and then returns the same pipes.
+ * First it loads the modules that the runner put in
+ * `/lib/modules/transport` for the transport's consoles.
  *
  * Over virtio it first waits for the consoles that a just loaded
  * virtio_console is still adding, and, when the init started without a
@@ -251,21 +265,22 @@ const openPipe = Effect.fnUntraced(function*(port: number, device: string) {
  */
 export const setupHostPipes: Effect.Effect<
   ReadonlyArray<HostPipe>,
-  SyscallError,
+  SyscallError | Kmod.LoadModulesError,
   Syscalls | State | Scope.Scope
-> = Effect.gen(function*() {
-  const state = yield* State
-  const existing = yield* Ref.get(state.hostPipes)
-  if (Option.isSome(existing)) return existing.value
-  const { consoles, transport } = yield* consolesByTransport
-  if (transport === "virtio") yield* reopenStdioOnConsole
-  const pipes: Array<HostPipe> = []
-  for (const { device, port } of consoles) {
-    pipes.push(yield* openPipe(port, device))
-  }
-  yield* Ref.set(state.hostPipes, Option.some(pipes))
-  return pipes
-})
+> = Effect.suspend(() => Effect.flatMap(consolesByTransport, setupDetected))
+
+const setupDetected = (detected: Effect.Success<typeof consolesByTransport>) =>
+  RunState.once(
+    "HostPipe.setupHostPipes",
+    Effect.gen(function*() {
+      if (detected.transport === "virtio") yield* reopenStdioOnConsole
+      const pipes: Array<HostPipe> = []
+      for (const { device, port } of detected.consoles) {
+        pipes.push(yield* openPipe(port, device))
+      }
+      return pipes
+    })
+  )
 
 /**
  * A step of `Sysinit.run`: `setupHostPipes`.
@@ -273,33 +288,80 @@ export const setupHostPipes: Effect.Effect<
  * @since 0.1.0
  * @category steps
  */
-export const withHostPipes: Effect.Effect<void, SyscallError, Syscalls | State | Scope.Scope> = Effect.asVoid(
-  setupHostPipes
-)
+export const withHostPipes: Effect.Effect<void, SyscallError | Kmod.LoadModulesError, Syscalls | State | Scope.Scope> =
+  Effect.asVoid(setupHostPipes)
 
 /**
  * A step of `Sysinit.run`: sets up the host pipes if needed and sends what
  * the process writes to stdout (`process.stdout`, `console.log`, Effect's
  * `Console`) to `/dev/virtrun1`. When the scope closes, the pipe is drained
- * and stdout restored.
+ * and stdout restored. A second call in the same run does nothing more.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { HostPipe, Layer, Sysinit } from "effect-sysinit"
+ *
+ * const program = Effect.gen(function*() {
+ *   const kernel = yield* Layer.MemoryKernel
+ *   const during = Effect.sync(() => console.log(`during the run, stdout is fd ${kernel.state.stdoutFd}`))
+ *   yield* Sysinit.runSteps(HostPipe.withStdoutHostPipe, during)
+ *   console.log(`after it, stdout is ${kernel.state.stdoutFd ?? "restored"}`)
+ *   const [pipe] = kernel.state.consoles.values()
+ *   console.log(`${pipe?.device}: raw ${pipe?.raw}, drained ${pipe?.drained}, open ${pipe?.open}`)
+ *   console.log(kernel.state.tree.get("/dev/virtrun1"))
+ * })
+ *
+ * // Consoles 0 and 1 on serial ports, as the runner connects them by default.
+ * Effect.runPromise(program.pipe(Effect.provide(Layer.memory({ consoles: { transport: "serial", ports: [0, 1] } }))))
+ * // prints: during the run, stdout is fd 3
+ * // prints: after it, stdout is restored
+ * // prints: /dev/ttyS1: raw true, drained true, open false
+ * // prints: { type: 'symlink', target: '/dev/ttyS1' }
+ * ```
  *
  * @since 0.1.0
  * @category steps
  */
 export const withStdoutHostPipe: Effect.Effect<
   void,
-  SyscallError | HostPipeMissing,
-  Syscalls | State | Scope.Scope
+  SyscallError | Kmod.LoadModulesError | HostPipeMissing,
+  Syscalls | NodeProcess | State | Scope.Scope
+> = RunState.once(
+  "HostPipe.withStdoutHostPipe",
+  Effect.gen(function*() {
+    const syscalls = yield* Syscalls
+    const nodeProcess = yield* NodeProcess
+    const pipe = (yield* setupHostPipes).find((candidate) => candidate.port === stdoutPort)
+    if (pipe === undefined) return yield* new HostPipeMissing({ port: stdoutPort })
+    yield* Effect.acquireRelease(
+      nodeProcess.redirectStdout(pipe.fd),
+      () =>
+        Effect.andThen(
+          syscalls.drain(pipe.fd).pipe(logFailure(`draining ${pipe.device}`)),
+          nodeProcess.redirectStdout(undefined)
+        )
+    )
+  })
+)
+
+/**
+ * A step of `Sysinit.run`: `withStdoutHostPipe` when the host connected a
+ * console 1, nothing otherwise (and then a later step may still set up the
+ * pipes, e.g. after loading virtio_console). What `Init.main` does first by
+ * default, so that what the init prints reaches the host's stdout and
+ * nothing printed there can fake an exit code.
+ *
+ * @since 0.1.0
+ * @category steps
+ */
+export const withStdoutHostPipeWhenConnected: Effect.Effect<
+  void,
+  SyscallError | Kmod.LoadModulesError | HostPipeMissing,
+  Syscalls | NodeProcess | State | Scope.Scope
 > = Effect.gen(function*() {
-  const syscalls = yield* Syscalls
-  const pipe = (yield* setupHostPipes).find((candidate) => candidate.port === stdoutPort)
-  if (pipe === undefined) return yield* new HostPipeMissing({ port: stdoutPort })
-  yield* Effect.acquireRelease(
-    syscalls.redirectStdout(pipe.fd),
-    () =>
-      Effect.andThen(
-        syscalls.drain(pipe.fd).pipe(logFailure(`draining ${pipe.device}`)),
-        syscalls.redirectStdout(undefined)
-      )
-  )
+  const detected = yield* consolesByTransport
+  if (!detected.consoles.some((console) => console.port === stdoutPort)) return
+  yield* setupDetected(detected)
+  yield* withStdoutHostPipe
 })

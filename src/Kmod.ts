@@ -21,11 +21,14 @@ import { SyscallError, Syscalls } from "./Syscalls.ts"
 export type Compression = CompressionFormat | "none"
 
 /**
+ * The compression of a module file by its name, as modprobe reads it: only
+ * `.ko.gz`, `.ko.xz` and `.ko.zst` are compressed modules; any other name
+ * (`veth.gz` too) is loaded as it is, and the kernel judges the bytes.
+ *
  * @since 0.1.0
  * @category operations
  */
-export const compressionOf = (path: string): Compression =>
-  path.endsWith(".gz") ? "gzip" : path.endsWith(".xz") ? "xz" : path.endsWith(".zst") ? "zstd" : "none"
+export const compressionOf = (path: string): Compression => Modinfo.compressionOfFile(path) ?? "none"
 
 /**
  * A compressed module file is corrupt or truncated.
@@ -192,6 +195,29 @@ interface ModuleFile extends Modinfo.ModuleInfo {
  * (modules.builtin, see above); a module already loaded counts as loaded.
  * Files without a module extension (`.ko`, `.ko.gz`, `.ko.xz`, `.ko.zst`)
  * and directories are skipped. The first failure stops the rest.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Kmod, Layer } from "effect-sysinit"
+ * import { gzipSync } from "node:zlib"
+ *
+ * // Stand-ins for module files: the in-memory kernel loads any ELF image, named
+ * // by its .modinfo or else by its file (these hold only the ELF magic).
+ * const elf = "\x7fELF"
+ * const machine = Layer.memory({
+ *   files: { "/lib/modules/veth.ko.gz": gzipSync(elf), "/lib/modules/dummy.ko": elf, "/lib/modules/README": "" }
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Kmod.loadModules("/lib/modules/*")
+ *   const kernel = yield* Layer.MemoryKernel
+ *   console.log(kernel.state.modules.map((module) => module.name).join(" "))
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(machine)))
+ * // prints: dummy veth
+ * ```
  *
  * @since 0.1.0
  * @category operations

@@ -147,6 +147,26 @@ export const mountOrder = (points: MountPoints): ReadonlyArray<string> =>
  * rest with its error; optional points that fail are collected and reported
  * together as `OptionalMountError` once all the others are mounted.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Layer, Mount } from "effect-sysinit"
+ *
+ * const program = Effect.gen(function*() {
+ *   const kernel = yield* Layer.MemoryKernel
+ *   kernel.fail({ call: "mount", errno: "ENODEV", path: "/sys/kernel/debug" }) // a kernel without debugfs
+ *   const points = { ...Mount.essentialMountPoints(), ...Mount.systemMountPoints() }
+ *   const error = yield* Effect.flip(Mount.mountAll(points))
+ *   console.log(error.message)
+ *   const mounted = kernel.state.mounts.map((entry) => entry.target)
+ *   console.log(`${mounted.length} of 14 mounted: ${mounted.slice(0, 4).join(" ")} …`)
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Layer.memory())))
+ * // prints: optional mount points failed: mount "/sys/kernel/debug": ENODEV (no such device)
+ * // prints: 13 of 14 mounted: /dev /dev/hugepages /dev/mqueue /dev/pts …
+ * ```
+ *
  * @since 0.1.0
  * @category operations
  */

@@ -1,5 +1,26 @@
 /**
- * Network interfaces.
+ * Network interfaces, and the host name.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Layer, Network } from "effect-sysinit"
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Network.setInterfaceUp("lo")
+ *   yield* Network.setHostname("guest")
+ *   console.log(yield* Network.isInterfaceUp("lo"))
+ *   const error = yield* Effect.flip(Network.setInterfaceUp("eth0"))
+ *   console.log(error.message)
+ *   const kernel = yield* Layer.MemoryKernel
+ *   console.log(kernel.state.sysctls.get("kernel.hostname"))
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Layer.memory())))
+ * // prints: true
+ * // prints: ioctl "eth0": ENODEV (no such device)
+ * // prints: guest
+ * ```
  *
  * @since 0.1.0
  */
@@ -42,3 +63,26 @@ export const isInterfaceUp = Effect.fn("Network.isInterfaceUp")(
  * @category steps
  */
 export const withInterfaceUp = (name: string): Effect.Effect<void, SyscallError, Syscalls> => setInterfaceUp(name)
+
+/**
+ * Sets the machine's host name (sethostname(2)), what `uname -n`,
+ * `os.hostname()` and `/proc/sys/kernel/hostname` give. A name longer than
+ * 64 bytes is `EINVAL`.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const setHostname = Effect.fn("Network.setHostname")(
+  function*(name: string): Effect.fn.Return<void, SyscallError, Syscalls> {
+    const syscalls = yield* Syscalls
+    yield* syscalls.sethostname(name)
+  }
+)
+
+/**
+ * A step of `Sysinit.run`: `setHostname`.
+ *
+ * @since 0.1.0
+ * @category steps
+ */
+export const withHostname = (name: string): Effect.Effect<void, SyscallError, Syscalls> => setHostname(name)

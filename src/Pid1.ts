@@ -5,11 +5,12 @@
  *
  * @since 0.1.0
  */
-import { Data, Duration, Effect, Queue } from "effect"
+import { Data, Duration, Effect, Option, Queue } from "effect"
 import type { Scope } from "effect"
 import * as os from "node:os"
 import * as Abi from "./internal/abi.ts"
-import { type ProcessFault, type SignalName, Syscalls } from "./Syscalls.ts"
+import { NodeProcess, type ProcessFault, type SignalName } from "./NodeProcess.ts"
+import { type ReapedChild, Syscalls } from "./Syscalls.ts"
 
 /**
  * The signals that end a run: SIGTERM and SIGINT (also what Ctrl-Alt-Del
@@ -150,6 +151,56 @@ export const catchCtrlAltDel: Effect.Effect<void, never, Syscalls> = Effect.gen(
 })
 
 /**
+ * Reaps the zombie children of the init, until none is left: orphans the
+ * kernel gave to PID 1, but never a child Node spawned itself, which libuv
+ * waits for by pid (reaping it here would steal its exit status, and Node
+ * would never report it). Returns what it reaped.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Layer, Pid1 } from "effect-sysinit"
+ *
+ * const program = Effect.gen(function*() {
+ *   const kernel = yield* Layer.MemoryKernel
+ *   kernel.addZombie(41) // orphans the kernel gave to PID 1
+ *   kernel.addZombie(42)
+ *   kernel.addZombie(43, { spawnedByNode: true }) // Node's own child: libuv waits for it by pid
+ *   const reaped = yield* Pid1.reapZombies
+ *   console.log(`reaped ${reaped.map((child) => child.pid).join(" ")}`)
+ *   console.log(`left to Node ${kernel.state.zombies.map((zombie) => zombie.pid).join(" ")}`)
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Layer.memory())))
+ * // prints: reaped 41 42
+ * // prints: left to Node 43
+ * ```
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const reapZombies: Effect.Effect<ReadonlyArray<ReapedChild>, never, Syscalls | NodeProcess> = Effect.gen(
+  function*() {
+    const syscalls = yield* Syscalls
+    const nodeProcess = yield* NodeProcess
+    const reaped: Array<ReapedChild> = []
+    // A scan that reaps nothing ends it: what is left exited between the scan and the wait, or is not ours.
+    for (let progress = true; progress;) {
+      progress = false
+      const spawnedByNode = yield* nodeProcess.spawnedChildren
+      for (const pid of yield* syscalls.zombieChildren) {
+        if (spawnedByNode.has(pid)) continue
+        const child = yield* Effect.orElseSucceed(syscalls.waitpid(pid), () => undefined)
+        if (child === undefined) continue
+        reaped.push(child)
+        progress = true
+      }
+    }
+    return reaped
+  }
+)
+
+/**
  * Reaps orphans for as long as the scope is open: once at the start, then
  * again after every SIGCHLD until none is left (signals that arrive
  * together merge into one).
@@ -157,11 +208,11 @@ export const catchCtrlAltDel: Effect.Effect<void, never, Syscalls> = Effect.gen(
  * @since 0.1.0
  * @category operations
  */
-export const reapOrphans: Effect.Effect<void, never, Syscalls | Scope.Scope> = Effect.gen(function*() {
-  const syscalls = yield* Syscalls
-  const childExited = yield* syscalls.signals(["SIGCHLD"])
+export const reapOrphans: Effect.Effect<void, never, Syscalls | NodeProcess | Scope.Scope> = Effect.gen(function*() {
+  const nodeProcess = yield* NodeProcess
+  const childExited = yield* nodeProcess.signals(["SIGCHLD"])
   yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
-    yield* syscalls.reapOrphans
+    yield* reapZombies
     yield* Queue.take(childExited)
     yield* Queue.clear(childExited)
   })))
@@ -183,20 +234,45 @@ export interface SuperviseOptions {
  * long as the scope is open. Returns an Effect that fails with the first
  * `Interruption`: race it against the work it guards.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Layer, Pid1 } from "effect-sysinit"
+ *
+ * const work = Effect.never // the steps of a run, which a shutdown signal must stop
+ *
+ * const program = Effect.gen(function*() {
+ *   const interrupted = yield* Pid1.supervise({ timeout: "1 minute" })
+ *   const kernel = yield* Layer.MemoryKernel
+ *   kernel.raise("SIGTERM")
+ *   const reason = yield* Effect.flip(Effect.raceFirst(work, interrupted))
+ *   console.log(reason.message, reason._tag === "Signalled" ? reason.exitCode : "")
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(Layer.memory())))
+ * // prints: received SIGTERM 143
+ * ```
+ *
  * @since 0.1.0
  * @category operations
  */
 export const supervise = (
   options: SuperviseOptions = {}
-): Effect.Effect<Effect.Effect<never, Interruption>, never, Syscalls | Scope.Scope> =>
+): Effect.Effect<Effect.Effect<never, Interruption>, never, Syscalls | NodeProcess | Scope.Scope> =>
   Effect.gen(function*() {
-    const syscalls = yield* Syscalls
-    const signals = yield* syscalls.signals(shutdownSignals)
-    const faults = yield* syscalls.processFaults
+    const nodeProcess = yield* NodeProcess
+    const signals = yield* nodeProcess.signals(shutdownSignals)
+    const faults = yield* nodeProcess.processFaults
     yield* reapOrphans
     const watchers: Array<Effect.Effect<never, Interruption>> = [
       Effect.flatMap(Queue.take(signals), (signal) => Effect.fail(new Signalled({ signal }))),
-      Effect.flatMap(Queue.take(faults), (fault) => Effect.fail(fromProcessFault(fault)))
+      Effect.flatMap(Queue.take(faults), (fault) =>
+        // A signal already delivered wins over the empty loop that followed it: Node's signal handles do not
+        // keep the loop alive, so "kill 1, then wait" empties it in the same turn.
+        fault._tag === "EventLoopEmpty"
+          ? Effect.flatMap(Queue.poll(signals), (signal) =>
+            Effect.fail(Option.isSome(signal) ? new Signalled({ signal: signal.value }) : fromProcessFault(fault)))
+          : Effect.fail(fromProcessFault(fault)))
     ]
     if (options.timeout !== undefined) {
       const timeout = Duration.fromInputUnsafe(options.timeout)

@@ -33,6 +33,25 @@ export const devSymlinks = (): Symlinks => ({
  * Creates every link in sorted order of its path; the first failure stops
  * the rest (a link over an existing path is `EEXIST`).
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Layer, Mount, Symlink } from "effect-sysinit"
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Mount.mountAll(Mount.essentialMountPoints())
+ *   yield* Symlink.createSymlinks(Symlink.devSymlinks())
+ *   const kernel = yield* Layer.MemoryKernel
+ *   console.log(kernel.state.tree.get("/dev/stdout"))
+ *   const again = yield* Effect.flip(Symlink.createSymlinks({ "/dev/fd": "/proc/self/fd/" }))
+ *   console.log(again.message)
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Layer.memory())))
+ * // prints: { type: 'symlink', target: '/proc/self/fd/1' }
+ * // prints: symlink "/dev/fd": EEXIST (file already exists)
+ * ```
+ *
  * @since 0.1.0
  * @category operations
  */

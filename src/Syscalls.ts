@@ -1,12 +1,12 @@
 /**
- * The one door to the kernel and to the process: every other module reaches
- * Linux only through this service, so swapping its Layer swaps the whole
- * machine (`Layer.memory` in tests, `Layer.live` for real).
+ * The one door to the kernel: every other module reaches Linux only through
+ * this service, so swapping its Layer swaps the whole machine (`Layer.memory`
+ * in tests, `Layer.live` for real).
  *
  * @since 0.1.0
  */
 import { Context, Data } from "effect"
-import type { Effect, Queue, Scope } from "effect"
+import type { Effect } from "effect"
 import { errnoDescription, type ErrnoName, errnoName, errnoNumber, isErrnoName } from "./internal/errno.ts"
 
 export type { ErrnoName } from "./internal/errno.ts"
@@ -77,29 +77,6 @@ export interface MountRequest {
 export type FileType = "file" | "directory" | "symlink" | "other"
 
 /**
- * A signal the init handles.
- *
- * @since 0.1.0
- * @category models
- */
-export type SignalName = "SIGTERM" | "SIGINT" | "SIGHUP" | "SIGPWR" | "SIGCHLD"
-
-/**
- * Something the process did that would end or hang a Node program, seen by
- * the init instead: a throw nobody caught, a promise rejection nobody
- * handled, a call of `process.exit`, or an event loop with nothing left to
- * wait for.
- *
- * @since 0.1.0
- * @category models
- */
-export type ProcessFault =
-  | { readonly _tag: "UncaughtException"; readonly error: unknown }
-  | { readonly _tag: "UnhandledRejection"; readonly reason: unknown }
-  | { readonly _tag: "ProcessExit"; readonly code: number }
-  | { readonly _tag: "EventLoopEmpty" }
-
-/**
  * A child that was reaped: its pid and wait status.
  *
  * @since 0.1.0
@@ -111,8 +88,9 @@ export interface ReapedChild {
 }
 
 /**
- * The operations the init needs from the kernel and from its own process.
- * Every failure is a `SyscallError` with the errno Linux gives.
+ * The calls the init makes to the kernel. Every failure is a `SyscallError`
+ * with the errno Linux gives. What the init needs of its own Node process
+ * (signals, stdout, the environment) is `NodeProcess`'s.
  *
  * @since 0.1.0
  * @category models
@@ -120,10 +98,11 @@ export interface ReapedChild {
 export interface SyscallsShape {
   readonly getpid: Effect.Effect<number>
   readonly mount: (request: MountRequest) => Effect.Effect<void, SyscallError>
-  readonly umount: (target: string, flags: number) => Effect.Effect<void, SyscallError>
   /** `reboot(2)` with a `LINUX_REBOOT_CMD_*` command. */
   readonly reboot: (command: number) => Effect.Effect<void, SyscallError>
   readonly sync: Effect.Effect<void>
+  /** `sethostname(2)`: the name `uname -n`, `/proc/sys/kernel/hostname` and `os.hostname()` give. */
+  readonly sethostname: (name: string) => Effect.Effect<void, SyscallError>
 
   /** `finit_module(2)` on the file at `path`; `flags` may hold `MODULE_INIT_COMPRESSED_FILE`. */
   readonly finitModule: (path: string, params: string, flags: number) => Effect.Effect<void, SyscallError>
@@ -153,7 +132,6 @@ export interface SyscallsShape {
   readonly reopenStdio: (device: string) => Effect.Effect<void, SyscallError>
 
   readonly symlink: (target: string, path: string) => Effect.Effect<void, SyscallError>
-  readonly readlink: (path: string) => Effect.Effect<string, SyscallError>
   /** Creates a directory and its missing parents; an existing directory is fine. */
   readonly mkdirAll: (path: string, mode: number) => Effect.Effect<void, SyscallError>
   readonly readFile: (path: string) => Effect.Effect<Uint8Array, SyscallError>
@@ -163,42 +141,34 @@ export interface SyscallsShape {
   /** The paths matching a glob pattern, sorted. */
   readonly glob: (pattern: string) => Effect.Effect<ReadonlyArray<string>, SyscallError>
 
-  readonly getEnv: Effect.Effect<Readonly<Record<string, string>>>
-  /** Sets a variable of the process, seen by `process.env` and by children spawned afterwards. */
-  readonly setEnv: (name: string, value: string) => Effect.Effect<void, SyscallError>
-
-  /**
-   * Handles the signals for the scope's lifetime and queues each one that
-   * arrives. As PID 1 the kernel delivers only signals that have a handler.
-   */
-  readonly signals: (names: ReadonlyArray<SignalName>) => Effect.Effect<Queue.Dequeue<SignalName>, never, Scope.Scope>
-  /**
-   * Catches what would otherwise end the process (and, as PID 1, panic the
-   * kernel) for the scope's lifetime, and queues it. `process.exit` throws
-   * after queueing, so the code after it does not run.
-   */
-  readonly processFaults: Effect.Effect<Queue.Dequeue<ProcessFault>, never, Scope.Scope>
-  /**
-   * Waits for every zombie child that Node did not spawn itself (orphans the
-   * kernel gave to PID 1), until none is left. Node's own children are left
-   * to Node, which would otherwise lose their exit.
-   */
-  readonly reapOrphans: Effect.Effect<ReadonlyArray<ReapedChild>>
-  /** Waits until the writes the process has in flight (streams, fs promises) are done. */
-  readonly settleOutput: Effect.Effect<void>
-
-  /** Writes to the init's stderr, the kernel console (console 0), synchronously. */
-  readonly writeStderr: (text: string) => Effect.Effect<void>
-  /**
-   * Sends what the process writes to stdout (`process.stdout`, `console.log`,
-   * Effect's `Console`) to the descriptor, or back to the original stdout
-   * when `fd` is undefined.
-   */
-  readonly redirectStdout: (fd: number | undefined) => Effect.Effect<void>
+  /** The pids of this process's children that have exited and wait to be reaped (zombies). */
+  readonly zombieChildren: Effect.Effect<ReadonlyArray<number>>
+  /** `waitpid(pid, WNOHANG)`: the child's status once it has ended, undefined while it runs. */
+  readonly waitpid: (pid: number) => Effect.Effect<ReapedChild | undefined, SyscallError>
 }
 
 /**
  * The kernel service.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Layer, Syscalls } from "effect-sysinit"
+ *
+ * // What every module does: ask for the service, make calls, get typed errors with the errno Linux gives.
+ * const program = Effect.gen(function*() {
+ *   const syscalls = yield* Syscalls.Syscalls
+ *   yield* syscalls.mkdirAll("/run/app", 0o755)
+ *   yield* syscalls.writeFile("/run/app/ready", "1")
+ *   console.log(yield* syscalls.fileType("/run/app/ready"))
+ *   const error = yield* Effect.flip(syscalls.readFile("/run/app/missing"))
+ *   console.log(error.syscall, error.errno, error.path)
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Layer.memory())))
+ * // prints: file
+ * // prints: open ENOENT /run/app/missing
+ * ```
  *
  * @since 0.1.0
  * @category services

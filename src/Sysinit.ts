@@ -10,6 +10,7 @@ import { ExitRequest } from "./internal/exitRequest.ts"
 import * as SysinitLogger from "./internal/logger.ts"
 import { formatExitCode, markRunEntered } from "./internal/protocol.ts"
 import { essentialMountPoints, mountAll, type OptionalMountError } from "./Mount.ts"
+import { NodeProcess } from "./NodeProcess.ts"
 import * as Pid1 from "./Pid1.ts"
 import { ProcessExitCalled } from "./Pid1.ts"
 import * as RunState from "./State.ts"
@@ -50,11 +51,12 @@ export class Panic extends Data.TaggedError("Panic")<{ readonly cause: Cause.Cau
  */
 export type Step<E = never, R = never> = Effect.Effect<unknown, E, R>
 
-type StepsError<Steps extends ReadonlyArray<Step<unknown, unknown>>> = Effect.Error<Steps[number]>
-type StepsServices<Steps extends ReadonlyArray<Step<unknown, unknown>>> = Exclude<
-  Effect.Services<Steps[number]>,
-  Scope.Scope | RunState.State
->
+// Steps of any error and requirements; run's signature computes both from the steps given (with `unknown`,
+// the steps' own types would be lost inside it).
+// oxlint-disable-next-line typescript/no-explicit-any
+type AnySteps = ReadonlyArray<Step<any, any>>
+type StepsError<Steps extends AnySteps> = Effect.Error<Steps[number]>
+type StepsServices<Steps extends AnySteps> = Exclude<Effect.Services<Steps[number]>, Scope.Scope | RunState.State>
 
 /**
  * Whether this process is PID 1.
@@ -114,20 +116,20 @@ const panicOnDefect = <A, E, R>(step: Effect.Effect<A, E, R>): Effect.Effect<A, 
     )
   })
 
-type RunError<Steps extends ReadonlyArray<Step<unknown, unknown>>> =
+type RunError<Steps extends AnySteps> =
   | StepsError<Steps>
   | SyscallError
   | OptionalMountError
   | Panic
   | ProcessExitCalled
 
-const runStepsWith = <const Steps extends ReadonlyArray<Step<unknown, unknown>>>(
+const runStepsWith = <const Steps extends AnySteps>(
   state: RunState.StateShape,
   steps: Steps
-): Effect.Effect<Option.Option<number>, RunError<Steps>, Syscalls | StepsServices<Steps>> =>
+): Effect.Effect<Option.Option<number>, RunError<Steps>, Syscalls | NodeProcess | StepsServices<Steps>> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.gen(function*() {
-      const syscalls = yield* Syscalls
+      const nodeProcess = yield* NodeProcess
       const scope = yield* Scope.make()
       const body = Effect.gen(function*() {
         yield* mountAll(essentialMountPoints())
@@ -138,13 +140,13 @@ const runStepsWith = <const Steps extends ReadonlyArray<Step<unknown, unknown>>>
       )
       const exit = yield* Effect.exit(restore(body))
       // Writes a step left in flight go out before the finalizers drain and close the pipes.
-      yield* syscalls.settleOutput
+      yield* nodeProcess.settleOutput
       const closed = yield* Effect.exit(Scope.close(scope, exit))
       if (Exit.isFailure(closed)) yield* Effect.logError("cleanup failed", closed.cause)
       yield* exit
       return yield* Ref.get(state.exitCode)
     })
-  ) as Effect.Effect<Option.Option<number>, RunError<Steps>, Syscalls | StepsServices<Steps>>
+  )
 
 /**
  * The heart of `run`, without the PID check, the supervision, the report
@@ -154,23 +156,42 @@ const runStepsWith = <const Steps extends ReadonlyArray<Step<unknown, unknown>>>
  * failing one is logged) and returns the exit code that was set. A defect in
  * a step becomes `Panic`.
  *
+ * @example
+ * ```ts
+ * import { Console, Effect, Option } from "effect"
+ * import { Layer, Sysinit } from "effect-sysinit"
+ *
+ * const program = Effect.gen(function*() {
+ *   const code = yield* Sysinit.runSteps(
+ *     Effect.addFinalizer(() => Console.log("cleaned up")),
+ *     Console.log("hello"),
+ *     Sysinit.setExitCode(3)
+ *   )
+ *   const kernel = yield* Layer.MemoryKernel
+ *   console.log(`exit code ${Option.getOrThrow(code)}, ${kernel.state.mounts.length} mounts`)
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Layer.memory())))
+ * // prints: hello
+ * // prints: cleaned up
+ * // prints: exit code 3, 3 mounts
+ * ```
+ *
  * @since 0.1.0
  * @category running
  */
-export const runSteps = <const Steps extends ReadonlyArray<Step<unknown, unknown>>>(
+export const runSteps = <const Steps extends AnySteps>(
   ...steps: Steps
-): Effect.Effect<Option.Option<number>, RunError<Steps>, Syscalls | StepsServices<Steps>> =>
+): Effect.Effect<Option.Option<number>, RunError<Steps>, Syscalls | NodeProcess | StepsServices<Steps>> =>
   Effect.flatMap(RunState.make, (state) => runStepsWith(state, steps))
 
 /**
- * Options of `run`, given after the steps.
+ * Options of `runWith`.
  *
  * @since 0.1.0
  * @category models
  */
 export interface RunOptions extends Pid1.SuperviseOptions {}
-
-type StepsOf<Args extends ReadonlyArray<unknown>> = Extract<Args[number], Step<unknown, unknown>>
 
 const errorOf = (cause: Cause.Cause<unknown>): unknown => {
   const failure = cause.reasons.find(Cause.isFailReason)
@@ -215,11 +236,11 @@ const reportedExitCode = (
  * Runs the init: the program of a machine's PID 1. Fails with `NotPidOne`,
  * having touched nothing, when the process is not PID 1. Otherwise it runs
  * the steps (`runSteps`) under PID 1's duties (`Pid1.supervise`: shutdown
- * signals, orphans, process faults, the optional `timeout` given after the
- * steps), logs how the run ended, prints `VIRTRUN_EXIT_CODE: <n>` on
- * console 0 when there is an exit code to report, and powers off, exactly
- * once, whatever happened, also when interrupted. It never returns (with the
- * in-memory kernel, whose reboot returns, it ends interrupted).
+ * signals, orphans, process faults), logs how the run ended, prints
+ * `VIRTRUN_EXIT_CODE: <n>` on console 0 when there is an exit code to
+ * report, and powers off, exactly once, whatever happened, also when
+ * interrupted. It never returns (with the in-memory kernel, whose reboot
+ * returns, it ends interrupted).
  *
  * The exit code reported: the one set with `setExitCode` when nothing
  * failed; `128 + N` after shutdown signal N; `n` after `process.exit(n)` if
@@ -227,21 +248,50 @@ const reportedExitCode = (
  *
  * Log lines go to console 0 as `sysinit 2026/11/27 08:53:12.123456 LEVEL message`.
  *
+ * @example
+ * ```ts
+ * import { Console, Effect } from "effect"
+ * import { Layer, Mount, Sysinit } from "effect-sysinit"
+ *
+ * // The module of /init, without Init.main and its extras (Node's services, stdout on console 1).
+ * Effect.runFork(
+ *   Sysinit.run(
+ *     Mount.withMountPoints(Mount.systemMountPoints()),
+ *     Effect.addFinalizer(() => Console.log("finalizers run before the exit code is reported")),
+ *     Console.log("hello from PID 1"),
+ *     Sysinit.setExitCode(0)
+ *   ).pipe(Effect.provide(Layer.live))
+ * )
+ * // prints: hello from PID 1
+ * // prints: finalizers run before the exit code is reported
+ * ```
+ *
  * @since 0.1.0
  * @category running
  */
-export const run = <const Args extends ReadonlyArray<Step<unknown, unknown> | RunOptions>>(
-  ...args: Args
-): Effect.Effect<never, NotPidOne, Syscalls | StepsServices<ReadonlyArray<StepsOf<Args>>>> =>
+export const run = <const Steps extends AnySteps>(
+  ...steps: Steps
+): Effect.Effect<never, NotPidOne, Syscalls | NodeProcess | StepsServices<Steps>> => runWith({}, ...steps)
+
+/**
+ * `run` with options: `timeout`, a deadline for the whole run, past which it
+ * ends with `Pid1.RunTimeout`.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const runWith = <const Steps extends AnySteps>(
+  options: RunOptions,
+  ...steps: Steps
+): Effect.Effect<never, NotPidOne, Syscalls | NodeProcess | StepsServices<Steps>> =>
   Effect.gen(function*() {
     markRunEntered()
     const syscalls = yield* Syscalls
+    const nodeProcess = yield* NodeProcess
     const pid = yield* syscalls.getpid
     if (pid !== 1) return yield* new NotPidOne({ pid })
 
-    const steps = args.filter(Effect.isEffect) as ReadonlyArray<Step<unknown, unknown>>
-    const options = args.find((arg): arg is RunOptions => !Effect.isEffect(arg)) ?? {}
-    const logger = SysinitLogger.make((line) => Effect.runSync(syscalls.writeStderr(line)))
+    const logger = SysinitLogger.make((line) => Effect.runSync(nodeProcess.writeStderr(line)))
     const state = yield* RunState.make
     const shutdown = Effect.gen(function*() {
       // Console 0 is the kernel's; let what the init wrote there leave the UART before the machine stops.
@@ -259,9 +309,9 @@ export const run = <const Args extends ReadonlyArray<Step<unknown, unknown> | Ru
         })
         const exit = yield* Effect.exit(restore(Effect.scoped(supervised)))
         const code = yield* reportedExitCode(exit, state)
-        if (Option.isSome(code)) yield* syscalls.writeStderr(exitCodeLine(code.value))
+        if (Option.isSome(code)) yield* nodeProcess.writeStderr(formatExitCode(code.value))
         yield* shutdown
       })
     ).pipe(Effect.provide(Logger.layer([logger])))
     return yield* Effect.interrupt
-  }) as Effect.Effect<never, NotPidOne, Syscalls | StepsServices<ReadonlyArray<StepsOf<Args>>>>
+  })

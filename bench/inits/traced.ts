@@ -1,6 +1,7 @@
-// Configuration 1's init on a live kernel whose every call is timed, for
+// Configuration 1's init on a live machine whose every call is timed, for
 // `node bench/main.ts --n 1 --configs sysinit --init bench/inits/traced.ts --verbose`:
-// shows which kernel calls the setup spends its time in. With --trace-gc, V8
+// shows which calls of the kernel (Syscalls) and of the Node process
+// (NodeProcess) the setup spends its time in. With --trace-gc, V8
 // logs each garbage collection; with --time-layers, the build of each of
 // Node's platform layers is timed first.
 import * as NodeChildProcessSpawner from "@effect/platform-node/NodeChildProcessSpawner"
@@ -12,8 +13,10 @@ import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import { Effect, Layer } from "effect"
 import { HostPipe, Mount, Network, Symlink, Sysinit } from "effect-sysinit"
 import * as v8 from "node:v8"
-import { make as makeLive } from "../../src/internal/liveSyscalls.ts"
-import { Syscalls, type SyscallsShape } from "../../src/Syscalls.ts"
+import * as LiveKernel from "../../src/internal/liveKernel.ts"
+import * as LiveProcess from "../../src/internal/liveProcess.ts"
+import { NodeProcess } from "../../src/NodeProcess.ts"
+import { Syscalls } from "../../src/Syscalls.ts"
 import { bundleStarted } from "./bundleStarted.ts"
 import { flush, mark, now } from "./marks.ts"
 
@@ -28,27 +31,35 @@ const timed = (name: string, effect: Effect.Effect<unknown, unknown, unknown>, d
     )
   })
 
-const traced = (shape: SyscallsShape): SyscallsShape =>
+/** The service with each of its calls timed, under the service's name. */
+const traced = <Shape extends object>(service: string, shape: Shape): Shape =>
   Object.fromEntries(
     Object.entries(shape).map(([name, value]) => [
       name,
       Effect.isEffect(value)
-        ? timed(name, value, "")
+        ? timed(`${service}.${name}`, value, "")
         : (...args: Array<unknown>) => {
           const first = args[0]
           const detail = typeof first === "object" && first !== null && "target" in first ? first.target : first
-          return timed(name, (value as (...a: Array<unknown>) => Effect.Effect<unknown>)(...args), detail)
+          return timed(
+            `${service}.${name}`,
+            (value as (...a: Array<unknown>) => Effect.Effect<unknown>)(...args),
+            detail
+          )
         }
     ])
-  ) as unknown as SyscallsShape
+  ) as Shape
 
-const live = Layer.effect(
-  Syscalls,
-  Effect.sync(() => mark("layer-build-started")).pipe(
-    Effect.andThen(makeLive),
-    Effect.map(traced),
-    Effect.tap(() => Effect.sync(() => mark("layer-built")))
-  )
+const live = Layer.merge(
+  Layer.effect(
+    Syscalls,
+    Effect.sync(() => mark("layer-build-started")).pipe(
+      Effect.andThen(LiveKernel.make),
+      Effect.map((kernel) => traced("Syscalls", kernel)),
+      Effect.tap(() => Effect.sync(() => mark("layer-built")))
+    )
+  ),
+  Layer.sync(NodeProcess, () => traced("NodeProcess", LiveProcess.make()))
 )
 
 mark("node-started", bundleStarted.node)

@@ -25,10 +25,6 @@ export const MS_RELATIME = 0x200000
 export const MS_STRICTATIME = 0x1000000
 export const MS_LAZYTIME = 0x2000000
 
-/** umount2(2) flags. */
-export const MNT_FORCE = 0x1
-export const MNT_DETACH = 0x2
-
 /** reboot(2) commands, from <linux/reboot.h>. */
 export const LINUX_REBOOT_CMD_RESTART = 0x01234567
 export const LINUX_REBOOT_CMD_HALT = 0xcdef0123
@@ -36,15 +32,11 @@ export const LINUX_REBOOT_CMD_POWER_OFF = 0x4321fedc
 export const LINUX_REBOOT_CMD_CAD_OFF = 0x00000000
 
 /** finit_module(2) flags: the file is compressed and the kernel decompresses it (Linux ≥ 6.4). */
-export const MODULE_INIT_IGNORE_MODVERSIONS = 1
-export const MODULE_INIT_IGNORE_VERMAGIC = 2
 export const MODULE_INIT_COMPRESSED_FILE = 4
 
 /** Network interface flags (struct ifreq's ifr_flags), from <linux/if.h>. */
 export const IFF_UP = 0x1
-export const IFF_BROADCAST = 0x2
 export const IFF_LOOPBACK = 0x8
-export const IFF_RUNNING = 0x40
 
 /** The longest interface name, with its terminating NUL. */
 export const IFNAMSIZ = 16

@@ -62,3 +62,13 @@ const decompressors: Record<CompressionFormat, (bytes: Uint8Array) => Effect.Eff
 /** The whole decompressed contents; corrupt, truncated or empty input fails with the decoder's reason. */
 export const decompress = (format: CompressionFormat, bytes: Uint8Array): Effect.Effect<Uint8Array, CorruptData> =>
   bytes.length === 0 ? Effect.fail(new CorruptData({ reason: "empty file" })) : decompressors[format](bytes)
+
+const magics: ReadonlyArray<readonly [CompressionFormat, ReadonlyArray<number>]> = [
+  ["gzip", [0x1f, 0x8b]],
+  ["xz", [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
+  ["zstd", [0x28, 0xb5, 0x2f, 0xfd]]
+]
+
+/** The format of compressed bytes by their magic number, as the kernel's decompressors tell it. */
+export const formatOf = (bytes: Uint8Array): CompressionFormat | undefined =>
+  magics.find(([, magic]) => magic.every((byte, i) => bytes[i] === byte))?.[0]

@@ -57,10 +57,10 @@ export interface Termios {
 /** The bound functions. Results below zero are minus an errno. */
 export interface Libc {
   readonly mount: (source: string, target: string, fsType: string, flags: number, data: string) => number
-  readonly umount2: (target: string, flags: number) => number
   readonly reboot: (command: number) => number
   readonly sync: () => void
   readonly getpid: () => number
+  readonly sethostname: (name: string) => number
   readonly symlink: (target: string, path: string) => number
   readonly mkdir: (path: string, mode: number) => number
   readonly open: (path: string, flags: number) => number
@@ -198,10 +198,10 @@ const bind = async (numbers: SyscallNumbers): Promise<Libc> => {
   const mount = lib.func(
     "int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)"
   )
-  const umount2 = lib.func("int umount2(const char *target, int flags)")
   const reboot = lib.func("int reboot(int cmd)")
   const sync = lib.func("void sync(void)")
   const getpid = lib.func("int getpid(void)")
+  const sethostname = lib.func("int sethostname(const char *name, size_t len)")
   const symlink = lib.func("int symlink(const char *target, const char *linkpath)")
   const mkdir = lib.func("int mkdir(const char *path, uint32_t mode)")
   const open = lib.func("int open(const char *path, int flags, ...)")
@@ -217,13 +217,13 @@ const bind = async (numbers: SyscallNumbers): Promise<Libc> => {
   // `fail` reads errno first thing, before any other native call.
   return {
     mount: (source, target, fsType, flags, data) => fail(mount(source, target, fsType, flags, data)),
-    umount2: (target, flags) => fail(umount2(target, flags)),
     // Commands above 2^31 (LINUX_REBOOT_CMD_CAD_ON) are negative as an int.
     reboot: (command) => fail(reboot(command | 0)),
     sync: () => {
       sync()
     },
     getpid: () => getpid() as number,
+    sethostname: (name) => fail(sethostname(name, Buffer.byteLength(name))),
     symlink: (target, path) => fail(symlink(target, path)),
     mkdir: (path, mode) => fail(mkdir(path, mode)),
     open: (path, flags) => fail(open(path, flags)),

@@ -1,22 +1,22 @@
+/**
+ * The in-memory Linux behind `Layer.memory`: one machine's state (file tree,
+ * mounts, modules, interfaces, consoles, environment, sysctls, zombies) and
+ * the `Syscalls` service over it, answering with the errnos Linux gives.
+ * `memoryProcess.ts` gives the `NodeProcess` fake over the same machine.
+ */
 import { Effect } from "effect"
 import * as NodePath from "node:path"
+import type { ReapedChild, SyscallsShape } from "../Syscalls.ts"
 import * as Abi from "./abi.ts"
-import { type CompressionFormat, decompress } from "./decompress.ts"
+import { decompress, formatOf } from "./decompress.ts"
+import { isValidEnvVariable } from "./environ.ts"
 import type { ErrnoName } from "./errno.ts"
+import { KernelFault, type Recorder } from "./memoryRecorder.ts"
+import * as Modinfo from "./modinfo.ts"
 import { consoleLimit, type Transport } from "./protocol.ts"
 
-/** A failure of the in-memory kernel: the errno Linux would give, and the path concerned. */
-export class KernelFault {
-  readonly errno: ErrnoName
-  readonly path: string | undefined
-  constructor(errno: ErrnoName, path?: string) {
-    this.errno = errno
-    this.path = path
-  }
-}
-
-function fault(errno: ErrnoName, at?: string): never {
-  throw new KernelFault(errno, at)
+function fault(errno: ErrnoName, at?: string, syscall?: string): never {
+  throw new KernelFault(errno, at, syscall)
 }
 
 export type Node =
@@ -130,30 +130,49 @@ const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
   return out
 }
 
-const moduleExtension = /\.ko(\.gz|\.xz|\.zst)?$/
-const compressionFormats: Record<string, CompressionFormat> = { ".gz": "gzip", ".xz": "xz", ".zst": "zstd" }
+const isElf = (image: Uint8Array): boolean =>
+  image[0] === 0x7f && image[1] === 0x45 && image[2] === 0x4c && image[3] === 0x46
 
-/** The name a kernel gives a module: its `name=` in .modinfo, else its file name, `-` read as `_`. */
-const moduleName = (image: Uint8Array, file: string | undefined): string | undefined => {
-  const text = decoder.decode(image)
-  const match = /(?:^|\0)name=([^\0]+)/.exec(text)
-  if (match) return match[1]
-  return file === undefined ? undefined : NodePath.basename(file).replace(moduleExtension, "").replaceAll("-", "_")
-}
+// The longest host name sethostname(2) takes (__NEW_UTS_LEN).
+const hostNameMax = 64
 
-/** The modules an image's `depends=` names. */
-const moduleDepends = (image: Uint8Array): ReadonlyArray<string> => {
-  const match = /(?:^|\0)depends=([^\0]*)/.exec(decoder.decode(image))
-  return match === null ? [] : match[1]!.split(",").filter((dep) => dep !== "")
+/**
+ * What a test sees of the in-memory machine: its whole state, read-only.
+ */
+export interface MemoryKernelState {
+  readonly pid: number
+  readonly tree: ReadonlyMap<string, Node>
+  /** Mount table, in mount order. */
+  readonly mounts: ReadonlyArray<MountEntry>
+  readonly modules: ReadonlyArray<LoadedModule>
+  readonly interfaces: ReadonlyMap<string, number>
+  readonly env: ReadonlyMap<string, string>
+  /** Sysctls by dotted key; `kernel.hostname` is the host name. */
+  readonly sysctls: ReadonlyMap<string, string>
+  readonly consoles: ReadonlyMap<number, Readonly<ConsoleState>>
+  /** Every reboot(2) command, in order. */
+  readonly reboots: ReadonlyArray<number>
+  /** Zombie children of the init; those Node spawned are Node's to wait for. */
+  readonly zombies: ReadonlyArray<{ readonly pid: number; readonly spawnedByNode: boolean }>
+  /** The pids reaped with waitpid, in order. */
+  readonly reaped: ReadonlyArray<number>
+  readonly settles: number
+  readonly syncs: number
+  /** What the init wrote to stderr that reached a console. */
+  readonly stderr: string
+  /** The device that descriptors 0, 1 and 2 are open on. */
+  readonly stdio: string
+  /** Where stdout is redirected, if anywhere. */
+  readonly stdoutFd: number | undefined
 }
 
 /**
- * A Linux kernel and process held in memory: a file tree, a mount table,
- * modules, interfaces, consoles, environment, sysctls. It answers with the
- * errnos Linux gives for the same calls, and keeps every effect inspectable.
+ * A Linux machine held in memory: a file tree, a mount table, modules,
+ * interfaces, consoles, environment, sysctls. It answers with the errnos
+ * Linux gives for the same calls, and keeps every effect inspectable.
  */
-export class MemoryKernel {
-  pid: number
+export class MemoryMachine implements MemoryKernelState {
+  readonly pid: number
   readonly tree = new Map<string, Node>([["/", { type: "directory", mode: 0o755 }]])
   readonly mounts: Array<MountEntry> = []
   readonly modules: Array<LoadedModule> = []
@@ -177,6 +196,8 @@ export class MemoryKernel {
   stdio: string
   stdoutFd: number | undefined = undefined
   private nextFd = 3
+  /** Regular files opened with `openConsole`: not terminals; what is written lands in the file. */
+  private readonly openFiles = new Map<number, { readonly path: string; offset: number; open: boolean }>()
 
   constructor(options: MemoryKernelOptions = {}) {
     this.pid = options.pid ?? 1
@@ -386,13 +407,6 @@ export class MemoryKernel {
     this.tree.set(resolved, { type: "symlink", target })
   }
 
-  readlink(link: string): string {
-    const node = this.lookup(this.resolve(link, false))
-    if (node === undefined) return fault("ENOENT", link)
-    if (node.type !== "symlink") return fault("EINVAL", link)
-    return node.target
-  }
-
   glob(pattern: string): ReadonlyArray<string> {
     const absolute = NodePath.posix.resolve("/", pattern)
     const sysfs = this.mounts.filter((entry) => entry.fsType === "sysfs").map((entry) => entry.target)
@@ -420,65 +434,55 @@ export class MemoryKernel {
     this.mounts.push({ ...request, target: resolved })
   }
 
-  umount(target: string): void {
-    const resolved = this.resolve(target)
-    const index = this.mounts.findLastIndex((entry) => entry.target === resolved)
-    if (index === -1) fault("EINVAL", target)
-    if (this.mounts.some((entry) => entry.target.startsWith(`${resolved}/`))) fault("EBUSY", target)
-    this.mounts.splice(index, 1)
-  }
-
   // --- modules ---
 
   /**
-   * The image finit_module would decompress in the kernel, read without a
-   * call being counted; undefined when the kernel would not decompress, or
-   * could not.
+   * finit_module(2): the kernel reads the file (`open` fails first for a
+   * missing one), decompresses it when asked to and able, and judges the
+   * bytes, whatever the file is called.
    */
-  kernelDecompressed(file: string, flags: number): Effect.Effect<Uint8Array | undefined> {
-    return Effect.suspend(() => {
-      const format = compressionFormats[moduleExtension.exec(file)?.[1] ?? ""]
-      const node = this.tree.get(NodePath.posix.resolve("/", file))
-      const wanted = this.compressedModules === "decompress" && (flags & Abi.MODULE_INIT_COMPRESSED_FILE) !== 0
-      if (format === undefined || node?.type !== "file" || !wanted) return Effect.succeed(undefined)
-      return Effect.orElseSucceed(decompress(format, node.data), () => undefined)
-    })
+  finitModule(file: string, params: string, flags: number): Effect.Effect<void, KernelFault> {
+    let image: Uint8Array
+    try {
+      image = this.readFile(file)
+    } catch (error) {
+      if (error instanceof KernelFault) return Effect.fail(new KernelFault(error.errno, file, "open"))
+      throw error
+    }
+    if (image.length === 0 || (flags & ~Abi.MODULE_INIT_COMPRESSED_FILE) !== 0) {
+      return Effect.fail(new KernelFault("EINVAL", file))
+    }
+    if ((flags & Abi.MODULE_INIT_COMPRESSED_FILE) === 0) return this.load(image, file, params, flags)
+    if (this.compressedModules !== "decompress") return Effect.fail(new KernelFault(this.compressedModules, file))
+    const format = formatOf(image)
+    // The kernel's decompressor failing on data it cannot read answers EINVAL.
+    if (format === undefined) return Effect.fail(new KernelFault("EINVAL", file))
+    return decompress(format, image).pipe(
+      Effect.mapError(() => new KernelFault("EINVAL", file)),
+      Effect.flatMap((decompressed) => this.load(decompressed, file, params, flags))
+    )
   }
 
-  finitModule(file: string, params: string, flags: number, decompressed?: Uint8Array): void {
-    const image = this.readFile(file)
-    const extension = moduleExtension.exec(file)
-    if (extension === null || image.length === 0) fault("EINVAL", file)
-    if ((flags & ~Abi.MODULE_INIT_COMPRESSED_FILE) !== 0) fault("EINVAL", file)
-    const compressed = extension[1] !== undefined
-    // Without the flag the kernel expects an ELF image and rejects anything else.
-    if (compressed && (flags & Abi.MODULE_INIT_COMPRESSED_FILE) === 0) fault("ENOEXEC", file)
-    if (compressed && this.compressedModules !== "decompress") fault(this.compressedModules, file)
-    // The kernel's decompressor failing on corrupt data answers EINVAL.
-    if (compressed && decompressed === undefined) fault("EINVAL", file)
-    const loaded = decompressed ?? image
-    this.load(moduleName(loaded, file)!, moduleDepends(loaded), file, params, flags)
-  }
-
-  initModule(image: Uint8Array, params: string): void {
-    if (image.length === 0) fault("EINVAL")
-    const name = moduleName(image, undefined)
-    if (name === undefined) return fault("ENOEXEC")
-    this.load(name, moduleDepends(image), undefined, params, 0)
+  initModule(image: Uint8Array, params: string): Effect.Effect<void, KernelFault> {
+    return image.length === 0 ? Effect.fail(new KernelFault("EINVAL")) : this.load(image, undefined, params, 0)
   }
 
   private load(
-    name: string,
-    depends: ReadonlyArray<string>,
+    image: Uint8Array,
     file: string | undefined,
     params: string,
     flags: number
-  ): void {
-    if (this.modules.some((loaded) => loaded.name === name)) fault("EEXIST", file)
-    // A module whose dependencies are not there has unknown symbols: ENOENT.
-    const isThere = (dep: string) => this.builtinModules.has(dep) || this.modules.some((m) => m.name === dep)
-    if (!depends.every(isThere)) fault("ENOENT", file)
-    this.modules.push({ name, path: file, params, flags })
+  ): Effect.Effect<void, KernelFault> {
+    // Without an ELF image the kernel refuses the module outright.
+    if (!isElf(image)) return Effect.fail(new KernelFault("ENOEXEC", file))
+    return Effect.flatMap(Modinfo.read(image, file ?? "module.ko"), ({ depends, name }) => {
+      if (this.modules.some((loaded) => loaded.name === name)) return Effect.fail(new KernelFault("EEXIST", file))
+      // A module whose dependencies are not there has unknown symbols: ENOENT.
+      const isThere = (dep: string) => this.builtinModules.has(dep) || this.modules.some((m) => m.name === dep)
+      if (!depends.every(isThere)) return Effect.fail(new KernelFault("ENOENT", file))
+      this.modules.push({ name, path: file, params, flags })
+      return Effect.void
+    })
   }
 
   // --- network ---
@@ -512,6 +516,12 @@ export class MemoryKernel {
   }
 
   openConsole(device: string): number {
+    const file = this.resolve(device)
+    if (this.lookup(file)?.type === "file") {
+      const fd = this.nextFd++
+      this.openFiles.set(fd, { path: file, offset: 0, open: true })
+      return fd
+    }
     const resolved = this.openDevice(device)
     const fd = this.nextFd++
     this.consoles.set(fd, { device: resolved, raw: false, open: true, drained: true, output: new Uint8Array() })
@@ -520,6 +530,7 @@ export class MemoryKernel {
 
   isTerminal(fd: number): boolean {
     if (fd >= 0 && fd <= 2) return this.stdio !== "/dev/null"
+    if (this.openFile(fd) !== undefined) return false
     this.console(fd)
     return true
   }
@@ -538,27 +549,106 @@ export class MemoryKernel {
     return state
   }
 
+  private openFile(fd: number): { readonly path: string; offset: number; open: boolean } | undefined {
+    const file = this.openFiles.get(fd)
+    return file?.open ? file : undefined
+  }
+
+  /** The console behind a descriptor, for the terminal ioctls: a regular file is `ENOTTY`. */
+  terminal(fd: number): ConsoleState {
+    if (this.openFile(fd) !== undefined) fault("ENOTTY")
+    return this.console(fd)
+  }
+
   write(fd: number, data: Uint8Array): void {
+    const file = this.openFile(fd)
+    if (file !== undefined) {
+      // Opened without O_APPEND or O_TRUNC: writes go at the offset, over what is there.
+      const node = this.tree.get(file.path)
+      if (node?.type !== "file") return
+      const end = file.offset + data.length
+      const out = new Uint8Array(Math.max(node.data.length, end))
+      out.set(node.data)
+      out.set(data, file.offset)
+      node.data = out
+      file.offset = end
+      return
+    }
     const state = this.console(fd)
     state.output = concat(state.output, data)
     state.drained = false
   }
 
   close(fd: number): void {
-    this.console(fd).open = false
+    const file = this.openFile(fd)
+    if (file !== undefined) file.open = false
+    else this.console(fd).open = false
   }
 
   // --- process ---
 
-  reapOrphans(): ReadonlyArray<{ readonly pid: number; readonly status: number }> {
-    const orphans = this.zombies.filter((zombie) => !zombie.spawnedByNode)
-    for (const orphan of orphans) this.zombies.splice(this.zombies.indexOf(orphan), 1)
-    this.reaped.push(...orphans.map((orphan) => orphan.pid))
-    return orphans.map((orphan) => ({ pid: orphan.pid, status: 0 }))
+  sethostname(name: string): void {
+    if (Buffer.byteLength(name) > hostNameMax) fault("EINVAL", name)
+    this.sysctls.set("kernel.hostname", name)
+  }
+
+  zombieChildren(): ReadonlyArray<number> {
+    return this.zombies.map((zombie) => zombie.pid)
+  }
+
+  /** waitpid(pid, WNOHANG): a zombie child is reaped; any other pid is not a child (ECHILD). */
+  waitpid(pid: number): ReapedChild {
+    const index = this.zombies.findIndex((zombie) => zombie.pid === pid)
+    if (index === -1) fault("ECHILD")
+    this.zombies.splice(index, 1)
+    this.reaped.push(pid)
+    return { pid, status: 0 }
   }
 
   setEnv(name: string, value: string): void {
-    if (name === "" || name.includes("=") || name.includes("\0") || value.includes("\0")) fault("EINVAL", name)
+    if (!isValidEnvVariable(name, value)) fault("EINVAL", name)
     this.env.set(name, value)
   }
 }
+
+/** The `Syscalls` service over an in-memory machine. */
+export const makeSyscalls = (machine: MemoryMachine, recorder: Recorder): SyscallsShape => ({
+  getpid: recorder.total("getpid", () => machine.pid),
+  mount: (request) => recorder.call("mount", "mount", request.target, () => machine.mount(request)),
+  reboot: (command) =>
+    recorder.call("reboot", "reboot", undefined, () => {
+      machine.reboots.push(command)
+    }),
+  sync: recorder.total("sync", () => {
+    machine.syncs += 1
+  }),
+  sethostname: (name) => recorder.call("sethostname", "sethostname", name, () => machine.sethostname(name)),
+  finitModule: (file, params, flags) =>
+    recorder.call("finitModule", "finit_module", file, () => machine.finitModule(file, params, flags)),
+  initModule: (image, params) =>
+    recorder.call("initModule", "init_module", undefined, () => machine.initModule(image, params)),
+  interfaceFlags: (name) => recorder.call("interfaceFlags", "ioctl", name, () => machine.interfaceFlags(name)),
+  setInterfaceFlags: (name, flags) =>
+    recorder.call("setInterfaceFlags", "ioctl", name, () => machine.setInterfaceFlags(name, flags)),
+  openConsole: (device) => recorder.call("openConsole", "open", device, () => machine.openConsole(device)),
+  setRawMode: (fd) =>
+    recorder.call("setRawMode", "ioctl", undefined, () => {
+      machine.terminal(fd).raw = true
+    }),
+  drain: (fd) =>
+    recorder.call("drain", "ioctl", undefined, () => {
+      machine.terminal(fd).drained = true
+    }),
+  write: (fd, data) => recorder.call("write", "write", undefined, () => machine.write(fd, data)),
+  close: (fd) => recorder.call("close", "close", undefined, () => machine.close(fd)),
+  isTerminal: (fd) => recorder.call("isTerminal", "ioctl", undefined, () => machine.isTerminal(fd)),
+  reopenStdio: (device) => recorder.call("reopenStdio", "open", device, () => machine.reopenStdio(device)),
+  symlink: (target, link) => recorder.call("symlink", "symlink", link, () => machine.symlink(target, link)),
+  mkdirAll: (dir, mode) => recorder.call("mkdirAll", "mkdir", dir, () => machine.mkdirAll(dir, mode)),
+  readFile: (file) => recorder.call("readFile", "open", file, () => machine.readFile(file)),
+  writeFile: (file, data) => recorder.call("writeFile", "open", file, () => machine.writeFile(file, data)),
+  fileType: (file) => recorder.call("fileType", "stat", file, () => machine.fileType(file)),
+  glob: (pattern) => recorder.call("glob", "scandir", pattern, () => machine.glob(pattern)),
+  zombieChildren: recorder.total("zombieChildren", () => machine.zombieChildren()),
+  waitpid: (pid) => recorder.call("waitpid", "waitpid", undefined, () => machine.waitpid(pid))
+})

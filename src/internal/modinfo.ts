@@ -4,6 +4,7 @@
  */
 import { Effect } from "effect"
 import * as NodePath from "node:path"
+import type { CompressionFormat } from "./decompress.ts"
 import * as Elf from "./elf.ts"
 
 export interface ModuleInfo {
@@ -11,10 +12,19 @@ export interface ModuleInfo {
   readonly depends: ReadonlyArray<string>
 }
 
-const moduleFileExtension = /\.ko(?:\.gz|\.xz|\.zst)?$/
+const moduleFileExtension = /\.ko(\.gz|\.xz|\.zst)?$/
+const compressionByExtension: Readonly<Record<string, CompressionFormat>> = {
+  ".gz": "gzip",
+  ".xz": "xz",
+  ".zst": "zstd"
+}
 
 /** Whether a file name is that of a kernel module: `.ko`, `.ko.gz`, `.ko.xz` or `.ko.zst`. */
 export const isModuleFile = (path: string): boolean => moduleFileExtension.test(path)
+
+/** The compression a module file's name says (`.ko.gz`, `.ko.xz`, `.ko.zst`); none for any other name. */
+export const compressionOfFile = (path: string): CompressionFormat | undefined =>
+  compressionByExtension[moduleFileExtension.exec(path)?.[1] ?? ""]
 
 /** The kernel's spelling of a module name: `-` becomes `_`, as in /proc/modules. */
 export const canonicalName = (name: string): string => name.replaceAll("-", "_")

@@ -16,8 +16,27 @@ export const consoleLimit: Readonly<Record<Transport, number>> = { serial: 4, vi
 export const consoleDevice = (transport: Transport, port: number): string =>
   transport === "serial" ? `/dev/ttyS${port}` : `/dev/hvc${port}`
 
+/**
+ * The serial ports that have a UART, from the serial driver's table
+ * (`/proc/tty/driver/serial`), e.g. `1: uart:16550A port:000002F8 irq:3 tx:0 rx:0`;
+ * a port without one says `uart:unknown`.
+ */
+export const parseSerialDriver = (text: string): ReadonlyArray<number> =>
+  text.split("\n").flatMap((line) => {
+    const match = /^\s*(\d+):(.*)$/.exec(line)
+    if (match === null || !match[2]!.includes("uart:") || match[2]!.includes("uart:unknown")) return []
+    return [Number(match[1])]
+  })
+
 /** The kernel's name of console 0, for `console=` on its command line. */
 export const kernelConsole = (transport: Transport): string => consoleDevice(transport, 0).slice("/dev/".length)
+
+/**
+ * Where the runner puts the modules that the transport's consoles need when
+ * the kernel has them as modules (virtio_console, virtio_mmio, …): the
+ * init loads them before it sets up the host pipes.
+ */
+export const transportModulesDirectory = "/lib/modules/transport"
 
 /** Console 1 carries the guest's stdout; consoles 2… carry output files of the host. */
 export const stdoutPort = 1

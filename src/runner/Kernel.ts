@@ -10,6 +10,7 @@ import type { PlatformError } from "effect/PlatformError"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import { fileURLToPath } from "node:url"
 import * as Elf from "../internal/elf.ts"
+import * as Architecture from "./Architecture.ts"
 import { InvalidInput } from "./Preflight.ts"
 
 /**
@@ -36,35 +37,78 @@ export const fetchScript: string = fileURLToPath(new URL("../../scripts/fetch-ke
 const env = (name: string) => Config.option(Config.String(name)).pipe(Effect.orElseSucceed(() => Option.none<string>()))
 
 /**
- * The cache directory of the fetched kernel: `$SYSINIT_CACHE_DIR/kernel`,
- * else `$XDG_CACHE_HOME/effect-sysinit/kernel`, else
- * `~/.cache/effect-sysinit/kernel`, as in the fetch script.
+ * The runner's cache directory: `$SYSINIT_CACHE_DIR`, else
+ * `$XDG_CACHE_HOME/effect-sysinit`, else `~/.cache/effect-sysinit`, as in
+ * the fetch scripts.
  *
  * @since 0.1.0
  * @category constants
  */
-export const cacheDirectory = Effect.gen(function*() {
+export const cacheRoot = Effect.gen(function*() {
   const path = yield* Path.Path
   const explicit = yield* env("SYSINIT_CACHE_DIR")
-  if (Option.isSome(explicit)) return path.join(explicit.value, "kernel")
+  if (Option.isSome(explicit)) return explicit.value
   const xdg = yield* env("XDG_CACHE_HOME")
   const home = yield* env("HOME")
   const base = Option.getOrElse(xdg, () => path.join(Option.getOrElse(home, () => "/root"), ".cache"))
-  return path.join(base, "effect-sysinit", "kernel")
+  return path.join(base, "effect-sysinit")
 })
 
 /**
- * The modules tree of the cached kernel (`…/modules/<release>`), when it is there.
+ * The cache directory of an architecture's fetched kernel: `kernel` in the
+ * cache for x86_64, `kernel-<debian name>` (`kernel-arm64`) for the others.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const cacheDirectoryFor = (arch: Architecture.Facts) =>
+  Effect.gen(function*() {
+    const path = yield* Path.Path
+    return path.join(yield* cacheRoot, arch.debian === "amd64" ? "kernel" : `kernel-${arch.debian}`)
+  })
+
+/**
+ * The cache directory of the fetched x86_64 kernel.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const cacheDirectory = cacheDirectoryFor(Architecture.all.x86_64)
+
+/**
+ * The modules tree of an architecture's cached kernel (`…/modules/<release>`), when it is there.
  *
  * @since 0.1.0
  * @category resolution
  */
-export const cachedModules = Effect.gen(function*() {
+export const cachedModulesFor = Effect.fn("Kernel.cachedModulesFor")(function*(arch: Architecture.Facts) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
-  const cache = yield* cacheDirectory
+  const cache = yield* cacheDirectoryFor(arch)
   const release = yield* fs.readFileString(path.join(cache, "release")).pipe(Effect.option)
   return Option.map(release, (r) => path.join(cache, "modules", r.trim()))
+})
+
+/**
+ * The modules tree of the cached x86_64 kernel, when it is there.
+ *
+ * @since 0.1.0
+ * @category resolution
+ */
+export const cachedModules = cachedModulesFor(Architecture.all.x86_64)
+
+/**
+ * The modules tree of a kernel image, when it is an architecture's cached
+ * kernel; a kernel given by path comes with no known tree.
+ *
+ * @since 0.1.0
+ * @category resolution
+ */
+export const modulesOf = Effect.fn("Kernel.modulesOf")(function*(image: string, arch: Architecture.Facts) {
+  const path = yield* Path.Path
+  const cache = yield* cacheDirectoryFor(arch)
+  if (path.dirname(path.resolve(image)) !== cache) return Option.none<string>()
+  return yield* cachedModulesFor(arch)
 })
 
 const XEN_ELFNOTE_PHYS32_ENTRY = 18
@@ -85,36 +129,51 @@ export const isPvhKernel = Effect.fn("Kernel.isPvhKernel")(function*(image: stri
   )
 })
 
-const bzImageMagicOffset = 0x202
+const imageMagic: Readonly<Record<Architecture.Architecture, { readonly offset: number; readonly magic: string }>> = {
+  // The setup header of a bzImage.
+  x86_64: { offset: 0x202, magic: "HdrS" },
+  // The header of an arm64 Image (Debian's vmlinuz is one, with a PE header for EFI in front).
+  aarch64: { offset: 0x38, magic: "ARMd" }
+}
 
 /**
- * Whether the file is a kernel image QEMU can boot: an x86 bzImage (its
- * setup header says "HdrS" at offset 0x202) or an ELF vmlinux with a PVH
- * entry point.
+ * Whether the file is a kernel image QEMU can boot for the architecture: an
+ * x86 bzImage (its setup header says "HdrS" at offset 0x202) or an ELF
+ * vmlinux with a PVH entry point; an arm64 Image ("ARMd" at offset 0x38).
  *
  * @since 0.1.0
  * @category resolution
  */
-export const isKernelImage = Effect.fn("Kernel.isKernelImage")(function*(image: string) {
+export const isKernelImage = Effect.fn("Kernel.isKernelImage")(function*(
+  image: string,
+  arch: Architecture.Facts = Architecture.all.x86_64
+) {
   const fs = yield* FileSystem.FileSystem
-  const magic = yield* Effect.scoped(
-    Effect.flatMap(fs.open(image), (file) => file.readAlloc(4, { position: BigInt(bzImageMagicOffset) }))
+  const { magic, offset } = imageMagic[arch.name]
+  const found = yield* Effect.scoped(
+    Effect.flatMap(fs.open(image), (file) => file.readAlloc(magic.length, { position: BigInt(offset) }))
   ).pipe(Effect.map(Option.getOrUndefined), Effect.orElseSucceed(() => undefined))
-  if (magic !== undefined && new TextDecoder().decode(magic) === "HdrS") return true
-  return yield* isPvhKernel(image)
+  if (found !== undefined && new TextDecoder().decode(found) === magic) return true
+  return arch.name === "x86_64" && (yield* isPvhKernel(image))
 })
 
+const kernelImageHint: Readonly<Record<Architecture.Architecture, string>> = {
+  x86_64: `an x86 bzImage (e.g. /boot/vmlinuz-*; "HdrS" at offset 0x202) or an ELF vmlinux with a PVH entry point`,
+  aarch64: `an arm64 Image (e.g. Debian's /boot/vmlinuz-*-arm64; "ARMd" at offset 0x38)`
+}
+
 /**
- * The kernel image to boot: `explicit` (`--kernel`), else `SYSINIT_KERNEL`,
- * else the cached one, fetched on first use. A kernel asked for that does
- * not exist or is not a kernel image is `InvalidInput` naming where it came
- * from.
+ * The kernel image to boot: `explicit` (`--kernel`), else `$SYSINIT_KERNEL`
+ * (for x86_64 guests), else the architecture's cached kernel, fetched on
+ * first use. A kernel asked for that does not exist or is not a kernel
+ * image of the architecture is `InvalidInput` naming where it came from.
  *
  * @since 0.1.0
  * @category resolution
  */
 export const resolve = Effect.fn("Kernel.resolve")(function*(
-  explicit: string | undefined
+  explicit: string | undefined,
+  arch: Architecture.Facts = Architecture.all.x86_64
 ): Effect.fn.Return<
   string,
   KernelNotFound | InvalidInput | PlatformError,
@@ -122,25 +181,25 @@ export const resolve = Effect.fn("Kernel.resolve")(function*(
 > {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
-  const fromEnv = yield* env("SYSINIT_KERNEL")
+  // One variable names one kernel: of the default architecture.
+  const fromEnv = arch === Architecture.all.x86_64 ? yield* env("SYSINIT_KERNEL") : Option.none<string>()
   const asked = explicit ?? Option.getOrUndefined(fromEnv)
   if (asked !== undefined) {
     const flag = explicit === undefined ? "SYSINIT_KERNEL" : "--kernel"
     if (!(yield* fs.exists(asked))) return yield* new InvalidInput({ flag, reason: `${asked} does not exist` })
-    if (yield* isKernelImage(asked)) return asked
+    if (yield* isKernelImage(asked, arch)) return asked
     return yield* new InvalidInput({
       flag,
-      reason: `${asked} is not a kernel image: give an x86 bzImage (e.g. /boot/vmlinuz-*; "HdrS" at offset 0x202) ` +
-        `or an ELF vmlinux with a PVH entry point`
+      reason: `${asked} is not a kernel image for ${arch.name}: give ${kernelImageHint[arch.name]}`
     })
   }
-  const cache = yield* cacheDirectory
+  const cache = yield* cacheDirectoryFor(arch)
   const decompressed = path.join(cache, "vmlinux")
   if ((yield* fs.exists(decompressed)) && (yield* isPvhKernel(decompressed))) return decompressed
   const cached = path.join(cache, "vmlinuz")
   if (yield* fs.exists(cached)) return cached
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
-  const printed = yield* spawner.string(ChildProcess.make(fetchScript, [], { stderr: "inherit" })).pipe(
+  const printed = yield* spawner.string(ChildProcess.make(fetchScript, [arch.debian], { stderr: "inherit" })).pipe(
     Effect.mapError((error) => new KernelNotFound({ reason: `fetching Debian's kernel failed (${error.message})` }))
   )
   const fetched = printed.trim().split("\n").at(-1) ?? ""
@@ -150,17 +209,4 @@ export const resolve = Effect.fn("Kernel.resolve")(function*(
   return yield* new KernelNotFound({
     reason: `fetching Debian's kernel failed (${fetchScript} printed no kernel path)`
   })
-})
-
-/**
- * The modules tree of a kernel image, when the runner knows it: the cached
- * kernel's.
- *
- * @since 0.1.0
- * @category resolution
- */
-export const modulesTreeOf = Effect.fn("Kernel.modulesTreeOf")(function*(image: string) {
-  const path = yield* Path.Path
-  const cache = yield* cacheDirectory
-  return path.dirname(path.resolve(image)) === path.resolve(cache) ? yield* cachedModules : Option.none<string>()
 })

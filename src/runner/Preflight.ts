@@ -3,15 +3,15 @@
  * refused at once with the fix named, instead of a guest that fails
  * minutes later for a reason it cannot tell: more consoles than the
  * transport has, a `--node` that is not a node for the guest, too little
- * memory for the initramfs, a virtio transport without its console driver.
+ * memory for the initramfs.
  *
  * @since 0.1.0
  */
-import { Data, Effect, FileSystem, Option, Path } from "effect"
+import { Data, Effect, FileSystem, Option } from "effect"
 import { execFile } from "node:child_process"
 import * as Elf from "../internal/elf.ts"
-import * as Modinfo from "../internal/modinfo.ts"
 import { consoleLimit, type Transport } from "../internal/protocol.ts"
+import * as Architecture from "./Architecture.ts"
 
 /**
  * Input the runner refuses before booting: `flag` names where it came from
@@ -57,20 +57,11 @@ export const checkConsoles = (
   )
 }
 
-/**
- * The guest's architecture as an ELF machine number (`EM_X86_64`): the
- * runner boots x86_64 guests.
- *
- * @since 0.1.0
- * @category constants
- */
-export const guestMachine = { number: 62, name: "x86-64", nodeArch: "x64" } as const
-
 const machineNames: Readonly<Record<number, string>> = {
   3: "32-bit x86",
   40: "32-bit ARM",
-  62: "x86-64",
-  183: "AArch64",
+  62: "x86_64",
+  183: "aarch64",
   243: "RISC-V"
 }
 
@@ -114,22 +105,25 @@ const versionOf = (node: string): Effect.Effect<string> =>
  * @category checks
  */
 export const checkNode = Effect.fn("Preflight.checkNode")(function*(
-  node: string
+  node: string,
+  arch: Architecture.Facts = Architecture.all.x86_64
 ): Effect.fn.Return<void, InvalidInput, FileSystem.FileSystem> {
   const fs = yield* FileSystem.FileSystem
   const refuse = (reason: string) => new InvalidInput({ flag: "--node", reason: `${node}: ${reason}` })
   const header = yield* Effect.scoped(Effect.flatMap(fs.open(node), (file) => Elf.readHeader(Elf.fromFile(file))))
     .pipe(Effect.mapError((error) => refuse(`not an ELF executable (${error.message})`)))
   if (header.type !== Elf.ET_EXEC && header.type !== Elf.ET_DYN) return yield* refuse("not an ELF executable")
-  if (header.machine !== guestMachine.number) {
+  if (header.machine !== arch.elfMachine) {
+    const other = Architecture.fromElfMachine(header.machine)
     const built = machineNames[header.machine] ?? `ELF machine ${header.machine}`
     return yield* refuse(
-      `built for ${built}, the guest is ${guestMachine.name}: give a Linux ${guestMachine.name} node`
+      `built for ${built}, the guest is ${arch.name}: ` +
+        (Option.isSome(other) ? `pass --arch ${other.value.name}, or give` : "give") + ` a Linux ${arch.name} node`
     )
   }
   const info = yield* fs.stat(node).pipe(Effect.mapError((error) => refuse(error.message)))
   if ((info.mode & 0o111) === 0) return yield* refuse("not executable (chmod +x)")
-  if (process.arch !== guestMachine.nodeArch || process.platform !== "linux") return
+  if (!Architecture.isHost(arch) || process.platform !== "linux") return
   const judged = judgeNodeVersion(yield* versionOf(node))
   if (judged !== undefined) return yield* refuse(judged)
 })
@@ -170,43 +164,3 @@ export const checkMemory = (memory: number, initramfsBytes: number): Effect.Effe
     })
   )
 }
-
-/**
- * The virtio modules the guest needs for its consoles (virtio_console and
- * virtio_pci, with what they depend on), in the modules tree of the kernel,
- * when the tree has them as modules and `--add-module` does not add them:
- * then the guest has no console, hence no output and no exit code.
- * Nothing when the kernel has them built in or its tree is not known.
- *
- * @since 0.1.0
- * @category checks
- */
-export const missingVirtioModules = Effect.fn("Preflight.missingVirtioModules")(function*(
-  tree: string,
-  added: ReadonlyArray<string>
-): Effect.fn.Return<ReadonlyArray<string>, never, FileSystem.FileSystem | Path.Path> {
-  const fs = yield* FileSystem.FileSystem
-  const path = yield* Path.Path
-  const order = yield* fs.readFileString(path.join(tree, "modules.order")).pipe(Effect.option)
-  if (Option.isNone(order)) return []
-  const byName = new Map<string, string>()
-  for (const relative of order.value.split("\n")) {
-    if (relative.trim() !== "") byName.set(Modinfo.nameFromPath(relative.trim()), path.join(tree, relative.trim()))
-  }
-  if (!byName.has("virtio_console")) return []
-  const have = new Set(added.map(Modinfo.nameFromPath))
-  const needed: Array<string> = []
-  const visit = (name: string): Effect.Effect<void> =>
-    Effect.gen(function*() {
-      const file = byName.get(name)
-      if (file === undefined || needed.includes(file)) return
-      needed.push(file)
-      const image = yield* fs.readFile(file).pipe(Effect.option)
-      if (Option.isNone(image)) return
-      const info = yield* Modinfo.read(image.value, file)
-      for (const dependency of info.depends) yield* visit(dependency)
-    })
-  yield* visit("virtio_console")
-  yield* visit("virtio_pci")
-  return needed.filter((file) => !have.has(Modinfo.nameFromPath(file)))
-})

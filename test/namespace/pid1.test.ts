@@ -33,6 +33,20 @@ describe.skipIf(!userNamespaces.available)("PID 1 duties on the live kernel", ()
       })
   )
 
+  it.effect.each([
+    { scenario: "signal to itself, then wait", when: "from a step" },
+    { scenario: "signal to itself from the loop's last callback, then wait", when: "as the event loop empties" }
+  ])(
+    "a SIGTERM the init sends itself $when, before waiting on nothing, is not lost: exit code 143",
+    ({ scenario }) =>
+      Effect.map(duty(scenario), (run) => {
+        assertOrderlyEnd(run)
+        assert.include(run.stderr, "ERROR received SIGTERM: run stopped, exit code 143")
+        assert.notInclude(run.stderr, "the event loop is empty")
+        assert.strictEqual(lines(run.stderr).at(-1), "VIRTRUN_EXIT_CODE: 143")
+      })
+  )
+
   it.effect(
     "orphans of a double-forking shell are reaped, while 50 children of node:child_process and 50 of Effect's ChildProcess report their true exit codes",
     () =>

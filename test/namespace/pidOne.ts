@@ -4,37 +4,18 @@
  * when none is) with the live kernel and prints each outcome as one line
  * `OUTCOME {"name": …, "outcome": …}` on stdout, for the harness to read.
  */
-import { Cause, Effect, Exit } from "effect"
+import { Effect } from "effect"
 import * as Fs from "node:fs"
 import { live } from "../../src/Layer.ts"
-import { SyscallError, type Syscalls } from "../../src/Syscalls.ts"
+import type { NodeProcess } from "../../src/NodeProcess.ts"
+import type { Syscalls } from "../../src/Syscalls.ts"
+import { outcomeOf } from "../contract/outcome.ts"
 
-/** What became of a scenario, as JSON. */
-export type Outcome =
-  | { readonly kind: "Success"; readonly value: unknown }
-  | { readonly kind: "SyscallError"; readonly syscall: string; readonly errno: string; readonly path?: string }
-  | { readonly kind: "Failure"; readonly error: string }
-  | { readonly kind: "Defect"; readonly cause: string }
-
-const outcomeOf = (exit: Exit.Exit<unknown, unknown>): Outcome => {
-  if (Exit.isSuccess(exit)) return { kind: "Success", value: exit.value }
-  const failure = exit.cause.reasons.find(Cause.isFailReason)
-  if (failure === undefined) return { kind: "Defect", cause: Cause.pretty(exit.cause) }
-  const error = failure.error
-  if (error instanceof SyscallError) {
-    return {
-      kind: "SyscallError",
-      syscall: error.syscall,
-      errno: error.errno,
-      ...(error.path === undefined ? {} : { path: error.path })
-    }
-  }
-  return { kind: "Failure", error: String(error) }
-}
+export type { Outcome } from "../contract/outcome.ts"
 
 /** Runs the scenarios named in argv (all, in order, when none is), each with the live kernel. */
 export const runScenarios = async (
-  scenarios: Readonly<Record<string, Effect.Effect<unknown, unknown, Syscalls>>>
+  scenarios: Readonly<Record<string, Effect.Effect<unknown, unknown, Syscalls | NodeProcess>>>
 ): Promise<void> => {
   const names = process.argv.length > 2 ? process.argv.slice(2) : Object.keys(scenarios)
   for (const name of names) {

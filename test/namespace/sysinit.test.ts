@@ -4,7 +4,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { make } from "../../src/internal/liveSyscalls.ts"
+import * as LiveKernel from "../../src/internal/liveKernel.ts"
+import { NodeProcess } from "../../src/NodeProcess.ts"
 import { Syscalls, type SyscallsShape } from "../../src/Syscalls.ts"
 import * as Sysinit from "../../src/Sysinit.ts"
 import { program, runAsPidOne, userNamespaces } from "./harness.ts"
@@ -13,10 +14,10 @@ import { program, runAsPidOne, userNamespaces } from "./harness.ts"
  * The live kernel, except that every call but getpid dies instead of reaching
  * the kernel and is recorded: this test process runs on the host.
  */
-const guardedLive = (touched: Array<string>) =>
+const guardedKernel = (touched: Array<string>) =>
   Layer.effect(
     Syscalls,
-    Effect.map(make, (live) => {
+    Effect.map(LiveKernel.make, (live) => {
       const guarded: Record<string, unknown> = {}
       for (const [name, member] of Object.entries(live)) {
         const refuse = () => {
@@ -28,6 +29,29 @@ const guardedLive = (touched: Array<string>) =>
       return guarded as unknown as SyscallsShape
     })
   )
+
+/**
+ * A process whose every hook dies instead of hooking into this test process,
+ * and is recorded (not the live one, whose building alone would hook in).
+ */
+const guardedProcess = (touched: Array<string>) => {
+  const refuse = (name: string) =>
+    Effect.suspend(() => {
+      touched.push(name)
+      return Effect.die(new Error(`${name} reached the host's process`))
+    })
+  return Layer.succeed(NodeProcess, {
+    setEnv: () => refuse("setEnv"),
+    signals: () => refuse("signals"),
+    processFaults: refuse("processFaults"),
+    spawnedChildren: refuse("spawnedChildren"),
+    settleOutput: refuse("settleOutput"),
+    writeStderr: () => refuse("writeStderr"),
+    redirectStdout: () => refuse("redirectStdout")
+  })
+}
+
+const guardedLive = (touched: Array<string>) => Layer.merge(guardedKernel(touched), guardedProcess(touched))
 
 const lines = (text: string): Array<string> => text.split("\n").filter((line) => line !== "")
 const sysinitRun = (mode: string) => runAsPidOne(program("sysinitRun.ts"), [mode])

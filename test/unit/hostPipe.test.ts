@@ -2,16 +2,20 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as HostPipe from "../../src/HostPipe.ts"
+import { parseSerialDriver } from "../../src/internal/protocol.ts"
 import { MemoryKernel } from "../../src/Layer.ts"
 import * as Mount from "../../src/Mount.ts"
+import { NodeProcess } from "../../src/NodeProcess.ts"
 import * as RunState from "../../src/State.ts"
 import { Syscalls } from "../../src/Syscalls.ts"
+import * as Sysinit from "../../src/Sysinit.ts"
 import { syscallError, withKernel } from "./helpers.ts"
+import { module } from "./moduleFiles.ts"
 
 const withState = Effect.provideServiceEffect(RunState.State, RunState.make)
 const mounted = Mount.mountAll(Mount.essentialMountPoints())
 
-describe("HostPipe.parseSerialDriver", () => {
+describe("parseSerialDriver (the protocol module)", () => {
   it("lists the ports with a UART, leaving out unknown ones and other lines", () => {
     const table = [
       "serinfo:1.0 driver revision:",
@@ -21,7 +25,7 @@ describe("HostPipe.parseSerialDriver", () => {
       "3: uart:16550A port:000002E8 irq:3 tx:0 rx:0",
       ""
     ].join("\n")
-    assert.deepStrictEqual(HostPipe.parseSerialDriver(table), [0, 1, 3])
+    assert.deepStrictEqual(parseSerialDriver(table), [0, 1, 3])
   })
 })
 
@@ -49,6 +53,30 @@ describe("HostPipe.setupHostPipes", () => {
       assert.isFalse([...state.consoles.values()].some((c) => c.device === "/dev/ttyS0"))
     }).pipe(withKernel({ consoles: { transport: "serial", ports: [0, 1, 2] } })))
 
+  it.effect("loads the modules the runner put in /lib/modules/transport first, in dependency order", () =>
+    Effect.gen(function*() {
+      yield* mounted
+      const pipes = yield* HostPipe.setupHostPipes.pipe(withState)
+      assert.deepStrictEqual(pipes.map((p) => p.device), ["/dev/hvc1"])
+      const { state } = yield* MemoryKernel
+      assert.deepStrictEqual(state.modules.map((loaded) => loaded.name), ["virtio_mmio", "virtio_console"])
+    }).pipe(withKernel({
+      consoles: { transport: "virtio", ports: [0, 1] },
+      files: {
+        "/lib/modules/transport/a_virtio_console.ko": module("virtio_console", ["virtio_mmio"]),
+        "/lib/modules/transport/b_virtio_mmio.ko": module("virtio_mmio")
+      }
+    })))
+
+  it.effect("without /lib/modules/transport, loads nothing and globs nothing for it", () =>
+    Effect.gen(function*() {
+      yield* mounted
+      yield* HostPipe.setupHostPipes.pipe(withState)
+      const { calls, state } = yield* MemoryKernel
+      assert.lengthOf(state.modules, 0)
+      assert.isFalse(calls.some((call) => call.call === "glob"))
+    }).pipe(withKernel({ consoles: { transport: "serial", ports: [0, 1] } })))
+
   it.effect("virtio transport: only connected hvc ports, none of the serial ones", () =>
     Effect.gen(function*() {
       yield* mounted
@@ -75,8 +103,22 @@ describe("HostPipe.setupHostPipes", () => {
       assert.strictEqual(kernel.calls.filter((c) => c.call === "openConsole" && c.path === "/dev/ttyS1").length, 1)
     }).pipe(withKernel()))
 
-  it.effect("no /dev mounted: opening the serial table fails with ENOENT", () =>
+  it.effect("no /dev mounted: opening the first port fails with ENOENT", () =>
     Effect.gen(function*() {
+      yield* Mount.mountAll({
+        "/proc": Mount.essentialMountPoints()["/proc"]!,
+        "/sys": Mount.essentialMountPoints()["/sys"]!
+      })
+      const error = yield* syscallError(HostPipe.setupHostPipes.pipe(withState, Effect.scoped))
+      assert.deepStrictEqual([error.syscall, error.errno, error.path], ["open", "ENOENT", "/dev/ttyS1"])
+    }).pipe(withKernel()))
+
+  it.effect("no /proc mounted: reading the serial table fails with ENOENT", () =>
+    Effect.gen(function*() {
+      yield* Mount.mountAll({
+        "/dev": Mount.essentialMountPoints()["/dev"]!,
+        "/sys": Mount.essentialMountPoints()["/sys"]!
+      })
       const error = yield* syscallError(HostPipe.setupHostPipes.pipe(withState, Effect.scoped))
       assert.deepStrictEqual([error.errno, error.path], ["ENOENT", "/proc/tty/driver/serial"])
     }).pipe(withKernel()))
@@ -128,10 +170,10 @@ describe("HostPipe.reopenStdioOnConsole", () => {
     Effect.gen(function*() {
       yield* mounted
       const kernel = yield* MemoryKernel
-      const syscalls = yield* Syscalls
-      yield* syscalls.writeStderr("lost\n")
+      const nodeProcess = yield* NodeProcess
+      yield* nodeProcess.writeStderr("lost\n")
       assert.isTrue(yield* HostPipe.reopenStdioOnConsole)
-      yield* syscalls.writeStderr("seen\n")
+      yield* nodeProcess.writeStderr("seen\n")
       assert.strictEqual(kernel.state.stdio, "/dev/console")
       assert.strictEqual(kernel.state.stderr, "seen\n")
     }).pipe(withKernel({ consoles: { transport: "virtio", ports: [0, 1] }, stdio: "/dev/null" })))
@@ -203,5 +245,76 @@ describe("HostPipe.withStdoutHostPipe", () => {
       assert.strictEqual(error._tag, "HostPipeMissing")
       assert.strictEqual(error.message.includes("/dev/virtrun1"), true)
       assert.strictEqual((yield* MemoryKernel).state.stdoutFd, undefined)
+    }).pipe(withKernel({ consoles: { transport: "serial", ports: [0] } })))
+
+  it.effect("a second call in the same run redirects nothing more and opens nothing more", () =>
+    Effect.gen(function*() {
+      const kernel = yield* MemoryKernel
+      yield* Sysinit.runSteps(HostPipe.withStdoutHostPipe, HostPipe.withStdoutHostPipe)
+      // One redirect while the run lasts, one restore when its scope closes.
+      assert.strictEqual(kernel.calls.filter((c) => c.call === "redirectStdout").length, 2)
+      assert.strictEqual(kernel.calls.filter((c) => c.call === "openConsole" && c.path === "/dev/ttyS1").length, 1)
+      assert.strictEqual(kernel.state.stdoutFd, undefined)
+    }).pipe(withKernel()))
+})
+
+describe("HostPipe.withStdoutHostPipeWhenConnected, what Init.main does first", () => {
+  it.effect.each(
+    [
+      { transport: "serial", device: "/dev/ttyS1" },
+      { transport: "virtio", device: "/dev/hvc1" }
+    ] as const
+  )(
+    "with a console 1 connected over $transport, stdout goes to $device for the run",
+    ({ device, transport }) =>
+      Effect.gen(function*() {
+        const kernel = yield* MemoryKernel
+        const seen: Array<number | undefined> = []
+        const during = Effect.sync(() => seen.push(kernel.state.stdoutFd))
+        yield* Sysinit.runSteps(HostPipe.withStdoutHostPipeWhenConnected, during)
+        assert.strictEqual(seen.length, 1)
+        const pipe = kernel.state.consoles.get(seen[0]!)
+        assert.deepStrictEqual([pipe?.device, pipe?.raw], [device, true])
+        assert.strictEqual(kernel.state.stdoutFd, undefined, "restored when the run ends")
+        assert.strictEqual(kernel.state.tree.get("/dev/virtrun1")?.type, "symlink")
+      }).pipe(withKernel({ consoles: { transport, ports: [0, 1] } }))
+  )
+
+  it.effect("then a step's own withStdoutHostPipe (as inits written before the default have) changes nothing", () =>
+    Effect.gen(function*() {
+      const kernel = yield* MemoryKernel
+      yield* Sysinit.runSteps(HostPipe.withStdoutHostPipeWhenConnected, HostPipe.withStdoutHostPipe)
+      assert.strictEqual(kernel.calls.filter((c) => c.call === "redirectStdout").length, 2)
+      assert.strictEqual(kernel.calls.filter((c) => c.call === "openConsole" && c.path === "/dev/ttyS1").length, 1)
+    }).pipe(withKernel({ consoles: { transport: "serial", ports: [0, 1] } })))
+
+  it.effect.each(
+    [
+      { transport: "serial", ports: [0, 2], device: "/dev/ttyS2" },
+      { transport: "virtio", ports: [0, 2], device: "/dev/hvc2" }
+    ] as const
+  )(
+    "without a console 1 ($transport), it does nothing, and leaves the pipes to a later step",
+    ({ device, ports, transport }) =>
+      Effect.gen(function*() {
+        const kernel = yield* MemoryKernel
+        const seen: Array<ReadonlyArray<string>> = []
+        // Host pipes are the consoles set raw; over virtio, probing opens (and closes) others.
+        const opened = Effect.sync(() =>
+          seen.push([...kernel.state.consoles.values()].filter((c) => c.raw).map((c) => c.device))
+        )
+        yield* Sysinit.runSteps(HostPipe.withStdoutHostPipeWhenConnected, opened, HostPipe.withHostPipes, opened)
+        assert.deepStrictEqual(seen, [[], [device]])
+        assert.isFalse(kernel.calls.some((c) => c.call === "redirectStdout"))
+        assert.strictEqual(kernel.state.stdoutFd, undefined)
+      }).pipe(withKernel({ consoles: { transport, ports } }))
+  )
+
+  it.effect("without a console 1, a later withStdoutHostPipe still fails as it would alone: HostPipeMissing", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        Sysinit.runSteps(HostPipe.withStdoutHostPipeWhenConnected, HostPipe.withStdoutHostPipe)
+      )
+      assert.strictEqual(error._tag, "HostPipeMissing")
     }).pipe(withKernel({ consoles: { transport: "serial", ports: [0] } })))
 })

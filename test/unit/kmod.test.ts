@@ -128,10 +128,54 @@ describe("Kmod.loadModule", () => {
 
   it.effect("another refusal of finit_module is the error, without decompressing", () =>
     Effect.gen(function*() {
-      const error = yield* syscallError(Kmod.loadModule("/m/missing.ko.xz"))
-      assert.deepStrictEqual([error.syscall, error.errno, error.path], ["finit_module", "ENOENT", "/m/missing.ko.xz"])
-      assert.deepStrictEqual((yield* MemoryKernel).calls.map((c) => c.call), ["finitModule"])
-    }).pipe(withKernel()))
+      const kernel = yield* MemoryKernel
+      kernel.fail({ call: "finitModule", errno: "EPERM" })
+      const error = yield* syscallError(Kmod.loadModule("/m/a.ko.xz"))
+      assert.deepStrictEqual([error.syscall, error.errno, error.path], ["finit_module", "EPERM", "/m/a.ko.xz"])
+      assert.deepStrictEqual(kernel.calls.map((c) => c.call), ["finitModule"])
+      assert.deepStrictEqual(kernel.state.modules, [])
+    }).pipe(withKernel({ files: { "/m/a.ko.xz": xzStored(module("a")) } })))
+
+  it.effect.each(["/where/ever", "/m/missing.ko.xz"])(
+    "a missing file %s fails as open does, ENOENT, and nothing is decompressed or loaded",
+    (file) =>
+      Effect.gen(function*() {
+        const error = yield* syscallError(Kmod.loadModule(file))
+        assert.deepStrictEqual([error.syscall, error.errno, error.path], ["open", "ENOENT", file])
+        const kernel = yield* MemoryKernel
+        assert.deepStrictEqual(kernel.calls.map((c) => c.call), ["finitModule"])
+        assert.deepStrictEqual(kernel.state.modules, [])
+      }).pipe(withKernel())
+  )
+
+  it.effect.each(["/m/veth.gz", "/m/tun.txt", "/m/dummy"])(
+    "an uncompressed module under any other name (%s) is loaded as it is, and the kernel judges the bytes",
+    (file) =>
+      Effect.gen(function*() {
+        yield* Kmod.loadModule(file)
+        const { calls, state } = yield* MemoryKernel
+        assert.deepStrictEqual(state.modules, [{ name: "veth", path: file, params: "", flags: 0 }])
+        assert.deepStrictEqual(calls.map((c) => c.call), ["finitModule"])
+      }).pipe(withKernel({ files: { [file]: module("veth") } }))
+  )
+
+  it.effect("a gzip file not named .ko.gz is not a module the kernel takes: ENOEXEC, not decompressed", () =>
+    Effect.gen(function*() {
+      const error = yield* syscallError(Kmod.loadModule("/m/veth.gz"))
+      assert.deepStrictEqual([error.syscall, error.errno, error.path], ["finit_module", "ENOEXEC", "/m/veth.gz"])
+      assert.deepStrictEqual((yield* MemoryKernel).state.modules, [])
+    }).pipe(withKernel({ files: { "/m/veth.gz": gzip(module("veth")) } })))
+
+  it.effect("an uncompressed module named .ko.xz: the kernel cannot decompress it (EINVAL), nor can loadModule", () =>
+    Effect.gen(function*() {
+      const error = yield* failure(Kmod.loadModule("/m/veth.ko.xz"))
+      assert.strictEqual(error._tag, "ModuleDecompressionError")
+      if (error._tag !== "ModuleDecompressionError") return
+      assert.deepStrictEqual([error.path, error.format], ["/m/veth.ko.xz", "xz"])
+      const { calls, state } = yield* MemoryKernel
+      assert.deepStrictEqual(calls.map((c) => c.call), ["finitModule", "readFile"])
+      assert.deepStrictEqual(state.modules, [])
+    }).pipe(withKernel({ files: { "/m/veth.ko.xz": module("veth") } })))
 
   it.effect("an init_module failure names the file the image came from", () =>
     Effect.gen(function*() {
@@ -158,10 +202,14 @@ describe("Kmod.loadModule", () => {
       withKernel({ files: { "/m/virtio.ko": module("virtio", ["virtio_ring"]), "/m/ring.ko": module("virtio_ring") } })
     ))
 
-  it("compressionOf reads the extension", () => {
+  it("compressionOf reads a module's extension, as modprobe does: only .ko.gz, .ko.xz and .ko.zst are compressed", () => {
     assert.deepStrictEqual(
-      ["a.ko", "a.ko.gz", "a.ko.xz", "a.ko.zst"].map(Kmod.compressionOf),
-      ["none", "gzip", "xz", "zstd"]
+      ["a.ko", "a.ko.gz", "a.ko.xz", "a.ko.zst", "/lib/modules/x/veth.ko.zst"].map(Kmod.compressionOf),
+      ["none", "gzip", "xz", "zstd", "zstd"]
+    )
+    assert.deepStrictEqual(
+      ["veth.gz", "veth.xz", "veth.zst", "tun.txt", "dummy", "a.ko.bz2", "a.gz.ko"].map(Kmod.compressionOf),
+      ["none", "none", "none", "none", "none", "none", "none"]
     )
   })
 })

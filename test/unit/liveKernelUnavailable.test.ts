@@ -1,6 +1,6 @@
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { LiveKernelUnavailable, make } from "../../src/internal/liveSyscalls.ts"
+import { LiveKernelUnavailable, make } from "../../src/internal/liveKernel.ts"
 
 const original = { platform: process.platform, arch: process.arch }
 const pretend = (key: "platform" | "arch", value: string) =>
@@ -28,5 +28,9 @@ describe("the live kernel where it cannot run", () => {
       assert.include(error.message, "s390x")
     }))
 
-  it.effect("on this Linux host it builds", () => Effect.asVoid(make))
+  it.effect("on this Linux host it builds, and answers for this process", () =>
+    Effect.gen(function*() {
+      const syscalls = yield* make
+      assert.strictEqual(yield* syscalls.getpid, process.pid)
+    }))
 })

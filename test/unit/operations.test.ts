@@ -2,11 +2,11 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import * as Env from "../../src/Env.ts"
 import * as Abi from "../../src/internal/abi.ts"
+import { sysctlPath } from "../../src/internal/sysctl.ts"
 import { MemoryKernel } from "../../src/Layer.ts"
 import * as Mount from "../../src/Mount.ts"
 import * as Network from "../../src/Network.ts"
 import * as Symlink from "../../src/Symlink.ts"
-import { Syscalls } from "../../src/Syscalls.ts"
 import { syscallError, withKernel } from "./helpers.ts"
 
 describe("Symlink", () => {
@@ -66,12 +66,47 @@ describe("Network", () => {
     }).pipe(withKernel()))
 })
 
+describe("Network.setHostname", () => {
+  it.effect("names the machine: kernel.hostname, as /proc/sys/kernel/hostname reads it", () =>
+    Effect.gen(function*() {
+      yield* Mount.mount("/proc", { fsType: "proc" })
+      assert.strictEqual(yield* Env.readSysctl("kernel.hostname"), "(none)")
+      yield* Network.withHostname("vm-1")
+      const { calls, state } = yield* MemoryKernel
+      assert.strictEqual(state.sysctls.get("kernel.hostname"), "vm-1")
+      assert.strictEqual(yield* Env.readSysctl("kernel.hostname"), "vm-1")
+      assert.deepStrictEqual(calls.filter((c) => c.call === "sethostname").map((c) => c.path), ["vm-1"])
+    }).pipe(withKernel()))
+
+  it.effect.each([
+    { case: "64 ASCII bytes", name: "h".repeat(64), taken: true },
+    { case: "65 ASCII bytes", name: "h".repeat(65), taken: false },
+    { case: "32 two-byte characters (64 bytes)", name: "é".repeat(32), taken: true },
+    { case: "33 two-byte characters (66 bytes, but 33 characters)", name: "é".repeat(33), taken: false }
+  ])(
+    "a name of $case: taken only up to 64 bytes, else EINVAL and the name stays",
+    ({ name, taken }) =>
+      Effect.gen(function*() {
+        const { state } = yield* MemoryKernel
+        if (taken) {
+          yield* Network.setHostname(name)
+          assert.strictEqual(state.sysctls.get("kernel.hostname"), name)
+          return
+        }
+        const error = yield* syscallError(Network.setHostname(name))
+        assert.deepStrictEqual([error.syscall, error.errno, error.path], ["sethostname", "EINVAL", name])
+        assert.strictEqual(state.sysctls.get("kernel.hostname"), "(none)")
+      }).pipe(withKernel())
+  )
+})
+
 describe("Env", () => {
   it.effect("setEnv sets each variable", () =>
     Effect.gen(function*() {
       yield* Env.withEnv({ PATH: "/data", LANG: "C.UTF-8" })
-      const syscalls = yield* Syscalls
-      assert.deepStrictEqual(yield* syscalls.getEnv, { PATH: "/data", LANG: "C.UTF-8" })
+      const { calls, state } = yield* MemoryKernel
+      assert.deepStrictEqual(Object.fromEntries(state.env), { LANG: "C.UTF-8", PATH: "/data" })
+      assert.deepStrictEqual(calls.map((c) => [c.call, c.path]), [["setEnv", "LANG"], ["setEnv", "PATH"]])
     }).pipe(withKernel()))
 
   it.effect("setEnv fails with EINVAL on a name holding '='", () =>
@@ -92,8 +127,8 @@ describe("Env", () => {
   )
 
   it("sysctlPath keeps dots in a key given as a path, as sysctl(8) does", () => {
-    assert.strictEqual(Env.sysctlPath("net/ipv4/conf/eth0.1/forwarding"), "/proc/sys/net/ipv4/conf/eth0.1/forwarding")
-    assert.strictEqual(Env.sysctlPath("net.ipv4.ip_forward"), "/proc/sys/net/ipv4/ip_forward")
+    assert.strictEqual(sysctlPath("net/ipv4/conf/eth0.1/forwarding"), "/proc/sys/net/ipv4/conf/eth0.1/forwarding")
+    assert.strictEqual(sysctlPath("net.ipv4.ip_forward"), "/proc/sys/net/ipv4/ip_forward")
   })
 
   it.effect("an unknown sysctl is ENOENT", () =>

@@ -5,8 +5,8 @@ import * as HostPipe from "../../src/HostPipe.ts"
 import * as Abi from "../../src/internal/abi.ts"
 import { ExitRequest } from "../../src/internal/exitRequest.ts"
 import { MemoryKernel } from "../../src/Layer.ts"
+import type { ProcessFault, SignalName } from "../../src/NodeProcess.ts"
 import type { State } from "../../src/State.ts"
-import type { ProcessFault, SignalName } from "../../src/Syscalls.ts"
 import * as Sysinit from "../../src/Sysinit.ts"
 import { consoleLines, exitLines, withKernel } from "./helpers.ts"
 
@@ -53,6 +53,19 @@ describe("shutdown signals", () => {
       assert.isTrue(
         (yield* consoleLines).some((l) => l.includes(`ERROR received ${signal}: run stopped, exit code ${code}`))
       )
+    }).pipe(withKernel()))
+
+  it.effect("a signal delivered in the same turn as the empty event loop that follows it wins: exit code 143", () =>
+    Effect.gen(function*() {
+      const kernel = yield* MemoryKernel
+      const { fiber, finalized } = yield* startRun(Sysinit.setExitCode(0))
+      // Node reports the empty loop (beforeExit) before it reads the signal's pipe.
+      kernel.processFault({ _tag: "EventLoopEmpty" })
+      assert.isTrue(kernel.raise("SIGTERM"))
+      yield* awaitEnd(fiber)
+      assert.deepStrictEqual(finalized, ["second", "first"])
+      assert.deepStrictEqual(yield* exitLines, ["VIRTRUN_EXIT_CODE: 143"])
+      assert.isFalse((yield* consoleLines).some((l) => l.includes("the event loop is empty")))
     }).pipe(withKernel()))
 
   it.effect("Ctrl-Alt-Del is switched to a signal before any step runs", () =>
@@ -147,15 +160,15 @@ describe("user mistakes", () => {
     Effect.gen(function*() {
       const kernel = yield* MemoryKernel
       let finalized = false
-      const fiber = yield* Effect.forkChild(Sysinit.run(
+      const fiber = yield* Effect.forkChild(Sysinit.runWith(
+        { timeout: "30 seconds" },
         Sysinit.setExitCode(0),
         Effect.addFinalizer(() =>
           Effect.sync(() => {
             finalized = true
           })
         ),
-        Effect.never,
-        { timeout: "30 seconds" }
+        Effect.never
       ))
       yield* TestClock.adjust("29 seconds")
       assert.deepStrictEqual(kernel.state.reboots, [Abi.LINUX_REBOOT_CMD_CAD_OFF])

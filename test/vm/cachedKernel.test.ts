@@ -14,6 +14,12 @@ const cache = `${process.env["HOME"]}/.cache/effect-sysinit/kernel`
 const modules = `${cache}/modules`
 const vmlinux = `${cache}/vmlinux`
 
+if (!existsSync(modules) || !existsSync(vmlinux)) {
+  console.warn(
+    `\n!!! CACHED KERNEL TESTS SKIPPED: no kernel in ${cache}.\n!!! Run \`npm run setup\` to fetch it; CI does.\n`
+  )
+}
+
 describe("the cached kernel", () => {
   it.effect.skipIf(!existsSync(modules))("reads .modinfo of dummy.ko from the cached kernel", () => {
     const release = readdirSync(modules)[0]!

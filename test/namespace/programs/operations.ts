@@ -1,11 +1,13 @@
 /**
  * Scenarios of the init's operations (Mount, Symlink, Network, Env, Kmod,
- * Sysinit) on the live kernel, run as PID 1 by the namespace tier. The first
+ * Sysinit) on the live kernel and process, run as PID 1 by the namespace tier. The first
  * ones give the namespace a /dev and /sys of its own, so that nothing below
  * them is created in the host's.
  */
 import { Effect } from "effect"
 import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
 import * as Env from "../../../src/Env.ts"
 import * as Kmod from "../../../src/Kmod.ts"
 import * as Mount from "../../../src/Mount.ts"
@@ -46,11 +48,8 @@ await runScenarios({
   }),
 
   "createSymlinks of the /dev links": Effect.gen(function*() {
-    const syscalls = yield* Syscalls
     yield* Symlink.createSymlinks(Symlink.devSymlinks())
-    const targets: Record<string, string> = {}
-    for (const link of Object.keys(Symlink.devSymlinks())) targets[link] = yield* syscalls.readlink(link)
-    return targets
+    return Object.fromEntries(Object.keys(Symlink.devSymlinks()).map((link) => [link, Fs.readlinkSync(link)]))
   }),
 
   "createSymlinks over existing links": Symlink.createSymlinks(Symlink.devSymlinks()),
@@ -62,6 +61,13 @@ await runScenarios({
   }),
 
   "setInterfaceUp of an unknown interface": Network.setInterfaceUp("nosuch0"),
+
+  "setHostname in the namespace's own UTS namespace": Effect.gen(function*() {
+    yield* Network.setHostname("sysinit-namespace")
+    return { proc: Fs.readFileSync("/proc/sys/kernel/hostname", "utf8"), os: Os.hostname() }
+  }),
+
+  "setHostname of a name longer than 64 bytes": Network.setHostname("é".repeat(33)),
 
   "sysctl of a net key": Effect.gen(function*() {
     yield* Env.sysctl("net.ipv4.ip_forward", "1")
@@ -81,6 +87,8 @@ await runScenarios({
     yield* syscalls.writeFile("/tmp/fake.ko", "not an ELF file\n")
     return yield* Kmod.loadModule("/tmp/fake.ko")
   }),
+
+  "loadModule of a missing file": Kmod.loadModule("/where/ever"),
 
   "loadModules of a compressed file that is not a module": Effect.gen(function*() {
     const syscalls = yield* Syscalls

@@ -6,6 +6,7 @@
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Console, Effect } from "effect"
 import * as NodeChildProcess from "node:child_process"
+import type { NodeProcess } from "../../../src/NodeProcess.ts"
 import type { Syscalls } from "../../../src/Syscalls.ts"
 import * as Sysinit from "../../../src/Sysinit.ts"
 import { orphansAndChildren } from "../../shared/orphans.ts"
@@ -21,9 +22,29 @@ const signalInit = (signal: number) =>
   Effect.sync(() => NodeChildProcess.spawn("sh", ["-c", `kill -${signal} 1`], { stdio: "ignore" }))
 
 const scenarios: Readonly<
-  Record<string, Effect.Effect<never, Sysinit.NotPidOne, Syscalls | NodeServices.NodeServices>>
+  Record<string, Effect.Effect<never, Sysinit.NotPidOne, Syscalls | NodeProcess | NodeServices.NodeServices>>
 > = {
   signal: Sysinit.run(...finalizers, Sysinit.setExitCode(0), signalInit(Number(process.argv[3])), Effect.never),
+  // The init signals itself, then waits on nothing that keeps the event loop alive: the signal must win over the
+  // empty loop. Sent from a step, a later turn of the loop still reads it.
+  "signal to itself, then wait": Sysinit.run(
+    ...finalizers,
+    Sysinit.setExitCode(0),
+    Effect.sync(() => process.kill(1, "SIGTERM")),
+    Effect.never
+  ),
+  // Sent from the loop's last callback, the loop empties (beforeExit) before it reads the signal.
+  "signal to itself from the loop's last callback, then wait": Sysinit.run(
+    ...finalizers,
+    Sysinit.setExitCode(0),
+    Effect.callback<void>((resume) => {
+      setImmediate(() => {
+        process.kill(1, "SIGTERM")
+        resume(Effect.void)
+      })
+    }),
+    Effect.never
+  ),
   "uncaught exception": Sysinit.run(
     ...finalizers,
     Sysinit.setExitCode(0),
@@ -56,7 +77,7 @@ const scenarios: Readonly<
     Sysinit.setExitCode(0),
     Effect.promise(() => new Promise<never>(() => {}))
   ),
-  timeout: Sysinit.run(...finalizers, Sysinit.setExitCode(0), Effect.never, { timeout: "1 second" }),
+  timeout: Sysinit.runWith({ timeout: "1 second" }, ...finalizers, Sysinit.setExitCode(0), Effect.never),
   orphans: Sysinit.run(...finalizers, orphansAndChildren("sh"), Sysinit.setExitCode(0))
 }
 

@@ -1,5 +1,5 @@
 /**
- * The live kernel with a stand-in for devtmpfs, which a user namespace
+ * The live kernel (and process) with a stand-in for devtmpfs, which a user namespace
  * refuses: a tmpfs holding only the namespace's view of /dev/null (bound
  * before the tmpfs hides it), so a run gets past its essential mounts and
  * its steps can spawn children with ignored stdio. Nothing reaches the
@@ -10,6 +10,7 @@ import * as Abi from "../../../src/internal/abi.ts"
 import { live } from "../../../src/Layer.ts"
 import { Syscalls } from "../../../src/Syscalls.ts"
 
+// provideMerge keeps live's NodeProcess beside this Syscalls, which wins over live's.
 export const devtmpfsAsTmpfs = Layer.effect(
   Syscalls,
   Syscalls.useSync((kernel) =>
@@ -29,4 +30,4 @@ export const devtmpfsAsTmpfs = Layer.effect(
       }
     })
   )
-).pipe(Layer.provide(live))
+).pipe(Layer.provideMerge(live))

@@ -2,6 +2,7 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Option } from "effect"
 import type { Transport } from "../../../src/internal/protocol.ts"
+import type * as Architecture from "../../../src/runner/Architecture.ts"
 import * as Cli from "../../../src/runner/Cli.ts"
 import * as Qemu from "../../../src/runner/Qemu.ts"
 
@@ -98,17 +99,60 @@ describe("Cli", () => {
     assert.include(Cli.verdictOf(empty, { verbose: false, transport: "serial" }).lines[0], "console 0 stayed empty")
   })
 
-  const transports: ReadonlyArray<readonly [string, ReadonlyArray<string>, Transport]> = [
-    ["serial by default", [], "serial"],
-    ["serial", ["serial"], "serial"],
-    ["virtio", ["virtio"], "virtio"],
-    ["pci, virtrun's name for virtio", ["pci"], "virtio"]
+  it("a timeout under KVM says to pass --no-kvm; under TCG it does not", () => {
+    const timedOut = Qemu.Outcome.TimedOut({ timeout: Duration.seconds(5) })
+    assert.include(Cli.exitOf(timedOut, true).reason, "pass --no-kvm")
+    assert.notInclude(Cli.exitOf(timedOut, false).reason, "--no-kvm")
+    assert.strictEqual(Cli.exitOf(timedOut, true).code, 124)
+  })
+
+  const transports: ReadonlyArray<readonly [string, ReadonlyArray<string>, Option.Option<Transport>]> = [
+    ["none: the architecture's own", [], Option.none()],
+    ["serial", ["serial"], Option.some("serial")],
+    ["virtio", ["virtio"], Option.some("virtio")],
+    ["pci, virtrun's name for virtio", ["pci"], Option.some("virtio")]
   ]
   for (const [name, values, transport] of transports) {
     it.effect(`reads --transport: ${name}`, () =>
       Effect.gen(function*() {
         const [, parsed] = yield* Cli.transportFlag.parse({ arguments: [], flags: { transport: values } })
-        assert.strictEqual(parsed, transport)
+        assert.deepStrictEqual(parsed, transport)
+      }).pipe(Effect.provide(NodeServices.layer)))
+  }
+
+  const arches: ReadonlyArray<readonly [ReadonlyArray<string>, Architecture.Architecture]> = [
+    [[], "x86_64"],
+    [["x86_64"], "x86_64"],
+    [["amd64"], "x86_64"],
+    [["arm64"], "aarch64"],
+    [["aarch64"], "aarch64"],
+    [["ARM64"], "aarch64"]
+  ]
+  for (const [values, arch] of arches) {
+    it.effect(`reads --arch ${values.join("") || "(none)"} as ${arch}`, () =>
+      Effect.gen(function*() {
+        const [, parsed] = yield* Cli.archFlag.parse({ arguments: [], flags: { arch: values } })
+        assert.strictEqual(parsed.name, arch)
+      }).pipe(Effect.provide(NodeServices.layer)))
+  }
+
+  it.effect("refuses an --arch it does not know, naming the ones it knows", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Cli.archFlag.parse({ arguments: [], flags: { arch: ["riscv64"] } }))
+      assert.include(String(error), "riscv64")
+      assert.include(String(error), "aarch64")
+    }).pipe(Effect.provide(NodeServices.layer)))
+
+  const kvmModes: ReadonlyArray<readonly [string, Record<string, ReadonlyArray<string>>, Option.Option<boolean>]> = [
+    ["no flag: the probe decides", {}, Option.none()],
+    ["--kvm", { kvm: ["true"] }, Option.some(true)],
+    ["--no-kvm", { kvm: ["false"] }, Option.some(false)]
+  ]
+  for (const [name, flags, mode] of kvmModes) {
+    it.effect(`reads ${name}`, () =>
+      Effect.gen(function*() {
+        const [, parsed] = yield* Cli.kvmFlag.parse({ arguments: [], flags })
+        assert.deepStrictEqual(parsed, mode)
       }).pipe(Effect.provide(NodeServices.layer)))
   }
 

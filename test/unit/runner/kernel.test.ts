@@ -46,14 +46,14 @@ describe("Kernel", () => {
       "--kernel that is not a kernel",
       "/etc/passwd",
       {},
-      "--kernel: /etc/passwd is not a kernel image: give an x86 bzImage"
+      "--kernel: /etc/passwd is not a kernel image for x86_64: give an x86 bzImage"
     ],
     ["--kernel that does not exist", "/nonexistent/vmlinuz", {}, "--kernel: /nonexistent/vmlinuz does not exist"],
     [
       "SYSINIT_KERNEL that is not a kernel",
       undefined,
       { SYSINIT_KERNEL: "/etc/passwd" },
-      "SYSINIT_KERNEL: /etc/passwd is not a kernel image"
+      "SYSINIT_KERNEL: /etc/passwd is not a kernel image for x86_64"
     ]
   ]
   for (const [name, explicit, env, message] of refusals) {

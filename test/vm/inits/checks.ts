@@ -11,6 +11,7 @@ Init.main(
   Mount.withMountPoints(Mount.systemMountPoints()),
   Symlink.withSymlinks(Symlink.devSymlinks()),
   Network.withInterfaceUp("lo"),
+  Network.withHostname("sysinit-vm"),
   Kmod.withModules("/lib/modules/*"),
   Env.withEnv({ SYSINIT_TEST: "set by withEnv", PATH: "/data:/usr/bin" }),
   Env.sysctl("net.ipv4.ip_forward", "1"),
@@ -27,6 +28,7 @@ Init.main(
         ])
       ),
       loFlags: fs.readFileSync("/sys/class/net/lo/flags", "utf8").trim(),
+      hostname: { os: os.hostname(), proc: fs.readFileSync("/proc/sys/kernel/hostname", "utf8").trim() },
       env: process.env["SYSINIT_TEST"],
       ipForward: fs.readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim(),
       dummyLoaded: fs.existsSync("/sys/module/dummy"),

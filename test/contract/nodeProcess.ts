@@ -1,0 +1,45 @@
+/**
+ * The contract of `NodeProcess` where both fakes answer with an errno or a
+ * value: setenv(3)'s refusals, and the children Node spawned. Run as
+ * `syscalls.ts` is: on `Layer.memory()` in the unit tier, on `Layer.live` as
+ * PID 1 in the namespace tier.
+ */
+import { Effect } from "effect"
+import { NodeProcess } from "../../src/NodeProcess.ts"
+import { type ContractCase, fails, succeeds } from "./outcome.ts"
+
+const setEnv = (name: string, value: string) => NodeProcess.use((nodeProcess) => nodeProcess.setEnv(name, value))
+
+/** The table. */
+export const nodeProcessContract: ReadonlyArray<ContractCase<NodeProcess>> = [
+  {
+    name: "setEnv of a variable is taken",
+    run: setEnv("SYSINIT_CONTRACT", "a value with spaces = and all"),
+    expected: succeeds()
+  },
+  {
+    name: "setEnv of an empty name is EINVAL",
+    run: setEnv("", "x"),
+    expected: fails("setenv", "EINVAL", "")
+  },
+  {
+    name: "setEnv of a name holding '=' is EINVAL",
+    run: setEnv("A=B", "x"),
+    expected: fails("setenv", "EINVAL", "A=B")
+  },
+  {
+    name: "setEnv of a name holding NUL is EINVAL",
+    run: setEnv("A\0B", "x"),
+    expected: fails("setenv", "EINVAL", "A\0B")
+  },
+  {
+    name: "setEnv of a value holding NUL is EINVAL",
+    run: setEnv("SYSINIT_NUL", "a\0b"),
+    expected: fails("setenv", "EINVAL", "SYSINIT_NUL")
+  },
+  {
+    name: "a process that spawned nothing has no children of Node's",
+    run: NodeProcess.use((nodeProcess) => Effect.map(nodeProcess.spawnedChildren, (pids) => [...pids])),
+    expected: succeeds([])
+  }
+]
