@@ -78,12 +78,13 @@ describe.concurrent("effect-sysinit vm with a fake QEMU", () => {
   })
 
   // The other guest errors (OOM, no exit line) take the same path: their codes and lines are Cli.exitOf's (cli.test.ts).
-  it("exits with 122 after a kernel panic and says why; with --verbose, console 0 comes first on stderr", async () => {
+  it("exits with 122 after a kernel panic and says why; with --verbose, the accelerator and console 0 come first on stderr", async () => {
     const run = await runCli({ consoles: [`[    0.5] booting\n${panicLine}\n`] }, ["--verbose"])
     assert.strictEqual(run.status, 122, run.stderr)
     assert.strictEqual(
       run.stderr,
-      `[    0.5] booting\n${panicLine}\neffect-sysinit: guest error: kernel panic: ` +
+      "effect-sysinit: KVM: not used, as --no-kvm asks; TCG emulates the guest\n" +
+        `[    0.5] booting\n${panicLine}\neffect-sysinit: guest error: kernel panic: ` +
         "Attempted to kill init! exitcode=0x00000000 (the init exited with status 0)\n"
     )
     assert.deepStrictEqual(run.leftInTmp, [])
