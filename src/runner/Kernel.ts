@@ -119,3 +119,17 @@ export const resolve = Effect.fn("Kernel.resolve")(function*(
   }
   return yield* new KernelNotFound({ reason: `${fetchScript} printed no kernel path` })
 })
+
+/**
+ * Whether `image` is the cached kernel (its compressed or decompressed image),
+ * whose module tree `cachedModules` is.
+ *
+ * @since 0.1.0
+ * @category resolution
+ */
+export const isCached = Effect.fn("Kernel.isCached")(function*(image: string) {
+  const path = yield* Path.Path
+  const cache = yield* cacheDirectory
+  const resolved = path.resolve(image)
+  return resolved === path.join(cache, "vmlinux") || resolved === path.join(cache, "vmlinuz")
+})

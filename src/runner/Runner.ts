@@ -13,6 +13,7 @@ import * as CompileCache from "./CompileCache.ts"
 import * as Initramfs from "./Initramfs.ts"
 import * as Kernel from "./Kernel.ts"
 import * as Qemu from "./Qemu.ts"
+import type { NinePShare } from "./qemuCommand.ts"
 import * as Snapshot from "./Snapshot.ts"
 
 /**
@@ -65,6 +66,10 @@ export interface Options extends Omit<Qemu.Streams, "outputs"> {
   /** "snapshot" by default, falling back to "compile-cache" for an init that cannot be snapshotted. */
   readonly startup?: Startup | undefined
   readonly snapshot?: Snapshot.Options | undefined
+  /** Files at paths of their own in the initramfs (`exec`'s program and description). */
+  readonly extraFiles?: Initramfs.Options["extraFiles"]
+  /** Host directories shared over 9p. */
+  readonly shares?: ReadonlyArray<NinePShare> | undefined
 }
 
 /**
@@ -115,7 +120,8 @@ export const run = Effect.fn("Runner.run")(function*(options: Options) {
     koffiNative: bundle.koffiNative,
     files: options.files,
     modules: options.modules,
-    devices: options.devices
+    devices: options.devices,
+    extraFiles: options.extraFiles
   })
   const built = yield* Clock.currentTimeMillis
   const outcome = yield* Qemu.run({
@@ -126,9 +132,11 @@ export const run = Effect.fn("Runner.run")(function*(options: Options) {
     kvm: options.kvm === "probe" ? yield* Qemu.probeKvm(kernel, { qemu: options.qemu }) : options.kvm ?? false,
     transport: options.transport ?? "serial",
     args: options.args ?? [],
-    qemu: options.qemu
+    qemu: options.qemu,
+    shares: options.shares
   }, {
     stdout: options.stdout,
+    stderr: options.stderr,
     console: options.console,
     outputs: options.outputs ?? [],
     timeout: options.timeout

@@ -26,7 +26,43 @@ export interface Machine {
   readonly args: ReadonlyArray<string>
   /** The QEMU binary; `qemu-system-x86_64` from PATH by default. */
   readonly qemu?: string | undefined
+  /** Host directories shared over 9p. */
+  readonly shares?: ReadonlyArray<NinePShare> | undefined
 }
+
+/**
+ * A host directory on a `virtio-9p-pci` device, mounted in the guest by its
+ * tag. `security_model=none` works for root and for other users alike (files
+ * are the runner's user's); `multidevs` remaps inode numbers of a directory
+ * that spans file systems (the host's root).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface NinePShare {
+  readonly tag: string
+  readonly path: string
+  readonly readOnly: boolean
+  readonly multidevs: boolean
+}
+
+/**
+ * QEMU's arguments of the 9p shares.
+ *
+ * @since 0.1.0
+ * @category command line
+ */
+export const ninePArguments = (shares: ReadonlyArray<NinePShare>): ReadonlyArray<string> =>
+  shares.flatMap((share, i) => [
+    "-fsdev",
+    [
+      `local,id=fs${i},path=${escapeOptionValue(share.path)},security_model=none`,
+      ...(share.readOnly ? ["readonly=on"] : []),
+      ...(share.multidevs ? ["multidevs=remap"] : [])
+    ].join(","),
+    "-device",
+    `virtio-9p-pci,fsdev=fs${i},mount_tag=${share.tag}`
+  ])
 
 /**
  * The machine cannot be described to QEMU: too many consoles for the
@@ -126,6 +162,7 @@ export const qemuArguments = (
       "-no-user-config",
       ...(machine.transport === "virtio" ? ["-device", `virtio-serial-pci,max_ports=${max}`] : []),
       ...consoles,
+      ...ninePArguments(machine.shares ?? []),
       "-append",
       yield* kernelCommandLine(machine)
     ]

@@ -1,0 +1,421 @@
+/**
+ * What `effect-sysinit exec` puts into the guest besides the built-in init:
+ * the program (by its kind: ELF, `#!` script, or a file for node), the
+ * description the init reads (`/exec.json`), the 9p shares and the host's
+ * root, and the kernel modules they need, found in the kernel's module tree.
+ * Everything that can be checked on the host is checked here, before a boot.
+ *
+ * @since 0.1.0
+ */
+import { Data, Effect, FileSystem, Option, Path } from "effect"
+import type { PlatformError } from "effect/PlatformError"
+import * as Elf from "../internal/elf.ts"
+import {
+  execDirectory,
+  type ExecSpec,
+  type HostRootSpec,
+  ninePModules,
+  type ShareSpec,
+  virtioConsoleModules
+} from "../internal/execSpec.ts"
+import * as Modinfo from "../internal/modinfo.ts"
+import type { Transport } from "../internal/protocol.ts"
+
+/**
+ * The ELF machine of x86_64, the only guest the runner boots.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const EM_X86_64 = 62
+
+/**
+ * The program cannot run in the guest; says why, before any boot.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ProgramUnusable extends Data.TaggedError("ProgramUnusable")<{
+  readonly program: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `cannot run ${this.program}: ${this.reason}`
+  }
+}
+
+/**
+ * The kernel cannot mount the shares: it has no 9p (or virtio) built in and
+ * no module for it, or its module tree is unknown.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class KernelLacksModules extends Data.TaggedError("KernelLacksModules")<{ readonly reason: string }> {
+  override get message(): string {
+    return this.reason
+  }
+}
+
+/**
+ * A `--share HOST[:GUEST][:ro]` flag, read.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Share {
+  readonly host: string
+  readonly guest: string
+  readonly readOnly: boolean
+}
+
+/**
+ * Reads `HOST[:GUEST][:ro]`; relative paths are taken from `cwd`, GUEST
+ * defaults to HOST's absolute path.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseShare = (text: string, cwd: string): Share | undefined => {
+  const parts = text.split(":")
+  const readOnly = parts.length > 1 && parts.at(-1) === "ro"
+  if (readOnly) parts.pop()
+  if (parts.length > 2 || parts[0] === "" || parts.some((part) => part.includes("\0"))) return undefined
+  const resolve = (p: string) => normalize(p.startsWith("/") ? p : `${cwd}/${p}`)
+  const host = resolve(parts[0]!)
+  const guest = parts[1] === undefined || parts[1] === "" ? host : parts[1]
+  if (!guest.startsWith("/")) return undefined
+  return { host, guest: normalize(guest), readOnly }
+}
+
+const normalize = (p: string): string => {
+  const out: Array<string> = []
+  for (const part of p.split("/")) {
+    if (part === "" || part === ".") continue
+    if (part === "..") out.pop()
+    else out.push(part)
+  }
+  return `/${out.join("/")}`
+}
+
+const within = (dir: string, p: string): boolean => dir === "/" || p === dir || p.startsWith(`${dir}/`)
+
+/**
+ * A QEMU 9p device: the host directory, its tag, read-only, and whether it
+ * spans file systems (the host's root: QEMU remaps inode numbers).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface NinePDevice {
+  readonly tag: string
+  readonly path: string
+  readonly readOnly: boolean
+  readonly multidevs: boolean
+}
+
+/**
+ * A file for the initramfs: a host file (ELF ones bring their libraries) or bytes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface GuestFile {
+  readonly guest: string
+  readonly source: string | Uint8Array
+  readonly mode: number
+}
+
+/**
+ * What the runner adds to the VM for `exec`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Plan {
+  readonly spec: ExecSpec
+  readonly files: ReadonlyArray<GuestFile>
+  /** Module files of the kernel's tree, for /lib/modules. */
+  readonly modules: ReadonlyArray<string>
+  readonly devices: ReadonlyArray<NinePDevice>
+}
+
+/**
+ * How to plan.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PlanOptions {
+  readonly program: string
+  readonly args: ReadonlyArray<string>
+  /** The host's working directory. */
+  readonly cwd: string
+  readonly shares: ReadonlyArray<Share>
+  readonly hostRoot: boolean
+  readonly transport: Transport
+  /** The kernel's module tree (`…/modules/<release>`), when known. */
+  readonly moduleTree: string | undefined
+  /** Extra `--env K=V` pairs. */
+  readonly env: Readonly<Record<string, string>>
+  /** The runner's environment (PATH, CI) and whether its stdout is a terminal. */
+  readonly hostEnv: Readonly<Record<string, string | undefined>>
+  readonly stdoutIsTerminal: boolean
+}
+
+/**
+ * Where the host's root is mounted in the guest, and what of it is shown.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const hostRootMountPoint = "/host"
+const hostRootDirectories = ["/usr", "/etc", "/opt", "/home"]
+const hostRootLinks = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]
+// The initramfs holds these as directories (libraries at their host paths): a link cannot replace them.
+const initramfsDirectories = new Set(["/lib", "/lib64"])
+const hostRootTmpfs = ["/tmp", "/run", "/var/tmp", "/root"]
+const guestPathWithoutHostRoot = `${execDirectory}:/data:/usr/bin:/bin`
+
+/** The program's kind, read from its first bytes. */
+type Kind =
+  | { readonly _tag: "Elf"; readonly dynamic: boolean }
+  | { readonly _tag: "Script"; readonly interpreter: string; readonly argument: string | undefined }
+  | { readonly _tag: "Node" }
+
+const nodeExtensions = /\.(?:js|mjs|cjs|ts|mts|cts)$/
+
+const kindOf = Effect.fnUntraced(function*(program: string) {
+  const fs = yield* FileSystem.FileSystem
+  const unusable = (reason: string) => new ProgramUnusable({ program, reason })
+  const info = yield* fs.stat(program).pipe(Effect.mapError(() => unusable("no such file")))
+  if (info.type !== "File") return yield* unusable("not a regular file")
+  return yield* Effect.scoped(Effect.gen(function*() {
+    const file = yield* fs.open(program)
+    const read = Elf.fromFile(file)
+    const head = yield* read(0, 256)
+    if (head[0] === 0x7f && head[1] === 0x45 && head[2] === 0x4c && head[3] === 0x46) {
+      const header = yield* Elf.readHeader(read).pipe(
+        Effect.mapError((error) => unusable(`not a 64-bit little-endian ELF file (${error.reason})`))
+      )
+      if (header.machine !== EM_X86_64) {
+        return yield* unusable(`an ELF file for machine ${header.machine}, the kernel is x86_64 (${EM_X86_64})`)
+      }
+      if (header.type !== Elf.ET_EXEC && header.type !== Elf.ET_DYN) return yield* unusable("not an ELF executable")
+      const dynamic = yield* Elf.readDynamic(read).pipe(
+        Effect.mapError((error) => unusable(error._tag === "ElfError" ? error.reason : error.message))
+      )
+      return { _tag: "Elf", dynamic: dynamic.interpreter !== undefined } satisfies Kind
+    }
+    if (head[0] === 0x23 && head[1] === 0x21) {
+      const line = new TextDecoder().decode(head).split("\n")[0]!.slice(2).trim()
+      const [interpreter, ...rest] = line.split(/[ \t]+/)
+      if (interpreter === undefined || !interpreter.startsWith("/")) return yield* unusable(`bad #! line: #!${line}`)
+      return { _tag: "Script", interpreter, argument: rest.length === 0 ? undefined : rest.join(" ") } satisfies Kind
+    }
+    if (nodeExtensions.test(program)) return { _tag: "Node" } satisfies Kind
+    return yield* unusable("neither an ELF executable, a #! script, nor a .js/.mjs/.ts file for node")
+  })).pipe(Effect.catchTag("PlatformError", (error) => Effect.fail(unusable(error.message))))
+})
+
+/** The guest path of a host file when it is inside a share, or shown through the host's root. */
+const visibleAt = (hostPath: string, options: PlanOptions): string | undefined => {
+  for (const share of options.shares.toReversed()) {
+    if (within(share.host, hostPath)) return share.guest + hostPath.slice(share.host === "/" ? 0 : share.host.length)
+  }
+  if (options.hostRoot && hostRootDirectories.some((dir) => within(dir, hostPath))) return hostPath
+  return undefined
+}
+
+const findInPath = Effect.fnUntraced(function*(name: string, pathVariable: string | undefined) {
+  const fs = yield* FileSystem.FileSystem
+  for (const dir of (pathVariable ?? "/usr/bin:/bin").split(":")) {
+    if (dir === "") continue
+    const candidate = `${dir}/${name}`
+    if (yield* fs.exists(candidate).pipe(Effect.orElseSucceed(() => false))) return Option.some(candidate)
+  }
+  return Option.none<string>()
+})
+
+// The initramfs links /bin to usr/bin: a file for /bin/x goes to /usr/bin/x.
+const initramfsPath = (p: string): string => p.startsWith("/bin/") ? `/usr${p}` : p
+
+/** Module files of the tree by name, and the names built in. */
+const readModuleTree = Effect.fnUntraced(function*(tree: string) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const files = yield* fs.readDirectory(path.join(tree, "kernel"), { recursive: true })
+  const byName = new Map<string, string>()
+  for (const file of files) {
+    if (Modinfo.isModuleFile(file)) byName.set(Modinfo.nameFromPath(file), path.join(tree, "kernel", file))
+  }
+  const builtinText = yield* fs.readFileString(path.join(tree, "modules.builtin")).pipe(
+    Effect.orElseSucceed(() => "")
+  )
+  const builtin = new Set(builtinText.split("\n").filter((line) => line !== "").map(Modinfo.nameFromPath))
+  return { byName, builtin, builtinFile: path.join(tree, "modules.builtin") }
+})
+
+/**
+ * The module files that `names` need, with every dependency their
+ * `.modinfo` names, skipping what the kernel has built in.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export const moduleClosure = Effect.fn("ExecPlan.moduleClosure")(function*(
+  tree: string,
+  names: ReadonlyArray<string>,
+  purpose: string
+): Effect.fn.Return<
+  { readonly files: ReadonlyArray<string>; readonly builtinFile: string },
+  KernelLacksModules | PlatformError,
+  FileSystem.FileSystem | Path.Path
+> {
+  const fs = yield* FileSystem.FileSystem
+  const { builtin, builtinFile, byName } = yield* readModuleTree(tree)
+  const files: Array<string> = []
+  const seen = new Set<string>()
+  const visit = (name: string): Effect.Effect<void, KernelLacksModules | PlatformError> =>
+    Effect.gen(function*() {
+      if (seen.has(name) || builtin.has(name)) return
+      seen.add(name)
+      const file = byName.get(name)
+      if (file === undefined) {
+        return yield* new KernelLacksModules({
+          reason: `${purpose} needs the kernel module ${name}: it is neither built into the kernel nor in ${tree}`
+        })
+      }
+      const info = yield* Modinfo.read(yield* fs.readFile(file), file)
+      for (const dependency of info.depends) yield* visit(dependency)
+      files.push(file)
+    })
+  for (const name of names) yield* visit(Modinfo.canonicalName(name))
+  return { files, builtinFile }
+})
+
+/** The host's root as the guest shows it: its directories bound, its links, fresh tmpfs. */
+const hostRootSpec = Effect.fnUntraced(function*() {
+  const fs = yield* FileSystem.FileSystem
+  const binds: Array<{ source: string; target: string }> = []
+  const links: Array<{ path: string; target: string }> = []
+  for (const dir of hostRootDirectories) {
+    if (yield* fs.exists(dir).pipe(Effect.orElseSucceed(() => false))) binds.push({ source: dir, target: dir })
+  }
+  for (const dir of hostRootLinks) {
+    const target = yield* fs.readLink(dir).pipe(Effect.option)
+    if (Option.isSome(target)) {
+      const resolved = normalize(target.value.startsWith("/") ? target.value : `/${target.value}`)
+      if (initramfsDirectories.has(dir)) binds.push({ source: resolved, target: dir })
+      else links.push({ path: dir, target: target.value })
+    } else if (yield* fs.exists(dir).pipe(Effect.orElseSucceed(() => false))) {
+      binds.push({ source: dir, target: dir })
+    }
+  }
+  return { tag: "hostroot", mountPoint: hostRootMountPoint, binds, links, tmpfs: hostRootTmpfs } satisfies HostRootSpec
+})
+
+/**
+ * Checks the program and the shares and says what goes into the VM.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const plan = Effect.fn("ExecPlan.plan")(function*(
+  options: PlanOptions
+): Effect.fn.Return<Plan, ProgramUnusable | KernelLacksModules | PlatformError, FileSystem.FileSystem | Path.Path> {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const files: Array<GuestFile> = []
+  const absolute = path.resolve(options.cwd, options.program)
+  const kind = yield* kindOf(absolute)
+  const inPlace = visibleAt(absolute, options)
+  const guestProgram = inPlace ?? `${execDirectory}/${path.basename(absolute)}`
+  if (inPlace === undefined) {
+    files.push({ guest: guestProgram, source: absolute, mode: 0o755 })
+    // node reads a .js file by the nearest package.json; the initramfs root's says "module".
+    if (kind._tag === "Node") {
+      files.push({ guest: `${execDirectory}/package.json`, source: new Uint8Array(), mode: 0o644 })
+    }
+  }
+  if (kind._tag === "Script") {
+    const interpreterExists = yield* fs.exists(kind.interpreter).pipe(Effect.orElseSucceed(() => false))
+    if (!interpreterExists) {
+      return yield* new ProgramUnusable({
+        program: absolute,
+        reason: `its interpreter ${kind.interpreter} does not exist`
+      })
+    }
+    if (!options.hostRoot && kind.interpreter !== "/usr/bin/node") {
+      // Packed from the host as --add-file packs, at its own path.
+      files.push({ guest: initramfsPath(kind.interpreter), source: yield* fs.realPath(kind.interpreter), mode: 0o755 })
+      const named = kind.argument?.split(" ")[0]
+      if (path.basename(kind.interpreter) === "env" && named !== undefined && named !== "node") {
+        const found = yield* findInPath(named, options.hostEnv["PATH"])
+        if (Option.isNone(found)) {
+          return yield* new ProgramUnusable({ program: absolute, reason: `${named} of its #! line is not in PATH` })
+        }
+        files.push({ guest: `/usr/bin/${named}`, source: yield* fs.realPath(found.value), mode: 0o755 })
+      }
+    }
+  }
+
+  const shares: Array<ShareSpec> = options.shares.map((share, i) => ({
+    tag: `share${i}`,
+    guest: share.guest,
+    readOnly: share.readOnly
+  }))
+  const devices: Array<NinePDevice> = options.shares.map((share, i) => ({
+    tag: `share${i}`,
+    path: share.host,
+    readOnly: share.readOnly,
+    multidevs: false
+  }))
+  for (const share of options.shares) {
+    const info = yield* fs.stat(share.host).pipe(Effect.option)
+    if (Option.isNone(info) || info.value.type !== "Directory") {
+      return yield* new ProgramUnusable({ program: absolute, reason: `--share ${share.host}: not a directory` })
+    }
+  }
+  const hostRoot = options.hostRoot ? yield* hostRootSpec() : undefined
+  if (hostRoot !== undefined) devices.push({ tag: hostRoot.tag, path: "/", readOnly: true, multidevs: true })
+
+  const needed: Array<string> = []
+  if (devices.length > 0) needed.push(...ninePModules)
+  if (options.transport === "virtio") needed.push(...virtioConsoleModules)
+  let modules: ReadonlyArray<string> = []
+  if (needed.length > 0) {
+    const purpose = devices.length > 0 ? "--share and --host-root (9p over virtio)" : "--transport virtio"
+    if (options.moduleTree === undefined) {
+      return yield* new KernelLacksModules({
+        reason:
+          `${purpose} needs the kernel's modules, but the kernel's module tree is unknown: give --kernel-modules DIR`
+      })
+    }
+    const closure = yield* moduleClosure(options.moduleTree, needed, purpose)
+    modules = closure.files
+    if (closure.files.length > 0) {
+      files.push({ guest: "/lib/modules/modules.builtin", source: closure.builtinFile, mode: 0o644 })
+    }
+  }
+
+  const cwd = visibleAt(options.cwd, options) ?? "/"
+  const hostEnv = options.hostEnv
+  const env: Record<string, string> = {
+    PATH: options.hostRoot ? `${execDirectory}:${hostEnv["PATH"] ?? "/usr/bin:/bin"}` : guestPathWithoutHostRoot,
+    HOME: "/root",
+    TERM: hostEnv["TERM"] ?? "dumb",
+    ...(hostEnv["CI"] === undefined ? {} : { CI: hostEnv["CI"] }),
+    ...(options.stdoutIsTerminal ? { FORCE_COLOR: "1" } : { NO_COLOR: "1" }),
+    ...options.env
+  }
+  const [command, args] = kind._tag === "Node"
+    ? ["node", [guestProgram, ...options.args]] as const
+    : [guestProgram, options.args] as const
+  return {
+    spec: { command, args, cwd, env, hostRoot, shares },
+    files,
+    modules,
+    devices
+  }
+})
