@@ -3,4 +3,5 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install-qemu.sh
+sh scripts/install-go.sh
 sh scripts/fetch-kernel.sh >/dev/null

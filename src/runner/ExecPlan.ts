@@ -327,7 +327,14 @@ export const plan = Effect.fn("ExecPlan.plan")(function*(
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const files: Array<GuestFile> = []
-  const absolute = path.resolve(options.cwd, options.program)
+  // A bare name that is not a file here is looked up in PATH, as exec does.
+  const local = path.resolve(options.cwd, options.program)
+  const bare = !options.program.includes("/") && !(yield* fs.exists(local).pipe(Effect.orElseSucceed(() => false)))
+  const found = bare ? yield* findInPath(options.program, options.hostEnv["PATH"]) : Option.none<string>()
+  if (bare && Option.isNone(found)) {
+    return yield* new ProgramUnusable({ program: options.program, reason: "not a file, and not found in PATH" })
+  }
+  const absolute = Option.getOrElse(found, () => local)
   const kind = yield* kindOf(absolute)
   const inPlace = visibleAt(absolute, options)
   const guestProgram = inPlace ?? `${execDirectory}/${path.basename(absolute)}`
