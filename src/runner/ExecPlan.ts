@@ -358,11 +358,11 @@ export const plan = Effect.fn("ExecPlan.plan")(function*(
       files.push({ guest: initramfsPath(kind.interpreter), source: yield* fs.realPath(kind.interpreter), mode: 0o755 })
       const named = kind.argument?.split(" ")[0]
       if (path.basename(kind.interpreter) === "env" && named !== undefined && named !== "node") {
-        const found = yield* findInPath(named, options.hostEnv["PATH"])
-        if (Option.isNone(found)) {
+        const interpreterFound = yield* findInPath(named, options.hostEnv["PATH"])
+        if (Option.isNone(interpreterFound)) {
           return yield* new ProgramUnusable({ program: absolute, reason: `${named} of its #! line is not in PATH` })
         }
-        files.push({ guest: `/usr/bin/${named}`, source: yield* fs.realPath(found.value), mode: 0o755 })
+        files.push({ guest: `/usr/bin/${named}`, source: yield* fs.realPath(interpreterFound.value), mode: 0o755 })
       }
     }
   }

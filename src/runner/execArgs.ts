@@ -78,7 +78,7 @@ export const splitArgs = (
 export const expandVariables = (text: string, env: Readonly<Record<string, string | undefined>>): string =>
   text.replace(
     /\$(?:\{(\w+)\}|(\w+))/g,
-    (_, braced: string | undefined, bare: string | undefined) => env[braced ?? bare ?? ""] ?? ""
+    (_match, braced: string | undefined, bare: string | undefined) => env[braced ?? bare ?? ""] ?? ""
   )
 
 /**

@@ -2,11 +2,11 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import * as Exec from "../../src/Exec.ts"
 import { MemoryKernel } from "../../src/Layer.ts"
-import type { ChildEnd, ChildRequest } from "../../src/NodeProcess.ts"
+import type { ChildEnd } from "../../src/NodeProcess.ts"
 import * as Sysinit from "../../src/Sysinit.ts"
 import { syscallError, withKernel } from "./helpers.ts"
 
-const ends = (end: ChildEnd) => (_: ChildRequest) => end
+const ends = (end: ChildEnd) => (): ChildEnd => end
 
 describe("Exec.withProgram", () => {
   for (const code of [0, 1, 42, 255, 300]) {

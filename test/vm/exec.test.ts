@@ -2,11 +2,12 @@
  * The VM tier of `effect-sysinit exec`: the CLI as users run it, each test
  * one boot (or two) under TCG with the built-in init.
  */
-import { assert, describe, it } from "vitest"
 import { spawnSync, type SpawnSyncReturns } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import { dirname, join } from "node:path"
+import { stripVTControlCharacters } from "node:util"
+import { assert, describe, it } from "vitest"
 import { bootTimeout, hasQemu, hasTool } from "./harness.ts"
 
 const repo = join(import.meta.dirname, "../..")
@@ -29,6 +30,9 @@ const run = (
 
 const explain = (result: SpawnSyncReturns<Buffer>) => `status ${result.status}, stderr:\n${result.stderr.toString()}`
 
+// The summary's last "Tests N passed" (a progress line may come before it), without terminal escapes.
+const passed = (output: string) => [...stripVTControlCharacters(output).matchAll(/Tests\s+(\d+) passed/g)].at(-1)?.[1]
+
 const tempDir = () => fs.mkdtempSync(join(os.tmpdir(), "effect-sysinit-exec-test-"))
 
 const hasGo = hasTool("go") || spawnSync("go", ["version"]).status === 0
@@ -38,13 +42,17 @@ if (hasQemu && !hasGo) {
 }
 
 describe.skipIf(!hasQemu)("effect-sysinit exec", () => {
-  it("runs a dynamic ELF of the host with its arguments byte-exact, stderr apart, and passes exit code 42 through", () => {
-    const args = ["with space", `quotes "double" 'single'`, "ünïcødé ✓", "", "-test.v=true", "--memory"]
-    const result = run(["/bin/sh", "-c", `printf '%s\\0' "$@"; echo to-stderr >&2; exit 42`, "sh", ...args])
-    assert.strictEqual(result.status, 42, explain(result))
-    assert.deepStrictEqual(result.stdout.toString("utf8").split("\0").slice(0, -1), args)
-    assert.strictEqual(result.stderr.toString(), "to-stderr\n")
-  }, bootTimeout)
+  it(
+    "runs a dynamic ELF of the host with its arguments byte-exact, stderr apart, and passes exit code 42 through",
+    () => {
+      const args = ["with space", `quotes "double" 'single'`, "ünïcødé ✓", "", "-test.v=true", "--memory"]
+      const result = run(["/bin/sh", "-c", `printf '%s\\0' "$@"; echo to-stderr >&2; exit 42`, "sh", ...args])
+      assert.strictEqual(result.status, 42, explain(result))
+      assert.deepStrictEqual(result.stdout.toString("utf8").split("\0").slice(0, -1), args)
+      assert.strictEqual(result.stderr.toString(), "to-stderr\n")
+    },
+    bootTimeout
+  )
 
   it("runs a #! shell script and passes exit code 255 through", () => {
     const dir = tempDir()
@@ -100,32 +108,33 @@ console.log(code, fs.readFileSync("/ro/given", "utf8"))
     assert.include(result.stderr.toString(), "Read-only file system")
   }, bootTimeout)
 
-  it.skipIf(!hasGo)("go test -exec: passes (ok, a test that mounts as root, coverage on the host), fails (FAIL, 1)", () => {
-    const dir = tempDir()
-    const cover = join(dir, "cover.out")
-    const exec = `${process.execPath} ${cli} exec`
-    const go = (args: ReadonlyArray<string>) =>
-      spawnSync("go", ["test", "-exec", exec, ...args], {
-        cwd: join(fixtures, "gotest"),
-        env: { ...process.env, GOFLAGS: "-count=1", GOCACHE: join(dir, "gocache") },
-        timeout: bootTimeout
-      })
-    const passing = go(["-v", `-coverprofile=${cover}`, "./pass/"])
-    assert.strictEqual(passing.status, 0, passing.stdout.toString() + passing.stderr.toString())
-    assert.match(passing.stdout.toString(), /--- PASS: TestMountTmpfs/)
-    assert.match(passing.stdout.toString(), /^ok\s+example\.com\/gotest\/pass/m)
-    assert.match(fs.readFileSync(cover, "utf8"), /^mode: set\nexample\.com\/gotest\/pass\/add\.go:/)
-    const failing = go(["./fail/"])
-    assert.strictEqual(failing.status, 1, failing.stdout.toString() + failing.stderr.toString())
-    assert.match(failing.stdout.toString(), /^FAIL\s+example\.com\/gotest\/fail/m)
-  }, 2 * bootTimeout)
+  it.skipIf(!hasGo)(
+    "go test -exec: passes (ok, a test that mounts as root, coverage on the host), fails (FAIL, 1)",
+    () => {
+      const dir = tempDir()
+      const cover = join(dir, "cover.out")
+      const exec = `${process.execPath} ${cli} exec`
+      const go = (args: ReadonlyArray<string>) =>
+        spawnSync("go", ["test", "-exec", exec, ...args], {
+          cwd: join(fixtures, "gotest"),
+          env: { ...process.env, GOFLAGS: "-count=1", GOCACHE: join(dir, "gocache") },
+          timeout: bootTimeout
+        })
+      const passing = go(["-v", `-coverprofile=${cover}`, "./pass/"])
+      assert.strictEqual(passing.status, 0, passing.stdout.toString() + passing.stderr.toString())
+      assert.match(passing.stdout.toString(), /--- PASS: TestMountTmpfs/)
+      assert.match(passing.stdout.toString(), /^ok\s+example\.com\/gotest\/pass/m)
+      assert.match(fs.readFileSync(cover, "utf8"), /^mode: set\nexample\.com\/gotest\/pass\/add\.go:/)
+      const failing = go(["./fail/"])
+      assert.strictEqual(failing.status, 1, failing.stdout.toString() + failing.stderr.toString())
+      assert.match(failing.stdout.toString(), /^FAIL\s+example\.com\/gotest\/fail/m)
+    },
+    2 * bootTimeout
+  )
 
   it("eats its own cooking: unit tests run with vitest in the VM pass as many as on the host", () => {
     const files = ["test/unit/runner/goTest.test.ts", "test/unit/runner/execArgs.test.ts", "test/unit/exec.test.ts"]
     const vitest = join(repo, "node_modules/.bin/vitest")
-    // The summary's last "Tests N passed" (a progress line may come before it).
-    const passed = (output: string) =>
-      [...output.replace(/\x1b\[[0-9;?]*[a-zA-Z]/g, "").matchAll(/Tests\s+(\d+) passed/g)].at(-1)?.[1]
     const onHost = spawnSync(vitest, ["run", ...files], { cwd: repo, env: { ...process.env, NO_COLOR: "1" } })
     const hostPassed = passed(onHost.stdout.toString())
     assert.isDefined(hostPassed, onHost.stdout.toString())
@@ -133,7 +142,9 @@ console.log(code, fs.readFileSync("/ro/given", "utf8"))
     const modules = fs.realpathSync(join(repo, "node_modules"))
     const shares = modules.startsWith(`${repo}/`) ? [] : ["--share", modules]
     const nodeDir = dirname(fs.realpathSync(process.execPath))
-    const nodeShares = nodeDir.startsWith(`${repo}/`) || nodeDir.startsWith(`${modules}/`) ? [] : ["--share", `${nodeDir}:ro`]
+    const nodeShares = nodeDir.startsWith(`${repo}/`) || nodeDir.startsWith(`${modules}/`)
+      ? []
+      : ["--share", `${nodeDir}:ro`]
     const result = run(
       ["--host-root", "--memory", "2048", "--share", repo, ...shares, ...nodeShares, "--", vitest, "run", ...files],
       { env: { PATH: `${nodeDir}:${process.env["PATH"]}` } }
