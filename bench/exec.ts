@@ -11,14 +11,13 @@
 import { NodeServices } from "@effect/platform-node"
 import { Effect, FileSystem, Path } from "effect"
 import { spawn } from "node:child_process"
-import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import { fileURLToPath } from "node:url"
 import { ninePMountData } from "../src/internal/execSpec.ts"
 import * as ExecPlan from "../src/runner/ExecPlan.ts"
 import * as Initramfs from "../src/runner/Initramfs.ts"
 import * as Kernel from "../src/runner/Kernel.ts"
-import { qemuArguments } from "../src/runner/qemuCommand.ts"
+import * as Qemu from "../src/runner/Qemu.ts"
 import * as Runner from "../src/runner/Runner.ts"
 import * as PeerImages from "./peerImages.ts"
 import { formatMs, summarize } from "./stats.ts"
@@ -75,6 +74,10 @@ echo "VIRTRUN_EXIT_CODE: $?" >&2
 $bb reboot -f
 `
 
+const runPeer = (
+  peer: Effect.Effect<Timing, unknown, Runner.Requirements>
+): Promise<Timing> => Effect.runPromise(Effect.provide(peer, NodeServices.layer))
+
 const program = Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
@@ -122,30 +125,45 @@ const program = Effect.gen(function*() {
     files: [busybox, helloFile],
     modules: planned.modules
   })
-  const peerArgs = (initramfs: string, hostRoot: boolean) =>
-    qemuArguments({
-      kernel,
-      initramfs,
-      memory: 1024,
-      smp: 1,
-      kvm: false,
-      transport: "serial",
-      args: [],
-      shares: hostRoot ? planned.devices : []
-    }, [path.join(dir, "console0"), "/dev/stdout"])
-  const plainPeerArgs = yield* peerArgs(plainPeer, false)
-  const hostRootPeerArgs = yield* peerArgs(hostRootPeer, true)
+  // A peer's boot, timed from QEMU's start as the runner's consoles see it (console 1 followed as a file).
+  const timePeer = (initramfs: string, hostRoot: boolean) =>
+    Effect.gen(function*() {
+      const started = performance.now()
+      let out = ""
+      let lineMs = Number.NaN
+      const outcome = yield* Qemu.run({
+        kernel,
+        initramfs,
+        memory: 1024,
+        smp: 1,
+        kvm: false,
+        transport: "serial",
+        args: [],
+        shares: hostRoot ? planned.devices : []
+      }, {
+        stdout: (chunk) =>
+          Effect.sync(() => {
+            out += new TextDecoder().decode(chunk)
+            if (Number.isNaN(lineMs) && out.includes(`${hello}\n`)) lineMs = performance.now() - started
+          }),
+        console: () => Effect.void,
+        outputs: [],
+        timeout: "180 seconds"
+      })
+      const exitMs = performance.now() - started
+      return { ok: outcome._tag === "Exited" && outcome.code === 0 && !Number.isNaN(lineMs), lineMs, exitMs }
+    })
 
   const configurations = [
     { name: "exec, node in the initramfs", run: () => timeCommand(process.execPath, [cli, "exec", helloFile]) },
-    { name: "busybox peer, node in the initramfs", run: () => timeCommand("qemu-system-x86_64", plainPeerArgs) },
+    { name: "busybox peer, node in the initramfs", run: () => runPeer(timePeer(plainPeer, false)) },
     {
       name: "exec --host-root, the host's node over 9p",
-      run: () => timeCommand(process.execPath, [cli, "exec", "--host-root", "--", "node", helloFile])
+      run: () => timeCommand(process.execPath, [cli, "exec", "--host-root", helloFile])
     },
     {
       name: "busybox peer, insmod + 9p mount, the host's node over 9p",
-      run: () => timeCommand("qemu-system-x86_64", hostRootPeerArgs)
+      run: () => runPeer(timePeer(hostRootPeer, true))
     }
   ]
   const results = configurations.map(() => [] as Array<Timing>)
@@ -184,7 +202,6 @@ const program = Effect.gen(function*() {
     })
   ]
   console.log(lines.join("\n"))
-  NodeFs.rmSync(path.join(dir, "console0"), { force: true })
 }).pipe(Effect.scoped, Effect.provide(NodeServices.layer))
 
 await Effect.runPromise(program)

@@ -5,14 +5,19 @@
  * (seconds under TCG). The user's module itself is evaluated in the guest,
  * when the snapshot is deserialized, so that it reads the guest's argv and
  * environment. `/init` is only an interpreter line that names the snapshot.
+ * Blobs are kept in the cache (`…/effect-sysinit/snapshots`) by the script's
+ * and the node binary's identity, so a second run of the same init (each
+ * package of `go test -exec`) skips the seconds of making it.
  *
  * @since 0.1.0
  */
-import { Data, Effect, FileSystem, Path, Stream } from "effect"
+import { Data, Effect, FileSystem, Option, Path, Stream } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
+import { createHash } from "node:crypto"
 import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import { guestNodePath, koffiBesideBundle } from "./Bundle.ts"
+import * as Kernel from "./Kernel.ts"
 
 /**
  * The snapshot could not be made: the init cannot be bundled as one script
@@ -158,6 +163,19 @@ export const make = Effect.fn("Snapshot.make")(function*(
   })
   const script = result.outputFiles[0]
   if (script === undefined) return yield* new SnapshotError({ reason: "esbuild wrote no output" })
+  // The same script snapshotted by the same node gives the same blob: kept in the cache, by both.
+  const nodeInfo = yield* fs.stat(node).pipe(Effect.option)
+  const key = createHash("sha256").update(script.contents).update(
+    `\0${node}\0${
+      Option.match(nodeInfo, {
+        onNone: () => "",
+        onSome: (info) => `${info.size}:${Option.getOrUndefined(info.mtime)?.getTime()}`
+      })
+    }`
+  ).digest("hex")
+  const cached = path.join(path.dirname(yield* Kernel.cacheDirectory), "snapshots", `${key}.blob`)
+  const hit = yield* fs.readFile(cached).pipe(Effect.option)
+  if (Option.isSome(hit)) return { blob: hit.value, koffiNative } satisfies Snapshot
   return yield* Effect.gen(function*() {
     const dir = yield* fs.makeTempDirectoryScoped({ prefix: "effect-sysinit-snapshot-" })
     const scriptPath = path.join(dir, "init.cjs")
@@ -175,7 +193,15 @@ export const make = Effect.fn("Snapshot.make")(function*(
       handle.exitCode
     ], { concurrency: 2 })
     if (exitCode !== 0) return yield* new SnapshotError({ reason: `node exited with ${exitCode}: ${stderr.trim()}` })
-    return { blob: yield* fs.readFile(blobPath), koffiNative } satisfies Snapshot
+    const blob = yield* fs.readFile(blobPath)
+    // Written beside, then renamed: a concurrent run (go test of several packages) never reads half a blob.
+    yield* Effect.ignore(Effect.gen(function*() {
+      yield* fs.makeDirectory(path.dirname(cached), { recursive: true })
+      const partial = `${cached}.${process.pid}.partial`
+      yield* fs.writeFile(partial, blob)
+      yield* fs.rename(partial, cached)
+    }))
+    return { blob, koffiNative } satisfies Snapshot
   }).pipe(
     Effect.scoped,
     Effect.catchTag("PlatformError", (error) => Effect.fail(new SnapshotError({ reason: error.message })))
