@@ -72,6 +72,26 @@ describe.skipIf(!hasQemu)("effect-sysinit exec", () => {
     assert.match(result.stdout.toString(), /^node v24\.\d+\.\d+ says hi there\n$/)
   }, bootTimeout)
 
+  it("over virtio consoles (modules added by the runner): stdout, stderr and two output files apart", () => {
+    const dir = tempDir()
+    const result = run([
+      "--transport",
+      "virtio",
+      "--output",
+      join(dir, "a"),
+      "--output",
+      join(dir, "b"),
+      "/bin/sh",
+      "-c",
+      "echo out; echo err >&2; echo A > /dev/virtrun3; echo B > /dev/virtrun4; exit 3"
+    ])
+    assert.strictEqual(result.status, 3, explain(result))
+    assert.strictEqual(result.stdout.toString(), "out\n")
+    assert.strictEqual(result.stderr.toString(), "err\n")
+    assert.strictEqual(fs.readFileSync(join(dir, "a"), "utf8"), "A\n")
+    assert.strictEqual(fs.readFileSync(join(dir, "b"), "utf8"), "B\n")
+  }, bootTimeout)
+
   it("reports a program killed by SIGKILL as killed, naming the signal, with no exit code", () => {
     const result = run(["/bin/sh", "-c", "kill -KILL $$"])
     assert.strictEqual(result.status, 121, explain(result))
