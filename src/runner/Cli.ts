@@ -210,7 +210,9 @@ export const execFlagTable: ExecArgs.FlagTable = {
   "add-module": { value: true, repeatable: true },
   output: { value: true, repeatable: true },
   share: { value: true, repeatable: true },
-  env: { value: true, repeatable: true }
+  env: { value: true, repeatable: true },
+  // The CLI's own global flag that takes a value.
+  "log-level": { value: true, repeatable: false }
 }
 
 const initErrorLine = /^sysinit \S+ \S+ ERROR (.*)$/
@@ -227,6 +229,11 @@ const execCommand = Command.make("exec", {
     Argument.withDescription("The program's arguments, passed unread")
   ),
   ...machineFlags,
+  output: many(Flag.String("output")).pipe(
+    Flag.withDescription(
+      "A host file for the next console (/dev/virtrun3, /dev/virtrun4, …: console 2 is the program's stderr)"
+    )
+  ),
   kernelModules: Flag.Directory("kernel-modules", { mustExist: true }).pipe(
     Flag.withDescription("The kernel's module tree (…/modules/<release>); the cached kernel's by default"),
     Flag.optional
