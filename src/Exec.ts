@@ -77,7 +77,7 @@ export interface ProgramOptions {
  *
  * Effect.runPromise(program.pipe(Effect.provide(machine)))
  * // prints: { _tag: 'Exited', code: 0 }
- * // prints: execve "/bin/missing": ENOENT (no such file or directory)
+ * // prints: spawn "/bin/missing": ENOENT (no such file or directory)
  * ```
  *
  * @since 0.1.0

@@ -51,9 +51,9 @@ export const make = (machine: MemoryMachine, recorder: Recorder): [NodeProcessSh
         machine.stdoutFd = fd
       }),
     runChild: (request) =>
-      recorder.call("runChild", "execve", request.command, () => {
+      recorder.call("runChild", "spawn", request.command, () => {
         const program = machine.programs[request.command]
-        if (program === undefined) throw new KernelFault("ENOENT", request.command, "execve")
+        if (program === undefined) throw new KernelFault("ENOENT", request.command, "spawn")
         machine.children.push(request)
         return program(request)
       })
