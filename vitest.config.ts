@@ -13,6 +13,12 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
-    testTimeout: 30_000
+    testTimeout: 30_000,
+    // `npm run coverage`: the unit tier, with every file of src/ counted, run or not.
+    coverage: {
+      provider: "v8",
+      include: ["src/**/*.ts"],
+      reporter: ["text", "text-summary"]
+    }
   }
 })

@@ -14,6 +14,7 @@ import { spawn } from "node:child_process"
 import * as NodeOs from "node:os"
 import { fileURLToPath } from "node:url"
 import { ninePMountData } from "../src/internal/execSpec.ts"
+import * as Architecture from "../src/runner/Architecture.ts"
 import * as ExecPlan from "../src/runner/ExecPlan.ts"
 import * as Initramfs from "../src/runner/Initramfs.ts"
 import * as Kernel from "../src/runner/Kernel.ts"
@@ -107,7 +108,7 @@ const program = Effect.gen(function*() {
     cwd: dir,
     shares: [],
     hostRoot: true,
-    transport: "serial",
+    arch: Architecture.all.x86_64,
     moduleTree: tree._tag === "Some" ? tree.value : undefined,
     env: {},
     hostEnv: process.env,

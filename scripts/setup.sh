@@ -1,7 +1,12 @@
 #!/bin/sh
-# Installs what booting a VM needs besides the npm packages: QEMU and the kernel.
+# Usage: setup.sh [amd64|arm64]…
+# Installs what booting a VM of each architecture (amd64 by default) needs
+# besides the npm packages: QEMU and the kernel. An arm64 guest's node,
+# koffi and libraries are fetched by the runner on first use.
 set -eu
 cd "$(dirname "$0")/.."
-sh scripts/install-qemu.sh
+sh scripts/install-qemu.sh "${@:-amd64}"
 sh scripts/install-go.sh
-sh scripts/fetch-kernel.sh >/dev/null
+for arch in "${@:-amd64}"; do
+  sh scripts/fetch-kernel.sh "$arch" >/dev/null
+done

@@ -11,6 +11,7 @@ import type { Scope } from "effect"
 import { setupHostPipes } from "./HostPipe.ts"
 import { type ExecSpec, execSpecPath, parseExecSpec, stderrPort } from "./internal/execSpec.ts"
 import { stdoutPort } from "./internal/protocol.ts"
+import type { LoadModulesError } from "./Kmod.ts"
 import { type ChildEnd, NodeProcess } from "./NodeProcess.ts"
 import type { State } from "./State.ts"
 import { type SyscallError, Syscalls } from "./Syscalls.ts"
@@ -158,7 +159,11 @@ export const withProgram = (
   command: string,
   args: ReadonlyArray<string>,
   options: WithProgramOptions = {}
-): Effect.Effect<void, SyscallError | ProgramKilled, Syscalls | NodeProcess | State | Scope.Scope> =>
+): Effect.Effect<
+  void,
+  SyscallError | LoadModulesError | ProgramKilled,
+  Syscalls | NodeProcess | State | Scope.Scope
+> =>
   Effect.gen(function*() {
     const pipes = yield* setupHostPipes
     const pipeFd = (port: number | false) => port === false ? undefined : pipes.find((pipe) => pipe.port === port)?.fd

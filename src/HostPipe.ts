@@ -13,8 +13,10 @@ import {
   hostPipePath,
   parseSerialDriver,
   stdoutPort,
-  type Transport
+  type Transport,
+  transportModulesDirectory
 } from "./internal/protocol.ts"
+import * as Kmod from "./Kmod.ts"
 import { NodeProcess } from "./NodeProcess.ts"
 import * as RunState from "./State.ts"
 import type { State } from "./State.ts"
@@ -150,21 +152,36 @@ const virtioConsoles = Effect.gen(function*() {
 })
 
 /**
- * The console devices connected on the host besides console 0, by port.
- * Virtio ports that are not connected answer `ENODEV` and are left out;
- * those that a just loaded virtio_console is still adding are waited for.
+ * Loads the modules that the runner put in `/lib/modules/transport` for
+ * the consoles of its transport (virtio_console and virtio_mmio for an
+ * arm64 guest of Debian's kernel), when there are any.
+ */
+const loadTransportModules = Effect.gen(function*() {
+  const syscalls = yield* Syscalls
+  // A stat, not a glob, where there is nothing: most runs.
+  const directory = yield* Effect.result(syscalls.fileType(transportModulesDirectory))
+  if (directory._tag === "Failure" || directory.success !== "directory") return
+  yield* Kmod.loadModules(`${transportModulesDirectory}/*`)
+})
+
+/**
+ * The console devices connected on the host besides console 0, by port,
+ * once the modules of `/lib/modules/transport` are loaded. Virtio ports
+ * that are not connected answer `ENODEV` and are left out; those that a
+ * just loaded virtio_console is still adding are waited for.
  *
  * @since 0.1.0
  * @category operations
  */
 export const connectedConsoles: Effect.Effect<
   ReadonlyArray<{ readonly port: number; readonly device: string }>,
-  SyscallError,
+  SyscallError | Kmod.LoadModulesError,
   Syscalls
 > = Effect.map(Effect.suspend(() => consolesByTransport), ({ consoles }) => consoles)
 
 const consolesByTransport = Effect.gen(function*() {
   const syscalls = yield* Syscalls
+  yield* loadTransportModules
   const transport = yield* detectTransport
   if (transport === "serial") {
     const table = new TextDecoder().decode(yield* syscalls.readFile("/proc/tty/driver/serial"))
@@ -234,6 +251,8 @@ const openPipe = Effect.fnUntraced(function*(port: number, device: string) {
  * Opens every connected console but console 0 in raw mode, links
  * `/dev/virtrun<N>` to it, and drains and closes it when the scope closes.
  * Within one run it sets them up once and then returns the same pipes.
+ * First it loads the modules that the runner put in
+ * `/lib/modules/transport` for the transport's consoles.
  *
  * Over virtio it first waits for the consoles that a just loaded
  * virtio_console is still adding, and, when the init started without a
@@ -246,7 +265,7 @@ const openPipe = Effect.fnUntraced(function*(port: number, device: string) {
  */
 export const setupHostPipes: Effect.Effect<
   ReadonlyArray<HostPipe>,
-  SyscallError,
+  SyscallError | Kmod.LoadModulesError,
   Syscalls | State | Scope.Scope
 > = Effect.suspend(() => Effect.flatMap(consolesByTransport, setupDetected))
 
@@ -269,9 +288,8 @@ const setupDetected = (detected: Effect.Success<typeof consolesByTransport>) =>
  * @since 0.1.0
  * @category steps
  */
-export const withHostPipes: Effect.Effect<void, SyscallError, Syscalls | State | Scope.Scope> = Effect.asVoid(
-  setupHostPipes
-)
+export const withHostPipes: Effect.Effect<void, SyscallError | Kmod.LoadModulesError, Syscalls | State | Scope.Scope> =
+  Effect.asVoid(setupHostPipes)
 
 /**
  * A step of `Sysinit.run`: sets up the host pipes if needed and sends what
@@ -307,7 +325,7 @@ export const withHostPipes: Effect.Effect<void, SyscallError, Syscalls | State |
  */
 export const withStdoutHostPipe: Effect.Effect<
   void,
-  SyscallError | HostPipeMissing,
+  SyscallError | Kmod.LoadModulesError | HostPipeMissing,
   Syscalls | NodeProcess | State | Scope.Scope
 > = RunState.once(
   "HostPipe.withStdoutHostPipe",
@@ -339,7 +357,7 @@ export const withStdoutHostPipe: Effect.Effect<
  */
 export const withStdoutHostPipeWhenConnected: Effect.Effect<
   void,
-  SyscallError | HostPipeMissing,
+  SyscallError | Kmod.LoadModulesError | HostPipeMissing,
   Syscalls | NodeProcess | State | Scope.Scope
 > = Effect.gen(function*() {
   const detected = yield* consolesByTransport

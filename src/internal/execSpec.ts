@@ -63,9 +63,6 @@ export const ninePMountData = (readOnly: boolean): string =>
  */
 export const ninePModules: ReadonlyArray<string> = ["9p", "9pnet_virtio", "virtio_pci"]
 
-/** The modules the guest needs for virtio consoles. */
-export const virtioConsoleModules: ReadonlyArray<string> = ["virtio_console", "virtio_pci"]
-
 /** Reads the description; throws on a malformed one (the runner wrote it). */
 export const parseExecSpec = (text: string): ExecSpec => {
   const value = JSON.parse(text) as ExecSpec

@@ -80,7 +80,19 @@ const trackNodeChildren = (): void => {
 
 /** Kinds of libuv requests that carry output still on its way. */
 const pendingOutput = new Set(["FSReqCallback", "FSReqPromise", "WriteWrap", "ShutdownWrap"])
-const settleLimit = Duration.seconds(60)
+/** How long output may stall, nothing written, before the init stops waiting for it. */
+const settleStall = Duration.seconds(30)
+
+/** Bytes this process has written so far (`wchar` of /proc/self/io); undefined without /proc. */
+const bytesWritten = (): number | undefined => {
+  try {
+    const io = fs.readFileSync("/proc/self/io", "latin1")
+    const wchar = /^wchar: (\d+)$/m.exec(io)
+    return wchar === null ? undefined : Number(wchar[1])
+  } catch {
+    return undefined
+  }
+}
 const nextTurn = Effect.callback<void>((resume) => {
   setImmediate(() => resume(Effect.void))
 })
@@ -175,13 +187,20 @@ export const make = (): NodeProcessShape => {
 
     spawnedChildren: Effect.sync(() => new Set(nodeChildren)),
 
+    // Waits as long as the output makes progress: 16 MiB over a serial console of a loaded host takes minutes.
     settleOutput: Effect.gen(function*() {
-      const deadline = Date.now() + Duration.toMillis(settleLimit)
+      let deadline = Date.now() + Duration.toMillis(settleStall)
+      let written = bytesWritten()
       // A stream opens on a later tick: let the event loop turn once, so the opens it deferred are in flight.
       yield* nextTurn
       while (process.getActiveResourcesInfo().some((kind) => pendingOutput.has(kind)) && Date.now() < deadline) {
         yield* Effect.sleep(5)
         yield* nextTurn
+        const now = bytesWritten()
+        if (now !== undefined && now !== written) {
+          written = now
+          deadline = Date.now() + Duration.toMillis(settleStall)
+        }
       }
     }),
 

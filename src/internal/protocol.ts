@@ -31,6 +31,13 @@ export const parseSerialDriver = (text: string): ReadonlyArray<number> =>
 /** The kernel's name of console 0, for `console=` on its command line. */
 export const kernelConsole = (transport: Transport): string => consoleDevice(transport, 0).slice("/dev/".length)
 
+/**
+ * Where the runner puts the modules that the transport's consoles need when
+ * the kernel has them as modules (virtio_console, virtio_mmio, …): the
+ * init loads them before it sets up the host pipes.
+ */
+export const transportModulesDirectory = "/lib/modules/transport"
+
 /** Console 1 carries the guest's stdout; consoles 2… carry output files of the host. */
 export const stdoutPort = 1
 

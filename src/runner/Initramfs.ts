@@ -17,6 +17,7 @@
 import { Effect, FileSystem, Path } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 import * as Elf from "../internal/elf.ts"
+import { transportModulesDirectory } from "../internal/protocol.ts"
 import { guestNodePath, koffiNativeName } from "./Bundle.ts"
 import * as CompileCache from "./CompileCache.ts"
 import * as Cpio from "./cpio.ts"
@@ -54,6 +55,12 @@ export interface Options {
   readonly files?: ReadonlyArray<string> | undefined
   /** Kernel modules copied into `/lib/modules`. */
   readonly modules?: ReadonlyArray<string> | undefined
+  /** Kernel modules the transport's consoles need, copied into `/lib/modules/transport` for the init to load first. */
+  readonly transportModules?: ReadonlyArray<string> | undefined
+  /** Where node's libraries are found on the host, at their guest paths: `/` (the host's own) by default. */
+  readonly sysroot?: string | undefined
+  /** Where the loader looks for libraries: the x86_64 directories by default. */
+  readonly librarySearchPath?: ReadonlyArray<string> | undefined
   readonly devices?: ReadonlyArray<Device> | undefined
   /** V8's code cache of the init: with it, `/init` is the launcher that uses it and the bundle is `/init.mjs`. */
   readonly compileCache?: ReadonlyArray<CompileCache.CacheFile> | undefined
@@ -114,11 +121,16 @@ export const build = Effect.fn("Initramfs.build")(function*(
   for (const extra of extraFiles) {
     if (typeof extra.source === "string" && (yield* isDynamicElf(extra.source))) elfFiles.push(extra.source)
   }
-  const libraries = yield* SharedLibraries.resolve([
-    options.node,
-    ...(options.koffiNative === undefined ? [] : [options.koffiNative]),
-    ...elfFiles
-  ])
+  const sysroot = options.sysroot ?? "/"
+  const libraries = yield* SharedLibraries.resolve(
+    [
+      options.node,
+      ...(options.koffiNative === undefined ? [] : [options.koffiNative]),
+      ...elfFiles
+    ],
+    options.librarySearchPath,
+    sysroot
+  )
 
   return yield* Effect.scoped(Effect.gen(function*() {
     const writer = yield* Cpio.make(options.output)
@@ -131,7 +143,13 @@ export const build = Effect.fn("Initramfs.build")(function*(
       })
     const parentOf = (file: string) => directory(path.dirname(file))
 
-    for (const dir of ["/dev", "/proc", "/sys", "/run", "/root", dataDirectory, modulesDirectory]) {
+    const transportModules = options.transportModules ?? []
+    const fixedDirectories = [
+      dataDirectory,
+      modulesDirectory,
+      ...(transportModules.length > 0 ? [transportModulesDirectory] : [])
+    ]
+    for (const dir of ["/dev", "/proc", "/sys", "/run", "/root", ...fixedDirectories]) {
       yield* directory(dir)
     }
     yield* directory("/tmp", 0o1777)
@@ -165,10 +183,13 @@ export const build = Effect.fn("Initramfs.build")(function*(
     yield* writer.symlink("/bin", "usr/bin")
     for (const library of libraries) {
       yield* parentOf(library)
-      yield* writer.copyFile(library, library)
+      yield* writer.copyFile(library, path.join(sysroot, library))
     }
     for (const file of files) yield* writer.copyFile(path.join(dataDirectory, path.basename(file)), file)
     for (const module of modules) yield* writer.copyFile(path.join(modulesDirectory, path.basename(module)), module)
+    for (const module of transportModules) {
+      yield* writer.copyFile(path.join(transportModulesDirectory, path.basename(module)), module)
+    }
     for (const extra of extraFiles) {
       yield* parentOf(extra.guest)
       if (typeof extra.source === "string") yield* writer.copyFile(extra.guest, extra.source, extra.mode)

@@ -10,6 +10,7 @@ import type { PlatformError } from "effect/PlatformError"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import { fileURLToPath } from "node:url"
 import * as Elf from "../internal/elf.ts"
+import * as Architecture from "./Architecture.ts"
 
 /**
  * No kernel could be found or fetched.
@@ -34,35 +35,78 @@ export const fetchScript: string = fileURLToPath(new URL("../../scripts/fetch-ke
 const env = (name: string) => Config.option(Config.String(name)).pipe(Effect.orElseSucceed(() => Option.none<string>()))
 
 /**
- * The cache directory of the fetched kernel: `$SYSINIT_CACHE_DIR/kernel`,
- * else `$XDG_CACHE_HOME/effect-sysinit/kernel`, else
- * `~/.cache/effect-sysinit/kernel`, as in the fetch script.
+ * The runner's cache directory: `$SYSINIT_CACHE_DIR`, else
+ * `$XDG_CACHE_HOME/effect-sysinit`, else `~/.cache/effect-sysinit`, as in
+ * the fetch scripts.
  *
  * @since 0.1.0
  * @category constants
  */
-export const cacheDirectory = Effect.gen(function*() {
+export const cacheRoot = Effect.gen(function*() {
   const path = yield* Path.Path
   const explicit = yield* env("SYSINIT_CACHE_DIR")
-  if (Option.isSome(explicit)) return path.join(explicit.value, "kernel")
+  if (Option.isSome(explicit)) return explicit.value
   const xdg = yield* env("XDG_CACHE_HOME")
   const home = yield* env("HOME")
   const base = Option.getOrElse(xdg, () => path.join(Option.getOrElse(home, () => "/root"), ".cache"))
-  return path.join(base, "effect-sysinit", "kernel")
+  return path.join(base, "effect-sysinit")
 })
 
 /**
- * The modules tree of the cached kernel (`…/modules/<release>`), when it is there.
+ * The cache directory of an architecture's fetched kernel: `kernel` in the
+ * cache for x86_64, `kernel-<debian name>` (`kernel-arm64`) for the others.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const cacheDirectoryFor = (arch: Architecture.Facts) =>
+  Effect.gen(function*() {
+    const path = yield* Path.Path
+    return path.join(yield* cacheRoot, arch.debian === "amd64" ? "kernel" : `kernel-${arch.debian}`)
+  })
+
+/**
+ * The cache directory of the fetched x86_64 kernel.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const cacheDirectory = cacheDirectoryFor(Architecture.all.x86_64)
+
+/**
+ * The modules tree of an architecture's cached kernel (`…/modules/<release>`), when it is there.
  *
  * @since 0.1.0
  * @category resolution
  */
-export const cachedModules = Effect.gen(function*() {
+export const cachedModulesFor = Effect.fn("Kernel.cachedModulesFor")(function*(arch: Architecture.Facts) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
-  const cache = yield* cacheDirectory
+  const cache = yield* cacheDirectoryFor(arch)
   const release = yield* fs.readFileString(path.join(cache, "release")).pipe(Effect.option)
   return Option.map(release, (r) => path.join(cache, "modules", r.trim()))
+})
+
+/**
+ * The modules tree of the cached x86_64 kernel, when it is there.
+ *
+ * @since 0.1.0
+ * @category resolution
+ */
+export const cachedModules = cachedModulesFor(Architecture.all.x86_64)
+
+/**
+ * The modules tree of a kernel image, when it is an architecture's cached
+ * kernel; a kernel given by path comes with no known tree.
+ *
+ * @since 0.1.0
+ * @category resolution
+ */
+export const modulesOf = Effect.fn("Kernel.modulesOf")(function*(image: string, arch: Architecture.Facts) {
+  const path = yield* Path.Path
+  const cache = yield* cacheDirectoryFor(arch)
+  if (path.dirname(path.resolve(image)) !== cache) return Option.none<string>()
+  return yield* cachedModulesFor(arch)
 })
 
 const XEN_ELFNOTE_PHYS32_ENTRY = 18
@@ -84,13 +128,16 @@ export const isPvhKernel = Effect.fn("Kernel.isPvhKernel")(function*(image: stri
 })
 
 /**
- * The kernel image to boot.
+ * The kernel image to boot: the one asked for, else `$SYSINIT_KERNEL` (for
+ * x86_64 guests), else the architecture's cached kernel, fetched on first
+ * use.
  *
  * @since 0.1.0
  * @category resolution
  */
 export const resolve = Effect.fn("Kernel.resolve")(function*(
-  explicit: string | undefined
+  explicit: string | undefined,
+  arch: Architecture.Facts = Architecture.all.x86_64
 ): Effect.fn.Return<
   string,
   KernelNotFound | PlatformError,
@@ -98,19 +145,20 @@ export const resolve = Effect.fn("Kernel.resolve")(function*(
 > {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
-  const fromEnv = yield* env("SYSINIT_KERNEL")
+  // One variable names one kernel: of the default architecture.
+  const fromEnv = arch === Architecture.all.x86_64 ? yield* env("SYSINIT_KERNEL") : Option.none<string>()
   const asked = explicit ?? Option.getOrUndefined(fromEnv)
   if (asked !== undefined) {
     if (yield* fs.exists(asked)) return asked
     return yield* new KernelNotFound({ reason: `${asked} does not exist` })
   }
-  const cache = yield* cacheDirectory
+  const cache = yield* cacheDirectoryFor(arch)
   const decompressed = path.join(cache, "vmlinux")
   if ((yield* fs.exists(decompressed)) && (yield* isPvhKernel(decompressed))) return decompressed
   const cached = path.join(cache, "vmlinuz")
   if (yield* fs.exists(cached)) return cached
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
-  const printed = yield* spawner.string(ChildProcess.make(fetchScript, [], { stderr: "inherit" })).pipe(
+  const printed = yield* spawner.string(ChildProcess.make(fetchScript, [arch.debian], { stderr: "inherit" })).pipe(
     Effect.mapError((error) => new KernelNotFound({ reason: `${fetchScript} failed: ${error.message}` }))
   )
   const fetched = printed.trim().split("\n").at(-1) ?? ""
@@ -118,18 +166,4 @@ export const resolve = Effect.fn("Kernel.resolve")(function*(
     return fetched.endsWith("vmlinux") && !(yield* isPvhKernel(fetched)) ? path.join(cache, "vmlinuz") : fetched
   }
   return yield* new KernelNotFound({ reason: `${fetchScript} printed no kernel path` })
-})
-
-/**
- * Whether `image` is the cached kernel (its compressed or decompressed image),
- * whose module tree `cachedModules` is.
- *
- * @since 0.1.0
- * @category resolution
- */
-export const isCached = Effect.fn("Kernel.isCached")(function*(image: string) {
-  const path = yield* Path.Path
-  const cache = yield* cacheDirectory
-  const resolved = path.resolve(image)
-  return resolved === path.join(cache, "vmlinux") || resolved === path.join(cache, "vmlinuz")
 })

@@ -15,8 +15,9 @@
 import { Data, Deferred, Duration, Effect, Fiber, FileSystem, Option, Path, Stream } from "effect"
 import { type PlatformError, SystemError } from "effect/PlatformError"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
+import * as Architecture from "./Architecture.ts"
 import { classifyLine, Outcome } from "./consoleLog.ts"
-import { type InvalidMachine, kvmProbeArguments, type Machine, qemuArguments } from "./qemuCommand.ts"
+import { type InvalidMachine, kvmProbeArguments, type Machine, qemuArguments, qemuBinary } from "./qemuCommand.ts"
 
 /**
  * How the guest ended; defined beside the reading of console 0, which tells
@@ -28,16 +29,30 @@ import { type InvalidMachine, kvmProbeArguments, type Machine, qemuArguments } f
 export { Outcome }
 
 /**
- * `qemu-system-x86_64` is not installed.
+ * QEMU's binary for the guest (`qemu-system-x86_64`, `qemu-system-aarch64`) is not installed.
  *
  * @since 0.1.0
  * @category errors
  */
-export class QemuNotFound extends Data.TaggedError("QemuNotFound")<{ readonly binary: string }> {
+export class QemuNotFound extends Data.TaggedError("QemuNotFound")<{
+  readonly binary: string
+  /** The Debian/Ubuntu package that has it. */
+  readonly package: string
+}> {
   override get message(): string {
-    return `${this.binary} not found: install the Debian/Ubuntu package qemu-system-x86 (apt-get install -y qemu-system-x86)`
+    return `${this.binary} not found: install the Debian/Ubuntu package ${this.package} (apt-get install -y ${this.package})`
   }
 }
+
+/**
+ * What to tell the user when a run under KVM hung or failed.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const kvmHint = "KVM was used: if it does not work on this host, pass --no-kvm to boot under TCG"
+
+const killedBySignal = -1
 
 /**
  * QEMU failed before the guest said how it ended, e.g. on a bad argument or
@@ -47,12 +62,16 @@ export class QemuNotFound extends Data.TaggedError("QemuNotFound")<{ readonly bi
  * @category errors
  */
 export class QemuFailed extends Data.TaggedError("QemuFailed")<{
+  /** -1 when a signal killed it. */
   readonly exitCode: number
   readonly stderr: string
+  /** Whether the machine ran under KVM: then the message says how to do without. */
+  readonly kvm: boolean
 }> {
   override get message(): string {
     const detail = this.stderr.trim().split("\n").at(-1) ?? ""
-    return `QEMU exited with ${this.exitCode}${detail === "" ? "" : `: ${detail}`}`
+    const ended = this.exitCode === killedBySignal ? "QEMU was killed by a signal" : `QEMU exited with ${this.exitCode}`
+    return `${ended}${detail === "" ? "" : `: ${detail}`}${this.kvm ? ` (${kvmHint})` : ""}`
   }
 }
 
@@ -104,12 +123,16 @@ const follow = (file: FileSystem.File, ended: Deferred.Deferred<void>): Stream.S
  */
 export const probeKvm = Effect.fn("Qemu.probeKvm")(function*(
   kernel: string,
-  options: { readonly qemu?: string | undefined; readonly timeout?: Duration.Input | undefined } = {}
+  options: {
+    readonly qemu?: string | undefined
+    readonly timeout?: Duration.Input | undefined
+    readonly arch?: Architecture.Facts | undefined
+  } = {}
 ): Effect.fn.Return<boolean, never, ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem> {
   const fs = yield* FileSystem.FileSystem
   if (!(yield* fs.exists("/dev/kvm").pipe(Effect.orElseSucceed(() => false)))) return false
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
-  const command = ChildProcess.make(options.qemu ?? "qemu-system-x86_64", kvmProbeArguments(kernel), {
+  const command = ChildProcess.make(qemuBinary(options), kvmProbeArguments(kernel, options.arch), {
     stdin: "ignore",
     stdout: "ignore",
     stderr: "ignore",
@@ -145,7 +168,8 @@ export const run = Effect.fn("Qemu.run")(function*(
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
-  const binary = machine.qemu ?? "qemu-system-x86_64"
+  const binary = qemuBinary(machine)
+  const qemuPackage = (machine.arch ?? Architecture.all.x86_64).qemuPackage
 
   const boot = Effect.scoped(Effect.gen(function*() {
     const dir = yield* fs.makeTempDirectoryScoped({ prefix: "effect-sysinit-consoles-" })
@@ -162,7 +186,7 @@ export const run = Effect.fn("Qemu.run")(function*(
     const handle = yield* spawner.spawn(
       ChildProcess.make(binary, args, { stdin: "ignore", forceKillAfter: "2 seconds" })
     ).pipe(
-      Effect.mapError((error) => isNotFound(error) ? new QemuNotFound({ binary }) : error)
+      Effect.mapError((error) => isNotFound(error) ? new QemuNotFound({ binary, package: qemuPackage }) : error)
     )
     let outcome: Outcome | undefined
     const console0 = follow(console0File!, ended).pipe(
@@ -184,11 +208,12 @@ export const run = Effect.fn("Qemu.run")(function*(
     )
     const stderr = yield* Effect.forkChild(qemuStderr)
     yield* handle.stdout.pipe(Stream.runDrain, Effect.forkChild)
-    const exitCode = yield* handle.exitCode
+    // A QEMU killed by a signal (an assertion of its KVM code aborts it) has no exit code.
+    const exitCode = yield* handle.exitCode.pipe(Effect.orElseSucceed(() => killedBySignal))
     yield* Deferred.succeed(ended, undefined)
     yield* Fiber.join(readers)
     if (outcome !== undefined) return outcome
-    if (exitCode !== 0) return yield* new QemuFailed({ exitCode, stderr: yield* Fiber.join(stderr) })
+    if (exitCode !== 0) return yield* new QemuFailed({ exitCode, stderr: yield* Fiber.join(stderr), kvm: machine.kvm })
     return Outcome.NoExitCode()
   }))
 

@@ -8,6 +8,7 @@
 import { Data, Effect, FileSystem, Path } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 import * as Elf from "../internal/elf.ts"
+import * as Architecture from "./Architecture.ts"
 
 /**
  * The directories the x86_64 glibc loader searches when no cache says
@@ -16,14 +17,7 @@ import * as Elf from "../internal/elf.ts"
  * @since 0.1.0
  * @category constants
  */
-export const defaultSearchPath: ReadonlyArray<string> = [
-  "/lib/x86_64-linux-gnu",
-  "/usr/lib/x86_64-linux-gnu",
-  "/lib64",
-  "/usr/lib64",
-  "/lib",
-  "/usr/lib"
-]
+export const defaultSearchPath: ReadonlyArray<string> = Architecture.all.x86_64.librarySearchPath
 
 /**
  * A library that a binary needs was found in none of the searched directories.
@@ -42,16 +36,19 @@ export class SharedLibraryNotFound extends Data.TaggedError("SharedLibraryNotFou
 }
 
 /**
- * Host paths of the loader and of every library the binaries need, directly
- * or through other libraries, in the order found. A library sits at the same
- * path in the guest, so the guest's loader finds it in the same place.
+ * Paths of the loader and of every library the binaries need, directly or
+ * through other libraries, in the order found. A library sits at the same
+ * path in the guest as under `root` on the host (the host's own `/` by
+ * default; an unpacked sysroot for a guest of another architecture), so the
+ * guest's loader finds it in the same place.
  *
  * @since 0.1.0
  * @category resolution
  */
 export const resolve = Effect.fn("SharedLibraries.resolve")(function*(
   binaries: ReadonlyArray<string>,
-  searchPath: ReadonlyArray<string> = defaultSearchPath
+  searchPath: ReadonlyArray<string> = defaultSearchPath,
+  root = "/"
 ): Effect.fn.Return<
   ReadonlyArray<string>,
   SharedLibraryNotFound | Elf.ElfError | PlatformError,
@@ -64,6 +61,8 @@ export const resolve = Effect.fn("SharedLibraries.resolve")(function*(
   const byName = new Map<string, string>()
   const visited = new Set<string>()
   const queue = [...binaries]
+  // The binaries are host files; what they need is found under root.
+  const onHost = (object: string) => binaries.includes(object) ? object : path.join(root, object)
 
   const find = Effect.fnUntraced(function*(name: string, neededBy: string, runpath: ReadonlyArray<string>) {
     if (name.includes("/")) return name
@@ -73,7 +72,7 @@ export const resolve = Effect.fn("SharedLibraries.resolve")(function*(
     const dirs = [...runpath.map((dir) => dir.replaceAll(/\$\{?ORIGIN\}?/g, origin)), ...searchPath]
     for (const dir of dirs) {
       const candidate = path.join(dir, name)
-      if (yield* fs.exists(candidate)) {
+      if (yield* fs.exists(path.join(root, candidate))) {
         byName.set(name, candidate)
         return candidate
       }
@@ -86,14 +85,14 @@ export const resolve = Effect.fn("SharedLibraries.resolve")(function*(
     if (visited.has(object)) continue
     visited.add(object)
     const dynamic = yield* Effect.scoped(Effect.flatMap(
-      fs.open(object, { flag: "r" }),
+      fs.open(onHost(object), { flag: "r" }),
       (file) => Elf.readDynamic(Elf.fromFile(file))
     ))
     const dependencies = dynamic.interpreter === undefined ? [] : [dynamic.interpreter]
     for (const name of dynamic.needed) dependencies.push(yield* find(name, object, dynamic.runpath))
     for (const dependency of dependencies) {
       // The loader is needed once by path (PT_INTERP) and once by name (libc's DT_NEEDED).
-      const real = yield* fs.realPath(dependency)
+      const real = yield* fs.realPath(onHost(dependency))
       if (realPaths.has(real) || binaries.includes(dependency)) continue
       realPaths.add(real)
       found.push(dependency)

@@ -6,7 +6,8 @@
  * @since 0.1.0
  */
 import { Data, Effect } from "effect"
-import { consoleLimit, kernelConsole, type Transport } from "../internal/protocol.ts"
+import { consoleLimit, type Transport } from "../internal/protocol.ts"
+import * as Architecture from "./Architecture.ts"
 
 /**
  * The virtual machine to start.
@@ -24,7 +25,9 @@ export interface Machine {
   readonly transport: Transport
   /** The init's arguments, after `--` on the kernel command line. */
   readonly args: ReadonlyArray<string>
-  /** The QEMU binary; `qemu-system-x86_64` from PATH by default. */
+  /** The guest's architecture; x86_64 by default. */
+  readonly arch?: Architecture.Facts | undefined
+  /** The QEMU binary; the architecture's (`qemu-system-x86_64`, …) from PATH by default. */
   readonly qemu?: string | undefined
   /** Host directories shared over 9p. */
   readonly shares?: ReadonlyArray<NinePShare> | undefined
@@ -47,22 +50,13 @@ export interface NinePShare {
 }
 
 /**
- * QEMU's arguments of the 9p shares.
+ * The QEMU binary that boots the machine.
  *
  * @since 0.1.0
  * @category command line
  */
-export const ninePArguments = (shares: ReadonlyArray<NinePShare>): ReadonlyArray<string> =>
-  shares.flatMap((share, i) => [
-    "-fsdev",
-    [
-      `local,id=fs${i},path=${escapeOptionValue(share.path)},security_model=none`,
-      ...(share.readOnly ? ["readonly=on"] : []),
-      ...(share.multidevs ? ["multidevs=remap"] : [])
-    ].join(","),
-    "-device",
-    `virtio-9p-pci,fsdev=fs${i},mount_tag=${share.tag}`
-  ])
+export const qemuBinary = (machine: Pick<Machine, "arch" | "qemu">): string =>
+  machine.qemu ?? (machine.arch ?? Architecture.all.x86_64).qemu
 
 /**
  * The machine cannot be described to QEMU: too many consoles for the
@@ -94,6 +88,7 @@ export const guestPath = "/data:/usr/bin:/bin"
  */
 export const kernelCommandLine = (machine: Machine): Effect.Effect<string, InvalidMachine> =>
   Effect.gen(function*() {
+    const arch = machine.arch ?? Architecture.all.x86_64
     const args: Array<string> = []
     for (const arg of machine.args) {
       if (/["\n\0]/.test(arg)) {
@@ -102,7 +97,7 @@ export const kernelCommandLine = (machine: Machine): Effect.Effect<string, Inval
       args.push(arg === "" || /\s/.test(arg) ? `"${arg}"` : arg)
     }
     return [
-      `console=${kernelConsole(machine.transport)}`,
+      `console=${arch.kernelConsole(machine.transport)}`,
       "panic=-1",
       "mitigations=off",
       "initcall_blacklist=ahci_pci_driver_init",
@@ -119,6 +114,49 @@ export const kernelCommandLine = (machine: Machine): Effect.Effect<string, Inval
 const escapeOptionValue = (value: string): string => value.replaceAll(",", ",,")
 
 /**
+ * QEMU's arguments of the 9p shares.
+ *
+ * @since 0.1.0
+ * @category command line
+ */
+export const ninePArguments = (shares: ReadonlyArray<NinePShare>): ReadonlyArray<string> =>
+  shares.flatMap((share, i) => [
+    "-fsdev",
+    [
+      `local,id=fs${i},path=${escapeOptionValue(share.path)},security_model=none`,
+      ...(share.readOnly ? ["readonly=on"] : []),
+      ...(share.multidevs ? ["multidevs=remap"] : [])
+    ].join(","),
+    "-device",
+    `virtio-9p-pci,fsdev=fs${i},mount_tag=${share.tag}`
+  ])
+
+/** What every machine of ours starts with: the kernel, machine, memory, accelerator, and none of QEMU's defaults. */
+const bareMachine = (
+  arch: Architecture.Facts,
+  kernel: string,
+  memory: number,
+  kvm: boolean
+): ReadonlyArray<string> => [
+  "-kernel",
+  kernel,
+  "-machine",
+  arch.machine,
+  "-m",
+  String(memory),
+  ...(kvm
+    ? ["-enable-kvm", "-cpu", "host"]
+    : ["-accel", "tcg", ...(arch.tcgCpu === undefined ? [] : ["-cpu", arch.tcgCpu])]),
+  "-display",
+  "none",
+  "-monitor",
+  "none",
+  "-no-reboot",
+  "-nodefaults",
+  "-no-user-config"
+]
+
+/**
  * QEMU's arguments; console N is written to the file `consoleFiles[N]`.
  *
  * @since 0.1.0
@@ -129,6 +167,12 @@ export const qemuArguments = (
   consoleFiles: ReadonlyArray<string>
 ): Effect.Effect<ReadonlyArray<string>, InvalidMachine> =>
   Effect.gen(function*() {
+    const arch = machine.arch ?? Architecture.all.x86_64
+    if (!arch.transports.includes(machine.transport)) {
+      return yield* new InvalidMachine({
+        reason: `${arch.name} guests have no ${machine.transport} transport (${arch.transports.join(" or ")})`
+      })
+    }
     const max = consoleLimit[machine.transport]
     if (consoleFiles.length > max) {
       return yield* new InvalidMachine({
@@ -137,30 +181,18 @@ export const qemuArguments = (
     }
     const consoles = consoleFiles.flatMap((file, i) => {
       const chardev = ["-chardev", `file,id=con${i},path=${escapeOptionValue(file)}`]
-      return machine.transport === "serial"
-        ? [...chardev, "-serial", `chardev:con${i}`]
-        : [...chardev, "-device", `virtconsole,chardev=con${i}`]
+      if (machine.transport === "serial") return [...chardev, "-serial", `chardev:con${i}`]
+      if (i > 0 || !arch.serialConsoleZero) return [...chardev, "-device", `virtconsole,chardev=con${i}`]
+      // Console 0 on the serial port; virtio console 0 is there, unused, so that console N is hvc<N>.
+      return [...chardev, "-serial", "chardev:con0", "-chardev", "null,id=hvc0", "-device", "virtconsole,chardev=hvc0"]
     })
     return [
-      "-kernel",
-      machine.kernel,
+      ...bareMachine(arch, machine.kernel, machine.memory, machine.kvm),
       "-initrd",
       machine.initramfs,
-      "-machine",
-      "q35",
-      "-m",
-      String(machine.memory),
       "-smp",
       String(machine.smp),
-      ...(machine.kvm ? ["-enable-kvm", "-cpu", "host"] : ["-accel", "tcg"]),
-      "-display",
-      "none",
-      "-monitor",
-      "none",
-      "-no-reboot",
-      "-nodefaults",
-      "-no-user-config",
-      ...(machine.transport === "virtio" ? ["-device", `virtio-serial-pci,max_ports=${max}`] : []),
+      ...(machine.transport === "virtio" ? ["-device", `${arch.virtioSerialDevice},max_ports=${max}`] : []),
       ...consoles,
       ...ninePArguments(machine.shares ?? []),
       "-append",
@@ -176,23 +208,7 @@ export const qemuArguments = (
  * @since 0.1.0
  * @category command line
  */
-export const kvmProbeArguments = (kernel: string): ReadonlyArray<string> => [
-  "-kernel",
-  kernel,
-  "-machine",
-  "q35",
-  "-m",
-  "256",
-  "-enable-kvm",
-  "-cpu",
-  "host",
-  "-display",
-  "none",
-  "-monitor",
-  "none",
-  "-no-reboot",
-  "-nodefaults",
-  "-no-user-config",
-  "-append",
-  "panic=-1 acpi=off quiet"
-]
+export const kvmProbeArguments = (
+  kernel: string,
+  arch: Architecture.Facts = Architecture.all.x86_64
+): ReadonlyArray<string> => [...bareMachine(arch, kernel, 256, true), "-append", "panic=-1 acpi=off quiet"]

@@ -10,6 +10,7 @@ import * as RunState from "../../src/State.ts"
 import { Syscalls } from "../../src/Syscalls.ts"
 import * as Sysinit from "../../src/Sysinit.ts"
 import { syscallError, withKernel } from "./helpers.ts"
+import { module } from "./moduleFiles.ts"
 
 const withState = Effect.provideServiceEffect(RunState.State, RunState.make)
 const mounted = Mount.mountAll(Mount.essentialMountPoints())
@@ -52,6 +53,30 @@ describe("HostPipe.setupHostPipes", () => {
       assert.isFalse([...state.consoles.values()].some((c) => c.device === "/dev/ttyS0"))
     }).pipe(withKernel({ consoles: { transport: "serial", ports: [0, 1, 2] } })))
 
+  it.effect("loads the modules the runner put in /lib/modules/transport first, in dependency order", () =>
+    Effect.gen(function*() {
+      yield* mounted
+      const pipes = yield* HostPipe.setupHostPipes.pipe(withState)
+      assert.deepStrictEqual(pipes.map((p) => p.device), ["/dev/hvc1"])
+      const { state } = yield* MemoryKernel
+      assert.deepStrictEqual(state.modules.map((loaded) => loaded.name), ["virtio_mmio", "virtio_console"])
+    }).pipe(withKernel({
+      consoles: { transport: "virtio", ports: [0, 1] },
+      files: {
+        "/lib/modules/transport/a_virtio_console.ko": module("virtio_console", ["virtio_mmio"]),
+        "/lib/modules/transport/b_virtio_mmio.ko": module("virtio_mmio")
+      }
+    })))
+
+  it.effect("without /lib/modules/transport, loads nothing and globs nothing for it", () =>
+    Effect.gen(function*() {
+      yield* mounted
+      yield* HostPipe.setupHostPipes.pipe(withState)
+      const { calls, state } = yield* MemoryKernel
+      assert.lengthOf(state.modules, 0)
+      assert.isFalse(calls.some((call) => call.call === "glob"))
+    }).pipe(withKernel({ consoles: { transport: "serial", ports: [0, 1] } })))
+
   it.effect("virtio transport: only connected hvc ports, none of the serial ones", () =>
     Effect.gen(function*() {
       yield* mounted
@@ -78,8 +103,22 @@ describe("HostPipe.setupHostPipes", () => {
       assert.strictEqual(kernel.calls.filter((c) => c.call === "openConsole" && c.path === "/dev/ttyS1").length, 1)
     }).pipe(withKernel()))
 
-  it.effect("no /dev mounted: opening the serial table fails with ENOENT", () =>
+  it.effect("no /dev mounted: opening the first port fails with ENOENT", () =>
     Effect.gen(function*() {
+      yield* Mount.mountAll({
+        "/proc": Mount.essentialMountPoints()["/proc"]!,
+        "/sys": Mount.essentialMountPoints()["/sys"]!
+      })
+      const error = yield* syscallError(HostPipe.setupHostPipes.pipe(withState, Effect.scoped))
+      assert.deepStrictEqual([error.syscall, error.errno, error.path], ["open", "ENOENT", "/dev/ttyS1"])
+    }).pipe(withKernel()))
+
+  it.effect("no /proc mounted: reading the serial table fails with ENOENT", () =>
+    Effect.gen(function*() {
+      yield* Mount.mountAll({
+        "/dev": Mount.essentialMountPoints()["/dev"]!,
+        "/sys": Mount.essentialMountPoints()["/sys"]!
+      })
       const error = yield* syscallError(HostPipe.setupHostPipes.pipe(withState, Effect.scoped))
       assert.deepStrictEqual([error.errno, error.path], ["ENOENT", "/proc/tty/driver/serial"])
     }).pipe(withKernel()))

@@ -28,5 +28,9 @@ describe("the live kernel where it cannot run", () => {
       assert.include(error.message, "s390x")
     }))
 
-  it.effect("on this Linux host it builds", () => Effect.asVoid(make))
+  it.effect("on this Linux host it builds, and answers for this process", () =>
+    Effect.gen(function*() {
+      const syscalls = yield* make
+      assert.strictEqual(yield* syscalls.getpid, process.pid)
+    }))
 })

@@ -1,15 +1,14 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Option, Schema } from "effect"
+import { TestClock } from "effect/testing"
 import * as Abi from "../../src/internal/abi.ts"
 import { MemoryKernel } from "../../src/Layer.ts"
 import * as Mount from "../../src/Mount.ts"
-import { Syscalls } from "../../src/Syscalls.ts"
 import * as Sysinit from "../../src/Sysinit.ts"
 import { consoleLines, exitLines, withKernel } from "./helpers.ts"
 
 const logLine = /^sysinit \d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d\.\d{6} (INFO |WARN |ERROR|DEBUG) /
 
-/** The lines the init wrote on console 0. */
 /** Runs the init on the in-memory kernel; its reboot returns, so the run ends interrupted. */
 const runInit = <const Steps extends ReadonlyArray<Sysinit.Step<unknown, unknown>>>(...steps: Steps) =>
   Effect.gen(function*() {
@@ -154,6 +153,22 @@ describe("Sysinit.run", () => {
       }).pipe(withKernel())
   )
 
+  it.live("4. finalizers run one at a time: each starts once the one registered after it has ended", () =>
+    Effect.gen(function*() {
+      const events: Array<string> = []
+      // Finalizers that take time, as closing a pipe or a child does: run together, their starts and ends interleave.
+      const slowFinalizer = (name: string) =>
+        Effect.addFinalizer(() =>
+          Effect.sync(() => events.push(`${name} start`)).pipe(
+            Effect.andThen(Effect.sleep("5 millis")),
+            Effect.andThen(Effect.sync(() => events.push(`${name} end`)))
+          )
+        )
+      yield* runInit(slowFinalizer("a"), slowFinalizer("b"), slowFinalizer("c"), Sysinit.setExitCode(0))
+      assert.deepStrictEqual(events, ["c start", "c end", "b start", "b end", "a start", "a end"])
+      assert.deepStrictEqual(yield* exitLines, ["VIRTRUN_EXIT_CODE: 0"])
+    }).pipe(withKernel()))
+
   it.effect.prop(
     "5. the exit code line is printed only when a code was set and nothing failed; a failing finalizer does not suppress it",
     [Schema.Option(Schema.Int), Schema.Boolean, Schema.Boolean, Schema.Boolean],
@@ -212,8 +227,10 @@ describe("Sysinit.run", () => {
       assert.isTrue((yield* consoleLines).some((l) => l.includes("ERROR poweroff failed")))
     }).pipe(withKernel()))
 
-  it.effect("7. log lines carry the prefix, microseconds, no ANSI colours", () =>
+  it.effect("7. log lines carry the prefix, the time in UTC to the microsecond, no ANSI colours", () =>
     Effect.gen(function*() {
+      // The test clock counts whole milliseconds; logger.test.ts checks the microseconds of a finer clock.
+      yield* TestClock.setTime(Date.UTC(2026, 10, 27, 8, 53, 12, 123))
       yield* runInit(
         Effect.log("hello", { n: 1 }),
         Mount.withMountPoints({ "/x": { fsType: "nosuchfs", optional: true } }),
@@ -222,6 +239,7 @@ describe("Sysinit.run", () => {
       const lines = (yield* consoleLines).filter((l) => l.startsWith("sysinit "))
       assert.isAtLeast(lines.length, 3)
       for (const line of lines) assert.match(line, logLine)
+      for (const line of lines) assert.isTrue(line.startsWith("sysinit 2026/11/27 08:53:12.123000 "), line)
       const stderr = (yield* MemoryKernel).state.stderr
       assert.notInclude(stderr, "\u001b[")
       assert.include(stderr, "INFO  hello { n: 1 }")
@@ -244,7 +262,6 @@ describe("Sysinit operations", () => {
     Effect.gen(function*() {
       yield* Sysinit.poweroff
       yield* assertPoweredOffOnceLast
-      const syscalls = yield* Syscalls
-      assert.strictEqual(yield* syscalls.getpid, 1)
+      assert.deepStrictEqual((yield* MemoryKernel).calls.map((c) => c.call), ["sync", "reboot"], "and nothing else")
     }).pipe(withKernel()))
 })

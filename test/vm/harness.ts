@@ -3,24 +3,30 @@
  * boot of an init of ./inits through the runner, collecting what it wrote.
  */
 import { Duration, Effect } from "effect"
-import { execFileSync } from "node:child_process"
 import { join } from "node:path"
 import * as Runner from "../../src/runner/Runner.ts"
+import { hasTool } from "../shared/tools.ts"
 
-export const hasTool = (tool: string): boolean => {
-  try {
-    execFileSync(tool, ["--version"], { stdio: "ignore" })
-    return true
-  } catch {
-    return false
-  }
-}
+export { hasTool }
 
 export const hasQemu = hasTool("qemu-system-x86_64")
 
 if (!hasQemu) {
   console.warn(
     "\n!!! VM TESTS SKIPPED: qemu-system-x86_64 is not installed.\n!!! Run `npm run setup` (as root) to install QEMU and the kernel; CI does.\n"
+  )
+}
+
+/**
+ * qemu-system-aarch64 for the one arm64 boot. CI installs it
+ * (scripts/install-qemu.sh arm64): there the boot runs anyway and a missing
+ * one fails it, naming the package.
+ */
+export const hasArm64Qemu = hasTool("qemu-system-aarch64") || process.env["CI"] !== undefined
+
+if (!hasArm64Qemu) {
+  console.warn(
+    "\n!!! ARM64 VM TEST SKIPPED: qemu-system-aarch64 is not installed.\n!!! Run `sh scripts/install-qemu.sh arm64` (as root) to install it; CI does.\n"
   )
 }
 

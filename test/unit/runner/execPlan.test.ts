@@ -4,6 +4,7 @@ import { Effect, Exit } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import { join } from "node:path"
+import * as Architecture from "../../../src/runner/Architecture.ts"
 import * as ExecPlan from "../../../src/runner/ExecPlan.ts"
 
 const dir = fs.mkdtempSync(join(os.tmpdir(), "effect-sysinit-plan-"))
@@ -36,7 +37,7 @@ const options = (program: string, extra: Partial<ExecPlan.PlanOptions> = {}): Ex
   cwd: dir,
   shares: [],
   hostRoot: false,
-  transport: "serial",
+  arch: Architecture.all.x86_64,
   moduleTree: undefined,
   env: {},
   hostEnv: { PATH: "/usr/bin:/bin", TERM: "xterm" },
@@ -72,7 +73,7 @@ describe("exec's plan", () => {
 
   it.effect("refuses an ELF of another machine before any boot", () =>
     Effect.map(refusal(file("arm64", elfHeader(183))), (cause) => {
-      assert.include(cause, "an ELF file for machine 183, the kernel is x86_64 (62)")
+      assert.include(cause, "an aarch64 program, the guest is x86_64 (--arch)")
     }))
 
   it.effect("runs a .mjs file with node, and packs a script's interpreter at its path", () =>

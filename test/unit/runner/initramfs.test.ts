@@ -1,7 +1,7 @@
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem } from "effect"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import * as Bundle from "../../../src/runner/Bundle.ts"
 import * as Initramfs from "../../../src/runner/Initramfs.ts"
 import * as SharedLibraries from "../../../src/runner/SharedLibraries.ts"
@@ -47,6 +47,40 @@ describe("Initramfs", () => {
         assert.isTrue(libraries.some((library) => library.includes("libselinux")), "ls's own library comes along")
         for (const library of libraries) assert.isTrue(entries.has(library.slice(1)), library)
       }).pipe(Effect.provide(NodeServices.layer)),
+    60_000
+  )
+
+  it.effect(
+    "puts the transport's modules in /lib/modules/transport, and a foreign node's libraries from its sysroot at their guest paths",
+    () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const dir = yield* fs.makeTempDirectoryScoped()
+        // A sysroot of links to this host's libraries stands in for an unpacked arm64 one.
+        const sysroot = join(dir, "sysroot")
+        const libraries = yield* SharedLibraries.resolve([nodeBinary])
+        for (const library of libraries) {
+          yield* fs.makeDirectory(join(sysroot, dirname(library)), { recursive: true })
+          yield* fs.symlink(library, join(sysroot, library))
+        }
+        const module = join(dir, "virtio_console.ko")
+        yield* fs.writeFileString(module, "not really a module")
+        const output = join(dir, "initramfs.cpio")
+        yield* Initramfs.build({
+          output,
+          init: new TextEncoder().encode("#!/usr/bin/node\n"),
+          node: nodeBinary,
+          transportModules: [module],
+          sysroot,
+          librarySearchPath: SharedLibraries.defaultSearchPath
+        })
+        const entries = new Map(readArchive(yield* fs.readFile(output)).map((entry) => [entry.name, entry]))
+        assert.isTrue(entries.has("lib/modules/transport/virtio_console.ko"))
+        assert.isFalse(entries.has("lib/modules/virtio_console.ko"), "not among the user's modules")
+        for (const library of libraries) {
+          assert.strictEqual(entries.get(library.slice(1))?.data.length, (yield* fs.readFile(library)).length, library)
+        }
+      }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)),
     60_000
   )
 })

