@@ -277,8 +277,13 @@ const table = (result: Report): string => {
   return lines.join("\n")
 }
 
-program.pipe(
-  Effect.flatMap((result) => Console.log(asJson ? JSON.stringify(result, null, 2) : table(result))),
-  Effect.provide(NodeServices.layer),
-  NodeRuntime.runMain
-)
+if (process.argv.includes("--exec")) {
+  // The exec path: bench/exec.ts.
+  await import("./exec.ts")
+} else {
+  program.pipe(
+    Effect.flatMap((result) => Console.log(asJson ? JSON.stringify(result, null, 2) : table(result))),
+    Effect.provide(NodeServices.layer),
+    NodeRuntime.runMain
+  )
+}

@@ -6,6 +6,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install-qemu.sh "${@:-amd64}"
+sh scripts/install-go.sh
 for arch in "${@:-amd64}"; do
   sh scripts/fetch-kernel.sh "$arch" >/dev/null
 done

@@ -35,6 +35,36 @@ export type ProcessFault =
   | { readonly _tag: "EventLoopEmpty" }
 
 /**
+ * A program to start as a child of the init.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ChildRequest {
+  /** A path, or a name looked up in the child's `PATH`. */
+  readonly command: string
+  readonly args: ReadonlyArray<string>
+  /** The child's working directory; the init's own when undefined. */
+  readonly cwd?: string | undefined
+  /** The child's whole environment; the init's own when undefined. */
+  readonly env?: Readonly<Record<string, string>> | undefined
+  /** Descriptors of the init given to the child: stdin (`/dev/null` when undefined), stdout and stderr. */
+  readonly stdin?: number | undefined
+  readonly stdout: number
+  readonly stderr: number
+}
+
+/**
+ * How a child ended: it exited with a code, or a signal killed it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ChildEnd =
+  | { readonly _tag: "Exited"; readonly code: number }
+  | { readonly _tag: "Killed"; readonly signal: string }
+
+/**
  * The hooks into the init's Node process.
  *
  * @since 0.1.0
@@ -70,6 +100,14 @@ export interface NodeProcessShape {
    * when `fd` is undefined.
    */
   readonly redirectStdout: (fd: number | undefined) => Effect.Effect<void>
+  /**
+   * Starts a program as a child of the process and waits for its end. A
+   * program that cannot be started (missing, not executable) fails with the
+   * errno of exec; when the wait is interrupted, the child is killed with
+   * SIGKILL and waited for. Node tracks the child, so the PID 1 reaper leaves
+   * it alone.
+   */
+  readonly runChild: (request: ChildRequest) => Effect.Effect<ChildEnd, SyscallError>
 }
 
 /**

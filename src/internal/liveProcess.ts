@@ -4,10 +4,10 @@
  * spawned, stdout redirection and output settling.
  */
 import { Duration, Effect } from "effect"
-import { ChildProcess } from "node:child_process"
+import { ChildProcess, spawn as spawnChild } from "node:child_process"
 import * as fs from "node:fs"
-import type { NodeProcessShape, ProcessFault } from "../NodeProcess.ts"
-import { SyscallError } from "../Syscalls.ts"
+import type { ChildEnd, ChildRequest, NodeProcessShape, ProcessFault } from "../NodeProcess.ts"
+import { isErrno, SyscallError } from "../Syscalls.ts"
 import { isValidEnvVariable } from "./environ.ts"
 import { ExitRequest } from "./exitRequest.ts"
 import { isNodeErrnoError, pause } from "./liveKernel.ts"
@@ -101,6 +101,41 @@ const exitCodeOf = (code: unknown): number => {
   const value = Number(code ?? process.exitCode ?? 0)
   return Number.isSafeInteger(value) ? value : 1
 }
+
+const spawnError = (error: unknown, command: string): SyscallError =>
+  SyscallError.of("spawn", isNodeErrnoError(error) && isErrno(error.code) ? error.code : "EIO", command)
+
+/** Starts the child with node:child_process (so Node tracks it) and waits for its exit. */
+const runChild = (request: ChildRequest): Effect.Effect<ChildEnd, SyscallError> =>
+  Effect.callback<ChildEnd, SyscallError>((resume) => {
+    let child: ChildProcess
+    try {
+      child = spawnChild(request.command, [...request.args], {
+        cwd: request.cwd,
+        env: request.env ?? process.env,
+        stdio: [request.stdin ?? "ignore", request.stdout, request.stderr]
+      })
+    } catch (error) {
+      resume(Effect.fail(spawnError(error, request.command)))
+      return
+    }
+    let ended = false
+    child.once("error", (error) => {
+      if (ended) return
+      ended = true
+      resume(Effect.fail(spawnError(error, request.command)))
+    })
+    child.once("exit", (code, signal) => {
+      if (ended) return
+      ended = true
+      resume(Effect.succeed(signal === null ? { _tag: "Exited", code: code ?? 0 } : { _tag: "Killed", signal }))
+    })
+    return Effect.callback<void>((done) => {
+      if (ended || child.exitCode !== null || child.signalCode !== null) return done(Effect.void)
+      child.once("exit", () => done(Effect.void))
+      child.kill("SIGKILL")
+    })
+  })
 
 /** Hooks into this process; from then on, the children Node spawns are tracked. */
 export const make = (): NodeProcessShape => {
@@ -197,6 +232,8 @@ export const make = (): NodeProcessShape => {
           enumerable: false
         })
         stdoutRedirected = true
-      })
+      }),
+
+    runChild
   }
 }

@@ -6,6 +6,7 @@
  */
 import { Effect } from "effect"
 import * as NodePath from "node:path"
+import type { ChildEnd, ChildRequest } from "../NodeProcess.ts"
 import type { ReapedChild, SyscallsShape } from "../Syscalls.ts"
 import * as Abi from "./abi.ts"
 import { decompress, formatOf } from "./decompress.ts"
@@ -85,6 +86,8 @@ export interface MemoryKernelOptions {
   readonly loadedModules?: ReadonlyArray<string>
   /** Modules built into the kernel: they satisfy other modules' dependencies. */
   readonly builtinModules?: ReadonlyArray<string>
+  /** Programs a child may run, by path: how each ends. Any other command fails with ENOENT. */
+  readonly programs?: Readonly<Record<string, (request: ChildRequest) => ChildEnd>>
 }
 
 export const defaultFilesystems: ReadonlyArray<string> = [
@@ -164,6 +167,8 @@ export interface MemoryKernelState {
   readonly stdio: string
   /** Where stdout is redirected, if anywhere. */
   readonly stdoutFd: number | undefined
+  /** The children started with `runChild`, in order. */
+  readonly children: ReadonlyArray<ChildRequest>
 }
 
 /**
@@ -195,6 +200,8 @@ export class MemoryMachine implements MemoryKernelState {
   /** The device that descriptors 0, 1 and 2 are open on. */
   stdio: string
   stdoutFd: number | undefined = undefined
+  readonly children: Array<ChildRequest> = []
+  readonly programs: Readonly<Record<string, (request: ChildRequest) => ChildEnd>>
   private nextFd = 3
   /** Regular files opened with `openConsole`: not terminals; what is written lands in the file. */
   private readonly openFiles = new Map<number, { readonly path: string; offset: number; open: boolean }>()
@@ -211,6 +218,7 @@ export class MemoryMachine implements MemoryKernelState {
     this.stdio = options.stdio ?? "/dev/console"
     this.compressedModules = options.compressedModules ?? "decompress"
     this.builtinModules = new Set(options.builtinModules)
+    this.programs = options.programs ?? {}
     for (const name of options.loadedModules ?? []) this.modules.push({ name, path: undefined, params: "", flags: 0 })
     for (const dir of options.directories ?? []) this.mkdirAll(dir, 0o755)
     for (const [file, data] of Object.entries(options.files ?? {})) {
@@ -427,6 +435,12 @@ export class MemoryMachine implements MemoryKernelState {
     const node = this.lookup(resolved)
     if (node === undefined) fault("ENOENT", request.target)
     if (node.type !== "directory") fault("ENOTDIR", request.target)
+    if ((request.flags & Abi.MS_BIND) !== 0) {
+      // A bind mount needs no file system type, only a source that exists.
+      if (this.lookup(this.resolve(request.source)) === undefined) fault("ENOENT", request.source)
+      this.mounts.push({ ...request, target: resolved })
+      return
+    }
     if (!this.filesystems.has(request.fsType)) fault("ENODEV", request.target)
     // Linux refuses the same superblock on the same mount point; these types have one per namespace.
     const top = this.mounts.findLast((entry) => entry.target === resolved)

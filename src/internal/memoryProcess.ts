@@ -6,7 +6,7 @@
 import { Effect } from "effect"
 import type { NodeProcessShape, ProcessFault, SignalName } from "../NodeProcess.ts"
 import type { MemoryMachine } from "./memoryKernel.ts"
-import type { Recorder } from "./memoryRecorder.ts"
+import { KernelFault, type Recorder } from "./memoryRecorder.ts"
 import { scopedQueue } from "./scopedQueue.ts"
 
 /** What a test does to the process from outside. */
@@ -49,6 +49,13 @@ export const make = (machine: MemoryMachine, recorder: Recorder): [NodeProcessSh
     redirectStdout: (fd) =>
       recorder.total("redirectStdout", () => {
         machine.stdoutFd = fd
+      }),
+    runChild: (request) =>
+      recorder.call("runChild", "spawn", request.command, () => {
+        const program = machine.programs[request.command]
+        if (program === undefined) throw new KernelFault("ENOENT", request.command, "spawn")
+        machine.children.push(request)
+        return program(request)
       })
   }
   const driver: ProcessDriver = {

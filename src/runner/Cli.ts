@@ -7,10 +7,16 @@
 import { Cause, Console, Duration, Effect, Exit, FileSystem, Option, Path, Runtime } from "effect"
 import { Argument, CliError, Command, Flag } from "effect/cli"
 import * as os from "node:os"
+import { fileURLToPath } from "node:url"
+import { execSpecPath, stderrPort } from "../internal/execSpec.ts"
 import { consoleLimit, type Transport } from "../internal/protocol.ts"
 import * as Architecture from "./Architecture.ts"
 import * as Bundle from "./Bundle.ts"
 import { initEnding } from "./consoleLog.ts"
+import * as ExecArgs from "./execArgs.ts"
+import * as ExecPlan from "./ExecPlan.ts"
+import * as GoTest from "./goTest.ts"
+import * as Kernel from "./Kernel.ts"
 import * as Qemu from "./Qemu.ts"
 import * as Runner from "./Runner.ts"
 
@@ -105,6 +111,18 @@ export const exitOf = (
   }
 }
 
+const logLinePrefix = /^sysinit \S+ \S+ (?:ERROR|FATAL) +/
+
+/**
+ * An error entry of the init as the runner shows it: its first line as
+ * `effect-sysinit: guest: <message>` (the log prefix and timestamp go; with
+ * `--verbose` console 0 shows them), the lines that continue it as they are.
+ *
+ * @since 0.1.0
+ * @category exit codes
+ */
+export const guestErrorLines = (entry: string): string => entry.replace(logLinePrefix, "effect-sysinit: guest: ")
+
 /**
  * The runner's exit code and its lines for stderr after a run: when the
  * guest reported no exit code, the init's error log entries (unless
@@ -120,7 +138,7 @@ export const verdictOf = (
   const { code, reason } = exitOf(report.outcome, report.kvm?.kvm ?? false)
   const lines: Array<string> = []
   if (report.outcome._tag !== "Exited" && !options.verbose) {
-    lines.push(...report.errors)
+    lines.push(...report.errors.map(guestErrorLines))
     if (report.droppedErrors > 0) {
       lines.push(`effect-sysinit: and ${report.droppedErrors} more error entries (--verbose shows console 0)`)
     }
@@ -255,16 +273,14 @@ const writeStdout = (chunk: Uint8Array) =>
     })
   })
 
+const writeStderr = (chunk: Uint8Array) =>
+  Effect.callback<void>((resume) => {
+    process.stderr.write(chunk, () => resume(Effect.void))
+  })
+
 const many = <A>(flag: Flag.Flag<A>) => Flag.atLeast(flag, 0)
 
-const vm = Command.make("vm", {
-  init: Argument.File("init", { mustExist: true }).pipe(
-    Argument.withDescription("The init: a .ts or .js module that runs Sysinit.run")
-  ),
-  args: Argument.String("args").pipe(
-    Argument.variadic(),
-    Argument.withDescription("Arguments for the init, after --")
-  ),
+const machineFlags = {
   kernel: Flag.File("kernel", { mustExist: true }).pipe(
     Flag.withDescription(
       "Kernel image (default: $SYSINIT_KERNEL for x86_64, else a cached Debian kernel of the architecture, fetched once)"
@@ -308,6 +324,17 @@ const vm = Command.make("vm", {
   output: many(Flag.String("output")).pipe(
     Flag.withDescription("A host file for the next console (/dev/virtrun2, /dev/virtrun3, …)")
   )
+}
+
+const vm = Command.make("vm", {
+  init: Argument.File("init", { mustExist: true }).pipe(
+    Argument.withDescription("The init: a .ts or .js module that runs Sysinit.run")
+  ),
+  args: Argument.String("args").pipe(
+    Argument.variadic(),
+    Argument.withDescription("Arguments for the init, after --")
+  ),
+  ...machineFlags
 }, (input) =>
   Runner.run({
     init: input.init,
@@ -346,6 +373,156 @@ const vm = Command.make("vm", {
       )
     )
   )).pipe(Command.withDescription("Run INIT as PID 1 of a fresh Linux VM under QEMU"))
+
+/**
+ * The flags of `exec` by name, for splitting its command line before it is
+ * parsed: which take a value, which may be repeated.
+ *
+ * @since 0.1.0
+ * @category flags
+ */
+export const execFlagTable: ExecArgs.FlagTable = {
+  kernel: { value: true, repeatable: false },
+  "kernel-modules": { value: true, repeatable: false },
+  node: { value: true, repeatable: false },
+  arch: { value: true, repeatable: false },
+  transport: { value: true, repeatable: false },
+  memory: { value: true, repeatable: false },
+  smp: { value: true, repeatable: false },
+  timeout: { value: true, repeatable: false },
+  kvm: { value: false, repeatable: false },
+  "no-kvm": { value: false, repeatable: false },
+  "try-kvm": { value: false, repeatable: false },
+  verbose: { value: false, repeatable: false },
+  "host-root": { value: false, repeatable: false },
+  "no-go-test-rewrite": { value: false, repeatable: false },
+  "add-file": { value: true, repeatable: true },
+  "add-module": { value: true, repeatable: true },
+  output: { value: true, repeatable: true },
+  share: { value: true, repeatable: true },
+  env: { value: true, repeatable: true },
+  // The CLI's own global flag that takes a value.
+  "log-level": { value: true, repeatable: false }
+}
+
+/** The built-in init of `exec`, beside the runner (src/runner → src/inits; dist/runner → src/inits too). */
+const builtinInit = fileURLToPath(new URL("../../src/inits/exec.ts", import.meta.url))
+
+const execCommand = Command.make("exec", {
+  program: Argument.String("program").pipe(
+    Argument.withDescription("An ELF executable, a #! script, or a .js/.mjs/.ts file for node")
+  ),
+  args: Argument.String("args").pipe(
+    Argument.variadic(),
+    Argument.withDescription("The program's arguments, passed unread")
+  ),
+  ...machineFlags,
+  output: many(Flag.String("output")).pipe(
+    Flag.withDescription(
+      "A host file for the next console (/dev/virtrun3, /dev/virtrun4, …: console 2 is the program's stderr)"
+    )
+  ),
+  kernelModules: Flag.Directory("kernel-modules", { mustExist: true }).pipe(
+    Flag.withDescription("The kernel's module tree (…/modules/<release>); the cached kernel's by default"),
+    Flag.optional
+  ),
+  share: many(Flag.String("share")).pipe(
+    Flag.withDescription(
+      "HOST[:GUEST][:ro]: a host directory over 9p, at the same path by default, read-write unless :ro"
+    )
+  ),
+  hostRoot: Flag.Boolean("host-root").pipe(
+    Flag.withDescription(
+      "The host's /usr, /bin, /lib*, /etc, /opt, /home read-only, fresh tmpfs on /tmp, /run, /var/tmp, /root"
+    ),
+    Flag.withDefault(false)
+  ),
+  env: many(Flag.String("env")).pipe(Flag.withDescription("K=V: a variable of the program's environment")),
+  noGoTestRewrite: Flag.Boolean("no-go-test-rewrite").pipe(
+    Flag.withDescription("Pass go test's -test.*profile and -test.outputdir flags unchanged"),
+    Flag.withDefault(false)
+  )
+}, (input) =>
+  Effect.gen(function*() {
+    const cwd = process.cwd()
+    const unusable = (reason: string) => new ExecPlan.ProgramUnusable({ program: input.program, reason })
+    const shares: Array<ExecPlan.Share> = []
+    for (const text of input.share) {
+      const share = ExecPlan.parseShare(text, cwd)
+      if (share === undefined) return yield* unusable(`--share ${text}: expected HOST[:GUEST][:ro]`)
+      shares.push(share)
+    }
+    const env: Record<string, string> = {}
+    for (const pair of input.env) {
+      const at = pair.indexOf("=")
+      if (at <= 0) return yield* unusable(`--env ${pair}: expected K=V`)
+      env[pair.slice(0, at)] = pair.slice(at + 1)
+    }
+    const arch = input.arch
+    const transport = Option.getOrElse(input.transport, () => arch.defaultTransport)
+    const kernel = yield* Kernel.resolve(Option.getOrUndefined(input.kernel), arch)
+    const moduleTree = Option.isSome(input.kernelModules)
+      ? input.kernelModules.value
+      : Option.getOrUndefined(yield* Kernel.modulesOf(kernel, arch))
+    const outputsBefore = input.output.length
+    const goTest = !input.noGoTestRewrite && GoTest.isGoTest(input.args)
+      ? GoTest.rewriteGoTestFlags(input.args, cwd, stderrPort + 1 + outputsBefore)
+      : { args: input.args, outputs: [] }
+    const plan = yield* ExecPlan.plan({
+      program: input.program,
+      args: goTest.args,
+      cwd,
+      shares,
+      hostRoot: input.hostRoot,
+      arch,
+      moduleTree,
+      env,
+      hostEnv: process.env,
+      stdoutIsTerminal: process.stdout.isTTY === true
+    })
+    const report = yield* Runner.run({
+      init: builtinInit,
+      kernel,
+      node: Option.getOrUndefined(input.node),
+      arch,
+      transport,
+      memory: input.memory,
+      smp: input.smp,
+      kvm: Option.getOrElse(input.kvm, () => "auto" as const),
+      timeout: Option.getOrUndefined(input.timeout),
+      files: input.addFile,
+      modules: [...input.addModule, ...plan.modules],
+      outputs: [...input.output, ...goTest.outputs],
+      extraFiles: [
+        ...plan.files,
+        { guest: execSpecPath, source: new TextEncoder().encode(JSON.stringify(plan.spec)), mode: 0o644 }
+      ],
+      shares: plan.devices,
+      stdout: writeStdout,
+      stderr: writeStderr,
+      console: (line) => input.verbose ? Console.error(line) : Effect.void,
+      note: (line) => input.verbose ? Console.error(`effect-sysinit: ${line}`) : Effect.void,
+      warn: (line) => Console.error(`effect-sysinit: ${line}`)
+    })
+    const { code, lines } = verdictOf(report, { verbose: input.verbose, transport })
+    process.exitCode = code
+    yield* Effect.forEach(lines, (line) => Console.error(line), { discard: true })
+  }).pipe(
+    Effect.catch((error) =>
+      Effect.andThen(
+        Effect.sync(() =>
+          void (process.exitCode = error._tag === "InvalidInput" || error._tag === "ProgramUnusable"
+            ? exitCodes.UsageError
+            : exitCodes.RunnerFailed)
+        ),
+        Console.error(`effect-sysinit: ${error.message}`)
+      )
+    )
+  )).pipe(
+    Command.withDescription(
+      "Run PROGRAM as a child of a built-in init in a fresh Linux VM; exits with its exit code (go test -exec works)"
+    )
+  )
 
 const bundleCommand = Command.make("bundle", {
   init: Argument.File("init", { mustExist: true }).pipe(
@@ -389,7 +566,7 @@ const bundleCommand = Command.make("bundle", {
  */
 export const command = Command.make("effect-sysinit").pipe(
   Command.withDescription("Write and run the init of throwaway Linux VMs with Effect"),
-  Command.withSubcommands([vm, bundleCommand])
+  Command.withSubcommands([vm, execCommand, bundleCommand])
 )
 
 const isUsageError = (error: unknown): boolean =>
@@ -403,7 +580,21 @@ const isUsageError = (error: unknown): boolean =>
  * @since 0.1.0
  * @category running
  */
-export const main = Command.run(command, { version: "0.1.0" }).pipe(
+export const main = Effect.gen(function*() {
+  const fs = yield* FileSystem.FileSystem
+  const argv = process.argv.slice(2)
+  if (argv[0] !== "exec") return yield* Command.runWith(command, { version: "0.1.0" })(argv)
+  const commandLine = ExecArgs.splitArgs(argv.slice(1), execFlagTable)
+  const fileText = yield* fs.readFileString(ExecArgs.argsFile).pipe(Effect.orElseSucceed(() => ""))
+  const fromFile = ExecArgs.splitArgs(ExecArgs.parseArgsFile(fileText, process.env), execFlagTable).flags
+  const fromEnv = ExecArgs.splitArgs(
+    ExecArgs.parseArgsVariable(process.env[ExecArgs.argsVariable]),
+    execFlagTable
+  ).flags
+  const flags = ExecArgs.mergeFlags(commandLine.flags, fromFile, fromEnv, execFlagTable)
+  // Everything from the program on is an operand: the program's flags are not ours.
+  return yield* Command.runWith(command, { version: "0.1.0" })(["exec", ...flags, "--", ...commandLine.program])
+}).pipe(
   Effect.catchIf(isUsageError, () => Effect.sync(() => void (process.exitCode = exitCodes.UsageError)))
 )
 

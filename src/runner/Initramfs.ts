@@ -66,6 +66,10 @@ export interface Options {
   readonly compileCache?: ReadonlyArray<CompileCache.CacheFile> | undefined
   /** A start-up snapshot of the init: with it, `/init` only names the snapshot, and `init` is left out. */
   readonly snapshot?: Uint8Array | undefined
+  /** Files at paths of their own: a host file (an ELF one brings its libraries) or bytes. */
+  readonly extraFiles?:
+    | ReadonlyArray<{ readonly guest: string; readonly source: string | Uint8Array; readonly mode: number }>
+    | undefined
 }
 
 /**
@@ -112,7 +116,11 @@ export const build = Effect.fn("Initramfs.build")(function*(
   const files = options.files ?? []
   const modules = options.modules ?? []
   const elfFiles: Array<string> = []
+  const extraFiles = options.extraFiles ?? []
   for (const file of files) if (yield* isDynamicElf(file)) elfFiles.push(file)
+  for (const extra of extraFiles) {
+    if (typeof extra.source === "string" && (yield* isDynamicElf(extra.source))) elfFiles.push(extra.source)
+  }
   const sysroot = options.sysroot ?? "/"
   const libraries = yield* SharedLibraries.resolve(
     [
@@ -181,6 +189,11 @@ export const build = Effect.fn("Initramfs.build")(function*(
     for (const module of modules) yield* writer.copyFile(path.join(modulesDirectory, path.basename(module)), module)
     for (const module of transportModules) {
       yield* writer.copyFile(path.join(transportModulesDirectory, path.basename(module)), module)
+    }
+    for (const extra of extraFiles) {
+      yield* parentOf(extra.guest)
+      if (typeof extra.source === "string") yield* writer.copyFile(extra.guest, extra.source, extra.mode)
+      else yield* writer.file(extra.guest, extra.source, extra.mode)
     }
 
     yield* writer.finish

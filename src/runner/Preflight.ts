@@ -31,28 +31,33 @@ export class InvalidInput extends Data.TaggedError("InvalidInput")<{
 }
 
 /**
- * Refuses more consoles than the transport has: console 0, console 1 and
- * one per `--output`.
+ * Refuses more consoles than the transport has: console 0, console 1,
+ * console 2 when it carries a program's stderr (`exec`), and one per
+ * `--output`.
  *
  * @since 0.1.0
  * @category checks
  */
 export const checkConsoles = (
   transport: Transport,
-  outputs: ReadonlyArray<string>
+  outputs: ReadonlyArray<string>,
+  options: { readonly stderrConsole?: boolean | undefined } = {}
 ): Effect.Effect<void, InvalidInput> => {
-  const asked = 2 + outputs.length
+  const fixed = options.stderrConsole === true ? 3 : 2
+  const asked = fixed + outputs.length
   const limit = consoleLimit[transport]
   if (asked <= limit) return Effect.void
   const better = (Object.keys(consoleLimit) as Array<Transport>).find((other) => consoleLimit[other] >= asked)
   return Effect.fail(
     new InvalidInput({
       flag: "--output",
-      reason: `${outputs.length} outputs need ${asked} consoles (console 0, console 1 and one each), ` +
-        `the ${transport} transport has ${limit}` +
+      reason:
+        `${outputs.length} outputs need ${asked} consoles (console 0, console 1${
+          fixed === 3 ? ", console 2 for stderr" : ""
+        } and one each), the ${transport} transport has ${limit}` +
         (better === undefined
           ? `; no transport has ${asked}`
-          : `; use --transport ${better} (up to ${consoleLimit[better] - 2} --output)`)
+          : `; use --transport ${better} (up to ${consoleLimit[better] - fixed} --output)`)
     })
   )
 }

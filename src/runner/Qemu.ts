@@ -159,7 +159,9 @@ export interface Streams {
   readonly stdout: (chunk: Uint8Array) => Effect.Effect<void>
   /** Receives each line of console 0, without its line ending. */
   readonly console: (line: string) => Effect.Effect<void>
-  /** Host files for consoles 2, 3, …, truncated first. */
+  /** Receives console 2 as it comes, when given (the program's stderr of `exec`); outputs then start at console 3. */
+  readonly stderr?: ((chunk: Uint8Array) => Effect.Effect<void>) | undefined
+  /** Host files for consoles 2, 3, … (3, … with `stderr`), truncated first. */
   readonly outputs: ReadonlyArray<string>
   /** Kills QEMU after this long. */
   readonly timeout?: Duration.Input | undefined
@@ -250,8 +252,9 @@ export const run = Effect.fn("Qemu.run")(function*(
 
   const boot = Effect.scoped(Effect.gen(function*() {
     const followed = [yield* AnonymousFile.make, yield* AnonymousFile.make]
+    if (streams.stderr !== undefined) followed.push(yield* AnonymousFile.make)
     // Opened for reading before QEMU starts; QEMU opens them again for writing, truncating the empty files.
-    const [console0File, console1File] = yield* Effect.forEach(
+    const [console0File, console1File, console2File] = yield* Effect.forEach(
       followed,
       (file) => fileSystem.open(file.path, { flag: "r" })
     )
@@ -273,9 +276,13 @@ export const run = Effect.fn("Qemu.run")(function*(
       })
     )
     const stdout = follow(console1File!, ended).pipe(Stream.runForEach(streams.stdout))
+    const stderrStream = streams.stderr
+    const stderrOfGuest = console2File === undefined || stderrStream === undefined
+      ? Effect.void
+      : follow(console2File, ended).pipe(Stream.runForEach(stderrStream))
     const qemuStderr = handle.stderr.pipe(Stream.decodeText(), Stream.mkString)
     const readers = yield* Effect.forkChild(
-      Effect.all([console0, stdout], { concurrency: "unbounded", discard: true })
+      Effect.all([console0, stdout, stderrOfGuest], { concurrency: "unbounded", discard: true })
     )
     const stderr = yield* Effect.forkChild(qemuStderr)
     yield* handle.stdout.pipe(Stream.runDrain, Effect.forkChild)

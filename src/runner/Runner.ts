@@ -17,6 +17,7 @@ import * as KernelModules from "./KernelModules.ts"
 import * as Kvm from "./Kvm.ts"
 import * as Preflight from "./Preflight.ts"
 import * as Qemu from "./Qemu.ts"
+import type { NinePShare } from "./qemuCommand.ts"
 import * as Snapshot from "./Snapshot.ts"
 import * as SourceMapping from "./sourceMapping.ts"
 import * as Userland from "./Userland.ts"
@@ -84,6 +85,10 @@ export interface Options extends Omit<Qemu.Streams, "outputs"> {
   readonly snapshot?: Snapshot.Options | undefined
   /** Environment variables of the init besides `PATH` (e.g. `NO_COLOR`). */
   readonly environment?: Readonly<Record<string, string>> | undefined
+  /** Files at paths of their own in the initramfs (`exec`'s program and description). */
+  readonly extraFiles?: Initramfs.Options["extraFiles"]
+  /** Host directories shared over 9p. */
+  readonly shares?: ReadonlyArray<NinePShare> | undefined
 }
 
 /**
@@ -120,7 +125,7 @@ export const run = Effect.fn("Runner.run")(function*(options: Options) {
   const transport = options.transport ?? arch.defaultTransport
   const outputs = options.outputs ?? []
   const memory = options.memory ?? 1024
-  yield* Preflight.checkConsoles(transport, outputs)
+  yield* Preflight.checkConsoles(transport, outputs, { stderrConsole: options.stderr !== undefined })
   const kernel = yield* Kernel.resolve(options.kernel, arch)
   const started = yield* Clock.currentTimeMillis
   const userland = yield* Userland.resolve(arch)
@@ -171,7 +176,8 @@ export const run = Effect.fn("Runner.run")(function*(options: Options) {
     transportModules,
     sysroot: userland.sysroot,
     librarySearchPath: arch.librarySearchPath,
-    devices: options.devices
+    devices: options.devices,
+    extraFiles: options.extraFiles
   })
   yield* Preflight.checkMemory(memory, initramfsBytes)
   const built = yield* Clock.currentTimeMillis
@@ -188,10 +194,12 @@ export const run = Effect.fn("Runner.run")(function*(options: Options) {
     arch,
     args: options.args ?? [],
     environment: options.environment,
-    qemu: options.qemu
+    qemu: options.qemu,
+    shares: options.shares
   }
   const ending = yield* Qemu.run(machine, {
     stdout: options.stdout,
+    stderr: options.stderr,
     console: options.console,
     outputs,
     timeout: options.timeout

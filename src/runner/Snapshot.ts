@@ -5,15 +5,20 @@
  * (seconds under TCG). The user's module itself is evaluated in the guest,
  * when the snapshot is deserialized, so that it reads the guest's argv and
  * environment. `/init` is only an interpreter line that names the snapshot.
+ * Blobs are kept in the cache (`…/effect-sysinit/snapshots`) by the script's
+ * and the node binary's identity, so a second run of the same init (each
+ * package of `go test -exec`) skips the seconds of making it.
  *
  * @since 0.1.0
  */
-import { Data, Effect, FileSystem, Path, Stream } from "effect"
+import { Data, Effect, FileSystem, Option, Path, Stream } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
+import { createHash } from "node:crypto"
 import * as os from "node:os"
 import * as NodePath from "node:path"
 import * as AnonymousFile from "./anonymousFile.ts"
 import { guestNodePath, koffiBesideBundle, runnerModule } from "./Bundle.ts"
+import * as Kernel from "./Kernel.ts"
 import type * as SourceMapping from "./sourceMapping.ts"
 
 /**
@@ -167,6 +172,32 @@ export const make = Effect.fn("Snapshot.make")(function*(
     })
   const script = (yield* build(false)).outputFiles.find((file) => file.path.endsWith(".cjs"))
   if (script === undefined) return yield* new SnapshotError({ reason: "esbuild wrote no output" })
+  // V8 names the script by the path node was given: a file without a name, so /proc/<pid>/fd/<n> of the
+  // run that made the blob, which may be an earlier one when the blob comes from the cache.
+  const sourceMap = Effect.flatMap(build(true), (result) => {
+    const map = result.outputFiles.find((file) => file.path.endsWith(".map"))
+    if (map === undefined) return Effect.fail(new SnapshotError({ reason: "esbuild wrote no source map" }))
+    const generated: SourceMapping.Generated = {
+      names: [/\/proc\/\d+\/fd\/\d+/],
+      map: map.text,
+      lineOffset: 0,
+      sourceRoot: process.cwd()
+    }
+    return Effect.succeed(generated)
+  })
+  // The same script snapshotted by the same node gives the same blob: kept in the cache, by both.
+  const nodeInfo = yield* fs.stat(node).pipe(Effect.option)
+  const key = createHash("sha256").update(script.contents).update(
+    `\0${node}\0${
+      Option.match(nodeInfo, {
+        onNone: () => "",
+        onSome: (info) => `${info.size}:${Option.getOrUndefined(info.mtime)?.getTime()}`
+      })
+    }`
+  ).digest("hex")
+  const cached = path.join(path.dirname(yield* Kernel.cacheDirectory), "snapshots", `${key}.blob`)
+  const hit = yield* fs.readFile(cached).pipe(Effect.option)
+  if (Option.isSome(hit)) return { blob: hit.value, koffiNative, sourceMap } satisfies Snapshot
   return yield* Effect.gen(function*() {
     // Files without a name: nothing is left on disk if the runner is killed meanwhile.
     const scriptFile = yield* AnonymousFile.make
@@ -186,17 +217,13 @@ export const make = Effect.fn("Snapshot.make")(function*(
     if (exitCode !== 0) return yield* new SnapshotError({ reason: `node exited with ${exitCode}: ${stderr.trim()}` })
     const blob = yield* fs.readFile(blobFile.path)
     if (blob.length === 0) return yield* new SnapshotError({ reason: `${node} wrote no snapshot` })
-    const sourceMap = Effect.flatMap(build(true), (result) => {
-      const map = result.outputFiles.find((file) => file.path.endsWith(".map"))
-      if (map === undefined) return Effect.fail(new SnapshotError({ reason: "esbuild wrote no source map" }))
-      const generated: SourceMapping.Generated = {
-        names: [scriptFile.path],
-        map: map.text,
-        lineOffset: 0,
-        sourceRoot: process.cwd()
-      }
-      return Effect.succeed(generated)
-    })
+    // Written beside, then renamed: a concurrent run (go test of several packages) never reads half a blob.
+    yield* Effect.ignore(Effect.gen(function*() {
+      yield* fs.makeDirectory(path.dirname(cached), { recursive: true })
+      const partial = `${cached}.${process.pid}.partial`
+      yield* fs.writeFile(partial, blob)
+      yield* fs.rename(partial, cached)
+    }))
     return { blob, koffiNative, sourceMap } satisfies Snapshot
   }).pipe(
     Effect.scoped,

@@ -31,6 +31,24 @@ export interface Machine {
   readonly arch?: Architecture.Facts | undefined
   /** The QEMU binary; the architecture's (`qemu-system-x86_64`, …) from PATH by default. */
   readonly qemu?: string | undefined
+  /** Host directories shared over 9p. */
+  readonly shares?: ReadonlyArray<NinePShare> | undefined
+}
+
+/**
+ * A host directory on a `virtio-9p-pci` device, mounted in the guest by its
+ * tag. `security_model=none` works for root and for other users alike (files
+ * are the runner's user's); `multidevs` remaps inode numbers of a directory
+ * that spans file systems (the host's root).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface NinePShare {
+  readonly tag: string
+  readonly path: string
+  readonly readOnly: boolean
+  readonly multidevs: boolean
 }
 
 /**
@@ -108,6 +126,24 @@ export const kernelCommandLine = (machine: Machine): Effect.Effect<string, Inval
 // QEMU's option syntax ends a value at a comma; a doubled comma is a literal one.
 const escapeOptionValue = (value: string): string => value.replaceAll(",", ",,")
 
+/**
+ * QEMU's arguments of the 9p shares.
+ *
+ * @since 0.1.0
+ * @category command line
+ */
+export const ninePArguments = (shares: ReadonlyArray<NinePShare>): ReadonlyArray<string> =>
+  shares.flatMap((share, i) => [
+    "-fsdev",
+    [
+      `local,id=fs${i},path=${escapeOptionValue(share.path)},security_model=none`,
+      ...(share.readOnly ? ["readonly=on"] : []),
+      ...(share.multidevs ? ["multidevs=remap"] : [])
+    ].join(","),
+    "-device",
+    `virtio-9p-pci,fsdev=fs${i},mount_tag=${share.tag}`
+  ])
+
 /** What every machine of ours starts with: the kernel, machine, memory, accelerator, and none of QEMU's defaults. */
 const bareMachine = (
   arch: Architecture.Facts,
@@ -171,6 +207,7 @@ export const qemuArguments = (
       String(machine.smp),
       ...(machine.transport === "virtio" ? ["-device", `${arch.virtioSerialDevice},max_ports=${max}`] : []),
       ...consoles,
+      ...ninePArguments(machine.shares ?? []),
       "-append",
       yield* kernelCommandLine(machine)
     ]

@@ -18,8 +18,8 @@ import * as NodePath from "node:path"
  * @category models
  */
 export interface Generated {
-  /** How the guest's stack frames name the file: a path or a `file:` URL. */
-  readonly names: ReadonlyArray<string>
+  /** How the guest's stack frames name the file: a path or a `file:` URL, or a pattern of them. */
+  readonly names: ReadonlyArray<string | RegExp>
   /** esbuild's source map, as JSON text. */
   readonly map: string
   /** Lines put before esbuild's output in the file the guest runs (the interpreter line). */
@@ -41,7 +41,8 @@ const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/
  */
 export const mapper = (generated: Generated): (text: string) => string => {
   if (generated.names.length === 0) return (text) => text
-  const location = new RegExp(`(${generated.names.map(escapeRegExp).join("|")}):(\\d+):(\\d+)`, "g")
+  const names = generated.names.map((name) => typeof name === "string" ? escapeRegExp(name) : name.source)
+  const location = new RegExp(`(${names.join("|")}):(\\d+):(\\d+)`, "g")
   let sourceMap: SourceMap | undefined
   return (text) =>
     text.replace(location, (_whole, _name: string, line: string, column: string) => {

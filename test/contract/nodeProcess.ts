@@ -1,6 +1,7 @@
 /**
  * The contract of `NodeProcess` where both fakes answer with an errno or a
- * value: setenv(3)'s refusals, and the children Node spawned. Run as
+ * value: setenv(3)'s refusals, a child that cannot start, and the children
+ * Node spawned. Run as
  * `syscalls.ts` is: on `Layer.memory()` in the unit tier, on `Layer.live` as
  * PID 1 in the namespace tier.
  */
@@ -36,6 +37,13 @@ export const nodeProcessContract: ReadonlyArray<ContractCase<NodeProcess>> = [
     name: "setEnv of a value holding NUL is EINVAL",
     run: setEnv("SYSINIT_NUL", "a\0b"),
     expected: fails("setenv", "EINVAL", "SYSINIT_NUL")
+  },
+  {
+    name: "runChild of a program that does not exist is ENOENT",
+    run: NodeProcess.use((nodeProcess) =>
+      nodeProcess.runChild({ command: "/nonexistent/program", args: [], stdout: 1, stderr: 2 })
+    ),
+    expected: fails("spawn", "ENOENT", "/nonexistent/program")
   },
   {
     name: "a process that spawned nothing has no children of Node's",

@@ -11,6 +11,28 @@ const { failsWith, outcome, succeeds } = scenarios("operations.ts")
 describe.skipIf(!userNamespaces.available)("the init's operations on the live kernel as PID 1", () => {
   it.effect("isPidOne is true", () => Effect.map(succeeds("isPidOne"), (isPidOne) => assert.isTrue(isPidOne)))
 
+  it.effect("runProgram gives a child's exit code 42", () =>
+    Effect.map(
+      succeeds("runProgram of a child that exits 42"),
+      (end) => assert.deepStrictEqual(end, { _tag: "Exited", code: 42 })
+    ))
+
+  it.effect("runProgram tells a child killed by SIGKILL by its signal", () =>
+    Effect.map(
+      succeeds("runProgram of a child killed by SIGKILL"),
+      (end) => assert.deepStrictEqual(end, { _tag: "Killed", signal: "SIGKILL" })
+    ))
+
+  it.effect("runProgram of a missing program fails with ENOENT", () =>
+    failsWith("runProgram of a program that does not exist", "spawn", "ENOENT", "/nonexistent/program"))
+
+  it.effect("runProgram passes arguments, working directory and environment byte-exact", () =>
+    Effect.map(succeeds("runProgram passes arguments, cwd and env byte-exact"), (result) => {
+      const { end, expected, written } = result as { end: unknown; expected: unknown; written: unknown }
+      assert.deepStrictEqual(end, { _tag: "Exited", code: 0 })
+      assert.deepStrictEqual(written, expected)
+    }))
+
   it.effect("the namespace gets a /dev and /sys of its own", () =>
     Effect.asVoid(succeeds("a /dev and /sys of our own")))
 

@@ -47,7 +47,8 @@ const guardedProcess = (touched: Array<string>) => {
     spawnedChildren: refuse("spawnedChildren"),
     settleOutput: refuse("settleOutput"),
     writeStderr: () => refuse("writeStderr"),
-    redirectStdout: () => refuse("redirectStdout")
+    redirectStdout: () => refuse("redirectStdout"),
+    runChild: () => refuse("runChild")
   })
 }
 

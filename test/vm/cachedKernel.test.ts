@@ -8,7 +8,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem } from "effect"
 import { existsSync, readdirSync } from "node:fs"
 import * as Elf from "../../src/internal/elf.ts"
+import { ninePModules } from "../../src/internal/execSpec.ts"
 import * as Kernel from "../../src/runner/Kernel.ts"
+import * as KernelModules from "../../src/runner/KernelModules.ts"
 
 const cache = `${process.env["HOME"]}/.cache/effect-sysinit/kernel`
 const modules = `${cache}/modules`
@@ -36,4 +38,31 @@ describe("the cached kernel", () => {
     Effect.gen(function*() {
       assert.isTrue(yield* Kernel.isPvhKernel(vmlinux))
     }).pipe(Effect.provide(NodeServices.layer)))
+
+  it.effect.skipIf(!existsSync(modules))("finds 9p's modules in the cached tree, each after what it depends on", () => {
+    const release = readdirSync(modules)[0]!
+    return Effect.gen(function*() {
+      const files = yield* KernelModules.closure(`${modules}/${release}`, ninePModules)
+      const names = files.map((file) => file.split("/").at(-1)!.replace(/\.ko$/, ""))
+      assert.sameMembers(names, [
+        "9p",
+        "9pnet",
+        "9pnet_virtio",
+        "fscache",
+        "netfs",
+        "virtio",
+        "virtio_pci",
+        "virtio_pci_legacy_dev",
+        "virtio_pci_modern_dev",
+        "virtio_ring"
+      ])
+      const before = (a: string, b: string) => assert.isBelow(names.indexOf(a), names.indexOf(b), `${a} before ${b}`)
+      before("netfs", "fscache")
+      before("fscache", "9p")
+      before("9pnet", "9p")
+      before("9pnet", "9pnet_virtio")
+      before("virtio_ring", "9pnet_virtio")
+      before("virtio_pci_modern_dev", "virtio_pci")
+    }).pipe(Effect.provide(NodeServices.layer))
+  })
 })

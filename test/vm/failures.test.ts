@@ -38,7 +38,7 @@ describe.skipIf(!hasQemu)("what the runner shows of a failing guest", () => {
   it("prints the init's error line and exits 121 when a step fails", () => {
     const run = cli([failing, "--", "fail"])
     assert.strictEqual(run.status, exitCodes.NoExitCode, run.stderr)
-    assert.match(run.stderr, /^sysinit \S+ \S+ ERROR run failed: boom$/m)
+    assert.match(run.stderr, /^effect-sysinit: guest: run failed: boom$/m)
     assert.include(run.stderr, "effect-sysinit: guest error: no exit code found")
   }, bootTimeout)
 

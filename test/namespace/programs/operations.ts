@@ -9,6 +9,7 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Env from "../../../src/Env.ts"
+import * as Exec from "../../../src/Exec.ts"
 import * as Kmod from "../../../src/Kmod.ts"
 import * as Mount from "../../../src/Mount.ts"
 import * as Network from "../../../src/Network.ts"
@@ -22,8 +23,28 @@ const errnoOf = (error: { readonly errno: string; readonly path?: string | undef
   path: error.path
 })
 
+const argsFile = `${Os.tmpdir()}/effect-sysinit-args-${process.pid}-${Date.now()}`
+const exactArgs = ["with space", `quotes "double" 'single'`, "ünïcødé ✓", "", "-x", "\\n"]
+
 await runScenarios({
   "isPidOne": Sysinit.isPidOne,
+
+  "runProgram of a child that exits 42": Exec.runProgram("/bin/sh", ["-c", "exit 42"]),
+
+  "runProgram of a child killed by SIGKILL": Exec.runProgram("/bin/sh", ["-c", "kill -KILL $$"]),
+
+  "runProgram of a program that does not exist": Exec.runProgram("/nonexistent/program", []),
+
+  "runProgram passes arguments, cwd and env byte-exact": Effect.gen(function*() {
+    const end = yield* Exec.runProgram(
+      "/bin/sh",
+      ["-c", `printf '%s\\0' "$PWD" "$ONLY" "$@" > ${argsFile}`, "sh", ...exactArgs],
+      { cwd: "/tmp", env: { ONLY: "this" } }
+    )
+    const written = Fs.readFileSync(argsFile, "utf8").split("\0").slice(0, -1)
+    Fs.rmSync(argsFile)
+    return { end, written, expected: ["/tmp", "this", ...exactArgs] }
+  }),
 
   "a /dev and /sys of our own": Effect.gen(function*() {
     yield* Mount.mount("/dev", { fsType: "tmpfs", flags: Mount.MS_NOSUID, data: "mode=0755" })

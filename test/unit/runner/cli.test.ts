@@ -80,7 +80,7 @@ describe("Cli", () => {
     const quiet = Cli.verdictOf(ending(Outcome.NoExitCode(), errors), { verbose: false, transport: "serial" })
     assert.deepStrictEqual(quiet, {
       code: 121,
-      lines: [errors[0]!, "effect-sysinit: guest error: no exit code found"]
+      lines: ["effect-sysinit: guest: run failed: boom", "effect-sysinit: guest error: no exit code found"]
     })
     const verbose = Cli.verdictOf(ending(Outcome.NoExitCode(), errors), { verbose: true, transport: "serial" })
     assert.deepStrictEqual(verbose.lines, ["effect-sysinit: guest error: no exit code found"])
@@ -91,6 +91,15 @@ describe("Cli", () => {
       { verbose: false, transport: "serial" }
     )
     assert.include(dropped.lines[1], "2 more error entries")
+  })
+
+  it("shows an error entry without its log prefix, and the lines that continue it as they are", () => {
+    assert.strictEqual(
+      Cli.guestErrorLines(
+        "sysinit 2026/11/27 16:28:40.610000 ERROR step panicked: the step threw\n    at step (/home/me/init.ts:12:3)"
+      ),
+      "effect-sysinit: guest: step panicked: the step threw\n    at step (/home/me/init.ts:12:3)"
+    )
   })
 
   it("says when console 0 stayed empty, naming the virtio modules over virtio", () => {

@@ -38,6 +38,13 @@ describe("Preflight", () => {
         yield* refusal(Preflight.checkConsoles("virtio", Array.from({ length: 7 }, String))),
         "the virtio transport has 8; no transport has 9"
       )
+      // exec's program has its stderr on console 2.
+      yield* Preflight.checkConsoles("serial", ["a"], { stderrConsole: true })
+      assert.strictEqual(
+        yield* refusal(Preflight.checkConsoles("serial", ["a", "b"], { stderrConsole: true })),
+        "--output: 2 outputs need 5 consoles (console 0, console 1, console 2 for stderr and one each), " +
+          "the serial transport has 4; use --transport virtio (up to 5 --output)"
+      )
     }))
 
   it.effect(

@@ -133,4 +133,23 @@ describe("the QEMU command line", () => {
     assert.notInclude(args, "-initrd")
     assert.notInclude(args, "-chardev")
   })
+
+  it("adds one virtio-9p-pci device per share, read-only and remapped as asked", () => {
+    assert.deepStrictEqual(
+      QemuCommand.ninePArguments([
+        { tag: "share0", path: "/home/me/a,b", readOnly: false, multidevs: false },
+        { tag: "hostroot", path: "/", readOnly: true, multidevs: true }
+      ]),
+      [
+        "-fsdev",
+        "local,id=fs0,path=/home/me/a,,b,security_model=none",
+        "-device",
+        "virtio-9p-pci,fsdev=fs0,mount_tag=share0",
+        "-fsdev",
+        "local,id=fs1,path=/,security_model=none,readonly=on,multidevs=remap",
+        "-device",
+        "virtio-9p-pci,fsdev=fs1,mount_tag=hostroot"
+      ]
+    )
+  })
 })

@@ -1,0 +1,71 @@
+import { assert, describe, it } from "vitest"
+import { execFlagTable } from "../../../src/runner/Cli.ts"
+import * as ExecArgs from "../../../src/runner/execArgs.ts"
+import * as ExecPlan from "../../../src/runner/ExecPlan.ts"
+
+const split = (args: ReadonlyArray<string>) => ExecArgs.splitArgs(args, execFlagTable)
+
+describe("exec's command line", () => {
+  it("ends our flags at the first argument that is no flag and no flag's value", () => {
+    const result = split(["--memory", "512", "--verbose", "--share=.", "/tmp/pkg.test", "-test.v=true", "--memory"])
+    assert.deepStrictEqual(result.flags.map((flag) => flag.tokens), [["--memory", "512"], ["--verbose"], [
+      "--share=."
+    ]])
+    assert.deepStrictEqual(result.program, ["/tmp/pkg.test", "-test.v=true", "--memory"])
+  })
+
+  it("takes the argument after -- as the program even when it looks like a flag", () => {
+    assert.deepStrictEqual(split(["--host-root", "--", "--weird", "a"]).program, ["--weird", "a"])
+  })
+
+  it("reads the flags file: one argument a line, variables expanded, comments skipped", () => {
+    const text = "# kernel per package\n--kernel=$KERNELS/vmlinuz\n\n  --share\n${HOME}/src:ro\n"
+    assert.deepStrictEqual(ExecArgs.parseArgsFile(text, { KERNELS: "/k", HOME: "/home/me" }), [
+      "--kernel=/k/vmlinuz",
+      "--share",
+      "/home/me/src:ro"
+    ])
+  })
+
+  it("splits the environment variable at white space", () => {
+    assert.deepStrictEqual(ExecArgs.parseArgsVariable("  --smp 2\t--verbose\n"), ["--smp", "2", "--verbose"])
+  })
+
+  it("merges: command line over file over environment; repeatable flags add up", () => {
+    const cli = split(["--memory", "2048", "--share", "/a"]).flags
+    const file = split(["--memory=512", "--smp", "2", "--share", "/b"]).flags
+    const env = split(["--memory", "256", "--smp", "4", "--timeout", "1m", "--share", "/c"]).flags
+    assert.deepStrictEqual(ExecArgs.mergeFlags(cli, file, env, execFlagTable), [
+      "--timeout",
+      "1m",
+      "--share",
+      "/c",
+      "--smp",
+      "2",
+      "--share",
+      "/b",
+      "--memory",
+      "2048",
+      "--share",
+      "/a"
+    ])
+  })
+})
+
+describe("--share", () => {
+  const table: ReadonlyArray<readonly [string, ExecPlan.Share | undefined]> = [
+    [".", { host: "/home/me/p", guest: "/home/me/p", readOnly: false }],
+    ["src:ro", { host: "/home/me/p/src", guest: "/home/me/p/src", readOnly: true }],
+    ["/data:/mnt/data", { host: "/data", guest: "/mnt/data", readOnly: false }],
+    ["/data:/mnt/data:ro", { host: "/data", guest: "/mnt/data", readOnly: true }],
+    ["../x/./y", { host: "/home/me/x/y", guest: "/home/me/x/y", readOnly: false }],
+    ["/data:relative", undefined],
+    [":/mnt", undefined],
+    ["/a:/b:/c", undefined]
+  ]
+  for (const [text, expected] of table) {
+    it(`reads ${JSON.stringify(text)}`, () => {
+      assert.deepStrictEqual(ExecPlan.parseShare(text, "/home/me/p"), expected)
+    })
+  }
+})

@@ -1,0 +1,129 @@
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import { join } from "node:path"
+import * as Architecture from "../../../src/runner/Architecture.ts"
+import * as ExecPlan from "../../../src/runner/ExecPlan.ts"
+
+const dir = fs.mkdtempSync(join(os.tmpdir(), "effect-sysinit-plan-"))
+const file = (name: string, contents: string | Uint8Array, mode = 0o755) => {
+  const path = join(dir, name)
+  fs.writeFileSync(path, contents, { mode })
+  return path
+}
+
+// An ELF header of a 64-bit little-endian executable for `machine`, nothing after it.
+const elfHeader = (machine: number) => {
+  const header = new Uint8Array(64)
+  header.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1])
+  new DataView(header.buffer).setUint16(16, 2, true)
+  new DataView(header.buffer).setUint16(18, machine, true)
+  return header
+}
+
+// A module tree whose kernel has 9p and virtio built in.
+const builtinTree = join(dir, "builtin-tree")
+fs.mkdirSync(join(builtinTree, "kernel"), { recursive: true })
+fs.writeFileSync(
+  join(builtinTree, "modules.builtin"),
+  "kernel/fs/9p/9p.ko\nkernel/net/9p/9pnet_virtio.ko\nkernel/drivers/virtio/virtio_pci.ko\n"
+)
+
+const options = (program: string, extra: Partial<ExecPlan.PlanOptions> = {}): ExecPlan.PlanOptions => ({
+  program,
+  args: ["a b"],
+  cwd: dir,
+  shares: [],
+  hostRoot: false,
+  arch: Architecture.all.x86_64,
+  moduleTree: undefined,
+  env: {},
+  hostEnv: { PATH: "/usr/bin:/bin", TERM: "xterm" },
+  stdoutIsTerminal: false,
+  ...extra
+})
+
+const plan = (program: string, extra: Partial<ExecPlan.PlanOptions> = {}) =>
+  ExecPlan.plan(options(program, extra)).pipe(Effect.provide(NodeServices.layer))
+
+const refusal = (program: string, extra: Partial<ExecPlan.PlanOptions> = {}) =>
+  Effect.map(Effect.exit(plan(program, extra)), (exit) => {
+    assert.isTrue(Exit.isFailure(exit))
+    return Exit.isFailure(exit) ? String(exit.cause) : ""
+  })
+
+describe("exec's plan", () => {
+  it.effect("copies a dynamic ELF of the host to /exec and runs it with its arguments", () =>
+    Effect.gen(function*() {
+      const planned = yield* plan("/bin/sh")
+      assert.strictEqual(planned.spec.command, "/exec/sh")
+      assert.deepStrictEqual(planned.spec.args, ["a b"])
+      assert.deepInclude(planned.files, { guest: "/exec/sh", source: "/bin/sh", mode: 0o755 })
+      assert.strictEqual(planned.spec.cwd, "/")
+      assert.deepStrictEqual(planned.spec.env, {
+        PATH: "/exec:/data:/usr/bin:/bin",
+        HOME: "/root",
+        TERM: "xterm",
+        NO_COLOR: "1"
+      })
+      assert.deepStrictEqual(planned.modules, [])
+    }))
+
+  it.effect("refuses an ELF of another machine before any boot", () =>
+    Effect.map(refusal(file("arm64", elfHeader(183))), (cause) => {
+      assert.include(cause, "an aarch64 program, the guest is x86_64 (--arch)")
+    }))
+
+  it.effect("runs a .mjs file with node, and packs a script's interpreter at its path", () =>
+    Effect.gen(function*() {
+      const script = yield* plan(file("hello.mjs", "console.log(1)\n", 0o644))
+      assert.strictEqual(script.spec.command, "node")
+      assert.deepStrictEqual(script.spec.args, ["/exec/hello.mjs", "a b"])
+      const shell = yield* plan(file("run.sh", "#!/bin/sh\necho hi\n"))
+      assert.strictEqual(shell.spec.command, "/exec/run.sh")
+      assert.isTrue(shell.files.some((entry) => entry.guest === "/usr/bin/sh"), JSON.stringify(shell.files))
+    }))
+
+  it.effect("refuses a script whose interpreter does not exist, and a file of no known kind", () =>
+    Effect.gen(function*() {
+      assert.include(yield* refusal(file("bad.sh", "#!/nonexistent/sh\n")), "its interpreter /nonexistent/sh")
+      assert.include(yield* refusal(file("notes.txt", "just text\n")), "neither an ELF executable")
+      assert.include(yield* refusal("no-such-program-anywhere"), "not found in PATH")
+    }))
+
+  it.effect("runs a program inside a share in place, in the host's working directory", () =>
+    Effect.gen(function*() {
+      const program = file("in-share.sh", "#!/bin/sh\n")
+      const planned = yield* plan(program, {
+        shares: [{ host: dir, guest: "/project", readOnly: false }],
+        moduleTree: builtinTree
+      })
+      assert.strictEqual(planned.spec.command, "/project/in-share.sh")
+      assert.strictEqual(planned.spec.cwd, "/project")
+      assert.deepStrictEqual(planned.devices, [{ tag: "share0", path: dir, readOnly: false, multidevs: false }])
+      assert.deepStrictEqual(planned.spec.shares, [{ tag: "share0", guest: "/project", readOnly: false }])
+    }))
+
+  it.effect("refuses shares when the kernel's module tree is unknown, and a tree without 9p", () =>
+    Effect.gen(function*() {
+      const shares = [{ host: dir, guest: dir, readOnly: true }]
+      assert.include(yield* refusal("/bin/sh", { shares }), "the kernel's module tree is unknown")
+      const tree = join(dir, "tree")
+      fs.mkdirSync(join(tree, "kernel/drivers"), { recursive: true })
+      fs.writeFileSync(join(tree, "kernel/drivers/dummy.ko"), "")
+      fs.writeFileSync(join(tree, "modules.builtin"), "")
+      assert.include(
+        yield* refusal("/bin/sh", { shares, moduleTree: tree }),
+        "needs the kernel module 9p: it is neither built into the kernel nor in"
+      )
+    }))
+
+  it.effect("needs no module file for what the kernel has built in", () =>
+    Effect.gen(function*() {
+      const shares = [{ host: dir, guest: dir, readOnly: true }]
+      const planned = yield* plan("/bin/sh", { shares, moduleTree: builtinTree })
+      assert.deepStrictEqual(planned.modules, [])
+    }))
+})
