@@ -198,11 +198,13 @@ export const syscallsContract: ReadonlyArray<ContractCase<Syscalls>> = [
     name: "a net sysctl is written and read back",
     run: withProc(scratch("sysctl"), (syscalls, proc) =>
       Effect.gen(function*() {
-        const before = yield* readText(syscalls, `${proc}/sys/net/ipv4/ip_forward`)
+        // A new network namespace starts from the host's value: set both values, read each back.
         yield* syscalls.writeFile(`${proc}/sys/net/ipv4/ip_forward`, "1")
-        return { before, after: yield* readText(syscalls, `${proc}/sys/net/ipv4/ip_forward`) }
+        const on = yield* readText(syscalls, `${proc}/sys/net/ipv4/ip_forward`)
+        yield* syscalls.writeFile(`${proc}/sys/net/ipv4/ip_forward`, "0")
+        return { on, off: yield* readText(syscalls, `${proc}/sys/net/ipv4/ip_forward`) }
       })),
-    expected: succeeds({ before: "0\n", after: "1\n" })
+    expected: succeeds({ on: "1\n", off: "0\n" })
   },
   {
     name: "reading an unknown sysctl is ENOENT",
