@@ -222,6 +222,15 @@ export const archFlag: Flag.Flag<Architecture.Facts> = Flag.String("arch").pipe(
   Flag.withDefault(Architecture.all.x86_64)
 )
 
+// exec's --arch: without it, an ELF program's own architecture, as virtrun picks it.
+const execArchFlag = Flag.String("arch").pipe(
+  Flag.withDescription(
+    "The guest's architecture: x86_64 (amd64) or arm64 (aarch64); by default an ELF program's own, else x86_64"
+  ),
+  Flag.filterMap(Architecture.parse, (text) => `unknown architecture ${text}: ${Architecture.names.join(", ")}`),
+  Flag.optional
+)
+
 /**
  * `--kvm` / `--no-kvm` force KVM on or off; without either, a probe
  * decides (cached: see `Kvm`). `--try-kvm`, the earlier opt-in, is that
@@ -417,6 +426,7 @@ const execCommand = Command.make("exec", {
     Argument.withDescription("The program's arguments, passed unread")
   ),
   ...machineFlags,
+  arch: execArchFlag,
   output: many(Flag.String("output")).pipe(
     Flag.withDescription(
       "A host file for the next console (/dev/virtrun3, /dev/virtrun4, …: console 2 is the program's stderr)"
@@ -458,7 +468,9 @@ const execCommand = Command.make("exec", {
       if (at <= 0) return yield* unusable(`--env ${pair}: expected K=V`)
       env[pair.slice(0, at)] = pair.slice(at + 1)
     }
-    const arch = input.arch
+    const arch = Option.isSome(input.arch)
+      ? input.arch.value
+      : yield* ExecPlan.programArchitecture(input.program, cwd, process.env)
     const transport = Option.getOrElse(input.transport, () => arch.defaultTransport)
     const kernel = yield* Kernel.resolve(Option.getOrUndefined(input.kernel), arch)
     const moduleTree = Option.isSome(input.kernelModules)

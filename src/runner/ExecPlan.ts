@@ -271,6 +271,46 @@ const hostRootSpec = Effect.fnUntraced(function*() {
   return { tag: "hostroot", mountPoint: hostRootMountPoint, binds, links, tmpfs: hostRootTmpfs } satisfies HostRootSpec
 })
 
+/** The program's absolute path on the host: a bare name that is not a file here is looked up in PATH, as exec does. */
+const resolveProgram = Effect.fnUntraced(function*(
+  program: string,
+  cwd: string,
+  hostEnv: Readonly<Record<string, string | undefined>>
+) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const local = path.resolve(cwd, program)
+  const bare = !program.includes("/") && !(yield* fs.exists(local).pipe(Effect.orElseSucceed(() => false)))
+  const found = bare ? yield* findInPath(program, hostEnv["PATH"]) : Option.none<string>()
+  if (bare && Option.isNone(found)) {
+    return yield* new ProgramUnusable({ program, reason: "not a file, and not found in PATH" })
+  }
+  return Option.getOrElse(found, () => local)
+})
+
+/**
+ * The guest architecture a program asks for, as virtrun picks it: an ELF
+ * program's machine (x86_64 or arm64); the host's own for a script, a node
+ * program, or an ELF of a machine we do not boot (refused later, naming it).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const programArchitecture = Effect.fn("ExecPlan.programArchitecture")(function*(
+  program: string,
+  cwd: string,
+  hostEnv: Readonly<Record<string, string | undefined>>
+): Effect.fn.Return<Architecture.Facts, ProgramUnusable | PlatformError, FileSystem.FileSystem | Path.Path> {
+  const fs = yield* FileSystem.FileSystem
+  const absolute = yield* resolveProgram(program, cwd, hostEnv)
+  const fallback = Option.getOrElse(Architecture.host, () => Architecture.all.x86_64)
+  const machine = yield* Effect.scoped(Effect.gen(function*() {
+    const read = Elf.fromFile(yield* fs.open(absolute))
+    return Option.some((yield* Elf.readHeader(read)).machine)
+  })).pipe(Effect.orElseSucceed(() => Option.none<number>()))
+  return Option.getOrElse(Option.flatMap(machine, Architecture.fromElfMachine), () => fallback)
+})
+
 /**
  * Checks the program and the shares and says what goes into the VM.
  *
@@ -283,14 +323,7 @@ export const plan = Effect.fn("ExecPlan.plan")(function*(
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const files: Array<GuestFile> = []
-  // A bare name that is not a file here is looked up in PATH, as exec does.
-  const local = path.resolve(options.cwd, options.program)
-  const bare = !options.program.includes("/") && !(yield* fs.exists(local).pipe(Effect.orElseSucceed(() => false)))
-  const found = bare ? yield* findInPath(options.program, options.hostEnv["PATH"]) : Option.none<string>()
-  if (bare && Option.isNone(found)) {
-    return yield* new ProgramUnusable({ program: options.program, reason: "not a file, and not found in PATH" })
-  }
-  const absolute = Option.getOrElse(found, () => local)
+  const absolute = yield* resolveProgram(options.program, options.cwd, options.hostEnv)
   const native = Architecture.isHost(options.arch)
   if (options.hostRoot && !native) {
     return yield* new ProgramUnusable({

@@ -76,6 +76,22 @@ describe("exec's plan", () => {
       assert.include(cause, "an aarch64 program, the guest is x86_64 (--arch)")
     }))
 
+  it.effect("picks the guest's architecture from an ELF program, as virtrun does; the host's for anything else", () =>
+    Effect.gen(function*() {
+      const arch = (program: string) =>
+        Effect.map(
+          ExecPlan.programArchitecture(program, dir, { PATH: "/usr/bin:/bin" }).pipe(
+            Effect.provide(NodeServices.layer)
+          ),
+          (facts) => facts.name
+        )
+      assert.strictEqual(yield* arch(file("arm64-program", elfHeader(183))), "aarch64")
+      assert.strictEqual(yield* arch(file("x86-program", elfHeader(62))), "x86_64")
+      assert.strictEqual(yield* arch("sh"), "x86_64")
+      assert.strictEqual(yield* arch(file("script.sh", "#!/bin/sh\n")), "x86_64")
+      assert.strictEqual(yield* arch(file("riscv-program", elfHeader(243))), "x86_64")
+    }))
+
   it.effect("runs a .mjs file with node, and packs a script's interpreter at its path", () =>
     Effect.gen(function*() {
       const script = yield* plan(file("hello.mjs", "console.log(1)\n", 0o644))
