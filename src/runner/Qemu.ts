@@ -71,6 +71,8 @@ export interface Streams {
   readonly stderr?: ((chunk: Uint8Array) => Effect.Effect<void>) | undefined
   /** Host files for consoles 2, 3, … (3, … with `stderr`), truncated first. */
   readonly outputs: ReadonlyArray<string>
+  /** Unix sockets, listened on by the caller, for the consoles after `outputs`: the guest reads what is written there. */
+  readonly inputs?: ReadonlyArray<string> | undefined
   /** Kills QEMU after this long. */
   readonly timeout?: Duration.Input | undefined
 }
@@ -156,7 +158,7 @@ export const run = Effect.fn("Qemu.run")(function*(
       followed,
       (file) => Effect.andThen(fs.writeFile(file, new Uint8Array()), fs.open(file, { flag: "r" }))
     )
-    const consoleFiles = [...followed, ...streams.outputs]
+    const consoleFiles = [...followed, ...streams.outputs, ...(streams.inputs ?? []).map((socket) => ({ socket }))]
     const args = yield* qemuArguments(machine, consoleFiles)
     const ended = yield* Deferred.make<void>()
     const handle = yield* spawner.spawn(

@@ -60,6 +60,8 @@ export interface Options extends Omit<Qemu.Streams, "outputs"> {
   readonly files?: ReadonlyArray<string> | undefined
   readonly modules?: ReadonlyArray<string> | undefined
   readonly outputs?: ReadonlyArray<string> | undefined
+  /** Unix sockets for the consoles after the outputs (`Qemu.Streams.inputs`). */
+  readonly inputs?: ReadonlyArray<string> | undefined
   readonly devices?: ReadonlyArray<Initramfs.Device> | undefined
   /** The QEMU binary; `qemu-system-x86_64` from PATH by default. */
   readonly qemu?: string | undefined
@@ -139,6 +141,7 @@ export const run = Effect.fn("Runner.run")(function*(options: Options) {
     stderr: options.stderr,
     console: options.console,
     outputs: options.outputs ?? [],
+    inputs: options.inputs,
     timeout: options.timeout
   })
   const ended = yield* Clock.currentTimeMillis

@@ -119,14 +119,24 @@ export const kernelCommandLine = (machine: Machine): Effect.Effect<string, Inval
 const escapeOptionValue = (value: string): string => value.replaceAll(",", ",,")
 
 /**
- * QEMU's arguments; console N is written to the file `consoleFiles[N]`.
+ * Where a console goes on the host: a file QEMU writes (a path), or a unix
+ * socket QEMU connects to, whose bytes the guest reads (`{ socket }`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ConsoleBackend = string | { readonly socket: string }
+
+/**
+ * QEMU's arguments; console N is written to the file `consoleFiles[N]`, or
+ * connected to its unix socket.
  *
  * @since 0.1.0
  * @category command line
  */
 export const qemuArguments = (
   machine: Machine,
-  consoleFiles: ReadonlyArray<string>
+  consoleFiles: ReadonlyArray<ConsoleBackend>
 ): Effect.Effect<ReadonlyArray<string>, InvalidMachine> =>
   Effect.gen(function*() {
     const max = consoleLimit[machine.transport]
@@ -136,7 +146,9 @@ export const qemuArguments = (
       })
     }
     const consoles = consoleFiles.flatMap((file, i) => {
-      const chardev = ["-chardev", `file,id=con${i},path=${escapeOptionValue(file)}`]
+      const chardev = typeof file === "string"
+        ? ["-chardev", `file,id=con${i},path=${escapeOptionValue(file)}`]
+        : ["-chardev", `socket,id=con${i},path=${escapeOptionValue(file.socket)}`]
       return machine.transport === "serial"
         ? [...chardev, "-serial", `chardev:con${i}`]
         : [...chardev, "-device", `virtconsole,chardev=con${i}`]
