@@ -66,7 +66,10 @@ export const poolName = "effect-sysinit-vm"
 
 const runnerBin = fileURLToPath(new URL("../bin/effect-sysinit", import.meta.url))
 const workerEntry = fileURLToPath(
-  new URL(import.meta.url.endsWith(".ts") ? "./internal/vitestWorker.ts" : "./internal/vitestWorker.js", import.meta.url)
+  new URL(
+    import.meta.url.endsWith(".ts") ? "./internal/vitestWorker.ts" : "./internal/vitestWorker.js",
+    import.meta.url
+  )
 )
 const packageRoot = fileURLToPath(new URL("..", import.meta.url)) // src/ or dist/ → the package
 // The input console: after console 0, stdout (1) and stderr (2) of `exec`, over virtio.
@@ -78,7 +81,11 @@ const timeoutMillis = (timeout: string | number): number => {
   if (match === null) throw new Error(`effect-sysinit/vitest: timeout ${timeout}: expected e.g. "60 seconds"`)
   const value = Number(match[1])
   const unit = match[2] ?? "ms"
-  return unit.startsWith("m") && unit !== "ms" && !unit.startsWith("millis") ? value * 60_000 : unit.startsWith("s") ? value * 1000 : value
+  return unit.startsWith("m") && unit !== "ms" && !unit.startsWith("millis")
+    ? value * 60_000
+    : unit.startsWith("s")
+    ? value * 1000
+    : value
 }
 
 /** The node_modules directory a package resolves from, real path. */
@@ -90,7 +97,7 @@ const nodeModulesOf = (packageJson: string): string => {
 
 /** The directories to share: none inside another. */
 const outermost = (paths: ReadonlyArray<string>): ReadonlyArray<string> => {
-  const unique = [...new Set(paths)].sort((a, b) => a.length - b.length)
+  const unique = [...new Set(paths)].toSorted((a, b) => a.length - b.length)
   return unique.filter((path, i) => !unique.slice(0, i).some((outer) => path.startsWith(outer + sep)))
 }
 
@@ -123,11 +130,11 @@ class VmPoolWorker implements PoolWorker {
     this.root = options.project.config.root
   }
 
-  on(event: string, callback: (...args: Array<any>) => void): void {
+  on(event: string, callback: (...args: Array<unknown>) => void): void {
     this.events.on(event, callback)
   }
 
-  off(event: string, callback: (...args: Array<any>) => void): void {
+  off(event: string, callback: (...args: Array<unknown>) => void): void {
     this.events.off(event, callback)
   }
 
@@ -151,15 +158,17 @@ class VmPoolWorker implements PoolWorker {
     if (this.vm.timeout === undefined) return
     const millis = timeoutMillis(this.vm.timeout)
     this.watchdog = setTimeout(() => {
-      this.reason = `${this.currentFile ?? "the test file"} ran past the pool's timeout of ${millis} ms; its VM was stopped`
+      this.reason = `${
+        this.currentFile ?? "the test file"
+      } ran past the pool's timeout of ${millis} ms; its VM was stopped`
       this.stderr.write(`effect-sysinit/vitest: ${this.reason}\n`)
       this.child?.kill("SIGTERM")
     }, millis)
   }
 
   private onResponse(payload: Buffer): void {
-    const message = decodePayload(payload) as { __vitest_worker_response__?: boolean; type?: string }
-    if (message?.__vitest_worker_response__ === true && message.type === "testfileFinished") {
+    const message = decodePayload(payload) as Record<string, unknown> | null
+    if (message?.["__vitest_worker_response__"] === true && message["type"] === "testfileFinished") {
       this.filesLeft -= 1
       if (this.filesLeft > 0) this.armWatchdog()
       else clearTimeout(this.watchdog)
@@ -221,7 +230,9 @@ class VmPoolWorker implements PoolWorker {
     await new Promise<void>((resolve, reject) => server.listen(socket, resolve).once("error", reject))
 
     const args = this.execArguments(socket)
-    if (process.env["EFFECT_SYSINIT_VITEST_DEBUG"] !== undefined) this.stderr.write(`effect-sysinit/vitest: ${args.join(" ")}\n`)
+    if (process.env["EFFECT_SYSINIT_VITEST_DEBUG"] !== undefined) {
+      this.stderr.write(`effect-sysinit/vitest: ${args.join(" ")}\n`)
+    }
     const child = spawn(process.execPath, [runnerBin, ...args], {
       cwd: this.root,
       env: { ...process.env, EFFECT_SYSINIT_ARGS: "" },

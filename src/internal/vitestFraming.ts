@@ -97,15 +97,15 @@ export class FrameDecoder {
 
 /** The worker's first frame: its end of the channel is open and in raw mode, the host may write. */
 export interface Hello {
-  readonly __effect_sysinit_vitest_hello__: true
+  readonly effectSysinitVitestHello: true
 }
 
 /** The hello frame's message. */
-export const hello: Hello = { __effect_sysinit_vitest_hello__: true }
+export const hello: Hello = { effectSysinitVitestHello: true }
 
 /** Whether a message is the worker's hello. */
 export const isHello = (message: unknown): message is Hello =>
-  typeof message === "object" && message !== null && (message as Hello).__effect_sysinit_vitest_hello__ === true
+  typeof message === "object" && message !== null && (message as Hello).effectSysinitVitestHello === true
 
 /** The guest's environment variable that names the console the host writes to. */
 export const inputDeviceVariable = "EFFECT_SYSINIT_VITEST_INPUT"

@@ -22,7 +22,8 @@ type Listener = (message: unknown) => void
 const listeners = new Set<Listener>()
 const decoder = new FrameDecoder((payload) => {
   const message = decodePayload(payload)
-  for (const listener of [...listeners]) listener(message)
+  // A copy: a listener may remove itself.
+  for (const listener of Array.from(listeners)) listener(message)
 }, () => {})
 input.on("data", (chunk: Buffer) => decoder.push(chunk))
 input.on("error", () => process.exit(1))
