@@ -103,6 +103,18 @@ const outermost = (paths: ReadonlyArray<string>): ReadonlyArray<string> => {
 
 const hostRootDirectories = ["/usr", "/bin", "/lib", "/lib64", "/etc", "/opt"]
 
+// Workers whose VM may still run: when vitest's process exits (Ctrl-C, a bail), their runners are told to
+// stop (each kills its QEMU and removes its files on SIGTERM) and their sockets are removed.
+const liveWorkers = new Set<VmPoolWorker>()
+let exitHookInstalled = false
+const installExitHook = () => {
+  if (exitHookInstalled) return
+  exitHookInstalled = true
+  process.once("exit", () => {
+    for (const worker of liveWorkers) worker.abandon()
+  })
+}
+
 class VmPoolWorker implements PoolWorker {
   readonly name = poolName
   readonly cacheFs = true
@@ -239,6 +251,8 @@ class VmPoolWorker implements PoolWorker {
       stdio: ["ignore", "pipe", "pipe"]
     })
     this.child = child
+    liveWorkers.add(this)
+    installExitHook()
     let sayHello!: () => void
     const helloed = new Promise<void>((resolve) => (sayHello = resolve))
     let first = true
@@ -281,7 +295,16 @@ class VmPoolWorker implements PoolWorker {
     await connection
   }
 
+  /** At the host process's exit: stops the runner without waiting, and removes the socket. */
+  abandon(): void {
+    if (this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill("SIGTERM")
+    }
+    this.cleanUp()
+  }
+
   private cleanUp(): void {
+    liveWorkers.delete(this)
     this.server?.close()
     this.server = undefined
     if (this.directory !== undefined) rmSync(this.directory, { recursive: true, force: true })
