@@ -13,6 +13,8 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
+    // The fixtures are projects of their own (test/fixtures/vitest-pool runs in VMs, from test/vm).
+    exclude: ["**/node_modules/**", "test/fixtures/**"],
     testTimeout: 30_000,
     // `npm run coverage`: the unit tier, with every file of src/ counted, run or not.
     coverage: {

@@ -408,6 +408,7 @@ export const execFlagTable: ExecArgs.FlagTable = {
   "add-file": { value: true, repeatable: true },
   "add-module": { value: true, repeatable: true },
   output: { value: true, repeatable: true },
+  input: { value: true, repeatable: true },
   share: { value: true, repeatable: true },
   env: { value: true, repeatable: true },
   // The CLI's own global flag that takes a value.
@@ -430,6 +431,11 @@ const execCommand = Command.make("exec", {
   output: many(Flag.String("output")).pipe(
     Flag.withDescription(
       "A host file for the next console (/dev/virtrun3, /dev/virtrun4, …: console 2 is the program's stderr)"
+    )
+  ),
+  input: many(Flag.String("input")).pipe(
+    Flag.withDescription(
+      "A unix socket, listened on here, for the console after the --output ones: the guest reads what is written to it"
     )
   ),
   kernelModules: Flag.Directory("kernel-modules", { mustExist: true }).pipe(
@@ -505,6 +511,7 @@ const execCommand = Command.make("exec", {
       files: input.addFile,
       modules: [...input.addModule, ...plan.modules],
       outputs: [...input.output, ...goTest.outputs],
+      inputs: input.input,
       extraFiles: [
         ...plan.files,
         { guest: execSpecPath, source: new TextEncoder().encode(JSON.stringify(plan.spec)), mode: 0o644 }

@@ -163,6 +163,8 @@ export interface Streams {
   readonly stderr?: ((chunk: Uint8Array) => Effect.Effect<void>) | undefined
   /** Host files for consoles 2, 3, … (3, … with `stderr`), truncated first. */
   readonly outputs: ReadonlyArray<string>
+  /** Unix sockets, listened on by the caller, for the consoles after `outputs`: the guest reads what is written there. */
+  readonly inputs?: ReadonlyArray<string> | undefined
   /** Kills QEMU after this long. */
   readonly timeout?: Duration.Input | undefined
 }
@@ -258,7 +260,11 @@ export const run = Effect.fn("Qemu.run")(function*(
       followed,
       (file) => fileSystem.open(file.path, { flag: "r" })
     )
-    const consoleFiles = [...followed.map((file) => file.path), ...streams.outputs]
+    const consoleFiles = [
+      ...followed.map((file) => file.path),
+      ...streams.outputs,
+      ...(streams.inputs ?? []).map((socket) => ({ socket }))
+    ]
     const args = yield* qemuArguments(machine, consoleFiles)
     const [command = binary, ...commandArgs] = [...wrapper, binary, ...args]
     const ended = yield* Deferred.make<void>()

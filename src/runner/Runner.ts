@@ -73,6 +73,8 @@ export interface Options extends Omit<Qemu.Streams, "outputs"> {
   readonly files?: ReadonlyArray<string> | undefined
   readonly modules?: ReadonlyArray<string> | undefined
   readonly outputs?: ReadonlyArray<string> | undefined
+  /** Unix sockets for the consoles after the outputs (`Qemu.Streams.inputs`). */
+  readonly inputs?: ReadonlyArray<string> | undefined
   readonly devices?: ReadonlyArray<Initramfs.Device> | undefined
   /** The QEMU binary; the architecture's (`qemu-system-x86_64`, …) from PATH by default. */
   readonly qemu?: string | undefined
@@ -202,6 +204,7 @@ export const run = Effect.fn("Runner.run")(function*(options: Options) {
     stderr: options.stderr,
     console: options.console,
     outputs,
+    inputs: options.inputs,
     timeout: options.timeout
   }).pipe(
     Effect.onInterrupt(() =>

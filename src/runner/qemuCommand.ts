@@ -170,14 +170,24 @@ const bareMachine = (
 ]
 
 /**
- * QEMU's arguments; console N is written to the file `consoleFiles[N]`.
+ * Where a console goes on the host: a file QEMU writes (a path), or a unix
+ * socket QEMU connects to, whose bytes the guest reads (`{ socket }`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ConsoleBackend = string | { readonly socket: string }
+
+/**
+ * QEMU's arguments; console N is written to the file `consoleFiles[N]`, or
+ * connected to its unix socket.
  *
  * @since 0.1.0
  * @category command line
  */
 export const qemuArguments = (
   machine: Machine,
-  consoleFiles: ReadonlyArray<string>
+  consoleFiles: ReadonlyArray<ConsoleBackend>
 ): Effect.Effect<ReadonlyArray<string>, InvalidMachine> =>
   Effect.gen(function*() {
     const arch = machine.arch ?? Architecture.all.x86_64
@@ -193,7 +203,9 @@ export const qemuArguments = (
       })
     }
     const consoles = consoleFiles.flatMap((file, i) => {
-      const chardev = ["-chardev", `file,id=con${i},path=${escapeOptionValue(file)}`]
+      const chardev = typeof file === "string"
+        ? ["-chardev", `file,id=con${i},path=${escapeOptionValue(file)}`]
+        : ["-chardev", `socket,id=con${i},path=${escapeOptionValue(file.socket)}`]
       if (machine.transport === "serial") return [...chardev, "-serial", `chardev:con${i}`]
       if (i > 0 || !arch.serialConsoleZero) return [...chardev, "-device", `virtconsole,chardev=con${i}`]
       // Console 0 on the serial port; virtio console 0 is there, unused, so that console N is hvc<N>.

@@ -1,5 +1,6 @@
 // The package's public surface: "." and one subpath per module that
-// src/index.ts re-exports, nothing else. The runner (src/runner) and the
+// src/index.ts re-exports, and the vitest pool ("./vitest", which imports
+// vitest and so is no module of the index), nothing else. The runner (src/runner) and the
 // private helpers (src/internal) are no subpath, so they can change freely.
 import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
@@ -19,8 +20,9 @@ const publicModules = [
 })
 
 describe("the package's exports", () => {
-  it("are the index and the modules it re-exports, each with its source, types and build", () => {
+  it("are the index, the modules it re-exports and the vitest pool, each with its source, types and build", () => {
     assert.deepStrictEqual(packageJson.exports, {
+      "./vitest": { source: "./src/vitest.ts", types: "./dist/vitest.d.ts", default: "./dist/vitest.js" },
       ".": { source: "./src/index.ts", types: "./dist/index.d.ts", default: "./dist/index.js" },
       ...Object.fromEntries(publicModules.map((module) => [
         `./${module}`,

@@ -75,6 +75,19 @@ describe("the QEMU command line", () => {
       )
     }))
 
+  it.effect("connects an input console to its unix socket, a serial port or a virtio console", () =>
+    Effect.gen(function*() {
+      const virtio = yield* QemuCommand.qemuArguments({ ...machine, transport: "virtio" }, ["/t/c0", {
+        socket: "/t/in,put.sock"
+      }])
+      assert.include(
+        virtio.join(" "),
+        "-chardev socket,id=con1,path=/t/in,,put.sock -device virtconsole,chardev=con1"
+      )
+      const serial = yield* QemuCommand.qemuArguments(machine, ["/t/c0", { socket: "/t/in.sock" }])
+      assert.include(serial.join(" "), "-chardev socket,id=con1,path=/t/in.sock -serial chardev:con1")
+    }))
+
   it.effect("refuses more consoles than the transport has, and arguments the kernel cannot carry", () =>
     Effect.gen(function*() {
       const tooMany = yield* Effect.flip(QemuCommand.qemuArguments(machine, ["0", "1", "2", "3", "4"]))

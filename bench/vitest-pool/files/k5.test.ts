@@ -1,0 +1,11 @@
+import { execFileSync } from "node:child_process"
+import { readFileSync, writeFileSync } from "node:fs"
+import { expect, it } from "vitest"
+
+it("mounts a tmpfs and writes a sysctl (file 5)", () => {
+  execFileSync("mkdir", ["-p", "/mnt/bench5"])
+  execFileSync("mount", ["-t", "tmpfs", "tmpfs", "/mnt/bench5"])
+  writeFileSync("/mnt/bench5/f", "5")
+  writeFileSync("/proc/sys/net/ipv4/ip_forward", "1\n")
+  expect(readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8")).toBe("1\n")
+})

@@ -1,0 +1,337 @@
+/**
+ * A vitest pool that runs test files inside throwaway VMs: each pool worker
+ * is `effect-sysinit exec --host-root` of vitest's worker, with the project
+ * and its `node_modules` shared in at the same paths. vitest's messages go
+ * in over a console of their own (a unix socket on the host, in raw mode in
+ * the guest) and come out in frames on console 1, the worker's stdout.
+ *
+ * @example
+ * ```ts
+ * import { defineConfig } from "vitest/config"
+ * import { vmPool } from "effect-sysinit/vitest"
+ *
+ * export default defineConfig({
+ *   test: { include: ["test/kernel/**"], pool: vmPool({ memory: 1024 }) }
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { EventEmitter } from "node:events"
+import { mkdtempSync, realpathSync, rmSync } from "node:fs"
+import { createRequire } from "node:module"
+import { createServer, type Server, type Socket } from "node:net"
+import { tmpdir } from "node:os"
+import { dirname, join, sep } from "node:path"
+import { fileURLToPath } from "node:url"
+import type { PoolOptions, PoolRunnerInitializer, PoolWorker, WorkerRequest } from "vitest/node"
+import { decodePayload, encodeFrame, FrameDecoder, inputDeviceVariable, isHello } from "./internal/vitestFraming.ts"
+
+/**
+ * The VMs of the pool; each field has the meaning of the `exec` flag of its
+ * name.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface VmPoolOptions {
+  /** The kernel image; `$SYSINIT_KERNEL` or the cached Debian kernel by default. */
+  readonly kernel?: string | undefined
+  /** MiB of memory per VM; `exec`'s default (1024) when absent. */
+  readonly memory?: number | undefined
+  /** CPUs per VM. */
+  readonly smp?: number | undefined
+  /** Kernel modules (`.ko` files) loaded before the worker starts. */
+  readonly modules?: ReadonlyArray<string> | undefined
+  /** More host directories, as `--share` takes them (`HOST[:GUEST][:ro]`). */
+  readonly shares?: ReadonlyArray<string> | undefined
+  /** Variables of the worker's environment, besides vitest's own. */
+  readonly env?: Readonly<Record<string, string>> | undefined
+  /** How long one test file may run (e.g. `"60 seconds"`, `"2 minutes"` or ms); past it, its VM is ended and the file fails. */
+  readonly timeout?: string | number | undefined
+  /** The guest's node: the one running vitest by default (the wire is V8's serialization, which must match). */
+  readonly node?: string | undefined
+  /** Further `exec` flags, as its command line takes them. */
+  readonly execFlags?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * The name vitest knows the pool's workers by.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const poolName = "effect-sysinit-vm"
+
+const runnerBin = fileURLToPath(new URL("../bin/effect-sysinit", import.meta.url))
+const workerEntry = fileURLToPath(
+  new URL(
+    import.meta.url.endsWith(".ts") ? "./internal/vitestWorker.ts" : "./internal/vitestWorker.js",
+    import.meta.url
+  )
+)
+const packageRoot = fileURLToPath(new URL("..", import.meta.url)) // src/ or dist/ → the package
+// The input console: after console 0, stdout (1) and stderr (2) of `exec`, over virtio.
+const inputDevice = "/dev/hvc3"
+
+const timeoutMillis = (timeout: string | number): number => {
+  if (typeof timeout === "number") return timeout
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|millis|s|seconds?|m|minutes?)?\s*$/.exec(timeout)
+  if (match === null) throw new Error(`effect-sysinit/vitest: timeout ${timeout}: expected e.g. "60 seconds"`)
+  const value = Number(match[1])
+  const unit = match[2] ?? "ms"
+  return unit.startsWith("m") && unit !== "ms" && !unit.startsWith("millis")
+    ? value * 60_000
+    : unit.startsWith("s")
+    ? value * 1000
+    : value
+}
+
+/** The node_modules directory a package resolves from, real path. */
+const nodeModulesOf = (packageJson: string): string => {
+  const real = realpathSync(packageJson)
+  const at = real.lastIndexOf(`${sep}node_modules${sep}`)
+  return at === -1 ? dirname(real) : real.slice(0, at + `${sep}node_modules`.length)
+}
+
+/** The directories to share: none inside another. */
+const outermost = (paths: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const unique = [...new Set(paths)].toSorted((a, b) => a.length - b.length)
+  return unique.filter((path, i) => !unique.slice(0, i).some((outer) => path.startsWith(outer + sep)))
+}
+
+const hostRootDirectories = ["/usr", "/bin", "/lib", "/lib64", "/etc", "/opt"]
+
+// Workers whose VM may still run: when vitest's process exits (Ctrl-C, a bail), their runners are told to
+// stop (each kills its QEMU and removes its files on SIGTERM) and their sockets are removed.
+const liveWorkers = new Set<VmPoolWorker>()
+let exitHookInstalled = false
+const installExitHook = () => {
+  if (exitHookInstalled) return
+  exitHookInstalled = true
+  process.once("exit", () => {
+    for (const worker of liveWorkers) worker.abandon()
+  })
+}
+
+class VmPoolWorker implements PoolWorker {
+  readonly name = poolName
+  readonly cacheFs = true
+  private readonly events = new EventEmitter()
+  private child: ChildProcess | undefined
+  private server: Server | undefined
+  private channel: Socket | undefined
+  private directory: string | undefined
+  private exited: Promise<void> | undefined
+  private watchdog: NodeJS.Timeout | undefined
+  private filesLeft = 0
+  private currentFile: string | undefined
+  private reason: string | undefined
+  private readonly stdout: NodeJS.WritableStream
+  private readonly stderr: NodeJS.WritableStream
+  private readonly root: string
+  private readonly options: PoolOptions
+  private readonly vm: VmPoolOptions
+
+  constructor(options: PoolOptions, vm: VmPoolOptions) {
+    this.options = options
+    this.vm = vm
+    this.stdout = options.project.vitest.logger.outputStream
+    this.stderr = options.project.vitest.logger.errorStream
+    this.root = options.project.config.root
+  }
+
+  on(event: string, callback: (...args: Array<unknown>) => void): void {
+    this.events.on(event, callback)
+  }
+
+  off(event: string, callback: (...args: Array<unknown>) => void): void {
+    this.events.off(event, callback)
+  }
+
+  send(message: WorkerRequest): void {
+    if ("__vitest_worker_request__" in message && (message.type === "run" || message.type === "collect")) {
+      const files = message.context.files.map((file) => file.filepath)
+      this.filesLeft = files.length
+      this.currentFile = files[0]
+      this.armWatchdog()
+    }
+    if (this.channel === undefined || this.channel.destroyed) return // a dying VM: its exit reports
+    this.channel.write(encodeFrame(message))
+  }
+
+  deserialize(data: unknown): unknown {
+    return decodePayload(data as Buffer)
+  }
+
+  private armWatchdog(): void {
+    clearTimeout(this.watchdog)
+    if (this.vm.timeout === undefined) return
+    const millis = timeoutMillis(this.vm.timeout)
+    this.watchdog = setTimeout(() => {
+      this.reason = `${
+        this.currentFile ?? "the test file"
+      } ran past the pool's timeout of ${millis} ms; its VM was stopped`
+      this.stderr.write(`effect-sysinit/vitest: ${this.reason}\n`)
+      this.child?.kill("SIGTERM")
+    }, millis)
+  }
+
+  private onResponse(payload: Buffer): void {
+    const message = decodePayload(payload) as Record<string, unknown> | null
+    if (message?.["__vitest_worker_response__"] === true && message["type"] === "testfileFinished") {
+      this.filesLeft -= 1
+      if (this.filesLeft > 0) this.armWatchdog()
+      else clearTimeout(this.watchdog)
+    }
+  }
+
+  private execArguments(socket: string): Array<string> {
+    const vm = this.vm
+    const shares = outermost([
+      realpathSync(this.root),
+      nodeModulesOf(createRequire(join(this.root, "package.json")).resolve("vitest/package.json")),
+      realpathSync(packageRoot),
+      nodeModulesOf(createRequire(workerEntry).resolve("vitest/package.json")),
+      ...(hostRootDirectories.some((dir) => (vm.node ?? process.execPath).startsWith(dir + sep))
+        ? []
+        : [dirname(realpathSync(vm.node ?? process.execPath))])
+    ])
+    const env: Record<string, string> = { ...this.changedEnv(), ...vm.env, [inputDeviceVariable]: inputDevice }
+    return [
+      "exec",
+      "--transport",
+      "virtio",
+      "--host-root",
+      "--input",
+      socket,
+      ...shares.flatMap((share) => ["--share", share]),
+      ...(vm.shares ?? []).flatMap((share) => ["--share", share]),
+      ...(vm.kernel === undefined ? [] : ["--kernel", vm.kernel]),
+      ...(vm.memory === undefined ? [] : ["--memory", String(vm.memory)]),
+      ...(vm.smp === undefined ? [] : ["--smp", String(vm.smp)]),
+      ...(vm.modules ?? []).flatMap((module) => ["--add-module", module]),
+      ...Object.entries(env).flatMap(([key, value]) => ["--env", `${key}=${value}`]),
+      ...(vm.execFlags ?? []),
+      "--",
+      realpathSync(vm.node ?? process.execPath),
+      ...this.options.execArgv,
+      workerEntry
+    ]
+  }
+
+  /** vitest's variables for the worker: those that differ from the host's own environment. */
+  private changedEnv(): Record<string, string> {
+    return Object.fromEntries(
+      Object.entries(this.options.env).flatMap(([key, value]) =>
+        value === undefined || process.env[key] === value ? [] : [[key, value]]
+      )
+    )
+  }
+
+  async start(): Promise<void> {
+    if (this.child !== undefined) return
+    const directory = mkdtempSync(join(tmpdir(), "effect-sysinit-vitest-"))
+    this.directory = directory
+    const socket = join(directory, "input.sock")
+    let connected!: (channel: Socket) => void
+    const connection = new Promise<Socket>((resolve) => (connected = resolve))
+    const server = createServer((channel) => connected(channel))
+    this.server = server
+    await new Promise<void>((resolve, reject) => server.listen(socket, resolve).once("error", reject))
+
+    const args = this.execArguments(socket)
+    if (process.env["EFFECT_SYSINIT_VITEST_DEBUG"] !== undefined) {
+      this.stderr.write(`effect-sysinit/vitest: ${args.join(" ")}\n`)
+    }
+    const child = spawn(process.execPath, [runnerBin, ...args], {
+      cwd: this.root,
+      env: { ...process.env, EFFECT_SYSINIT_ARGS: "" },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    this.child = child
+    liveWorkers.add(this)
+    installExitHook()
+    let sayHello!: () => void
+    const helloed = new Promise<void>((resolve) => (sayHello = resolve))
+    let first = true
+    const decoder = new FrameDecoder((payload) => {
+      if (first) {
+        first = false
+        if (isHello(decodePayload(payload))) return sayHello()
+      }
+      this.onResponse(payload)
+      this.events.emit("message", payload)
+    }, (bytes) => void this.stdout.write(bytes))
+    child.stdout.on("data", (chunk: Buffer) => decoder.push(chunk))
+    child.stdout.on("end", () => decoder.flush())
+    child.stderr.on("data", (chunk: Buffer) => void this.stderr.write(chunk))
+    void connection.then((channel) => {
+      this.channel = channel
+      // A VM that ends closes the socket before the runner exits: let the exit report.
+      channel.on("error", () => {})
+    })
+    this.exited = new Promise((resolve) => {
+      child.once("exit", (code, signal) => {
+        clearTimeout(this.watchdog)
+        this.channel?.destroy()
+        this.channel = undefined
+        this.cleanUp()
+        // vitest turns an exit it did not ask for into "Worker exited unexpectedly … while running test file X".
+        this.events.emit("exit", code, signal)
+        resolve()
+      })
+    })
+    child.once("error", (error) => this.events.emit("error", error))
+    await Promise.race([
+      helloed,
+      this.exited.then(() => {
+        throw new Error(
+          `effect-sysinit/vitest: the VM ended before vitest's worker started (runner exit code ${child.exitCode}); see its output above`
+        )
+      })
+    ])
+    await connection
+  }
+
+  /** At the host process's exit: stops the runner without waiting, and removes the socket. */
+  abandon(): void {
+    if (this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill("SIGTERM")
+    }
+    this.cleanUp()
+  }
+
+  private cleanUp(): void {
+    liveWorkers.delete(this)
+    this.server?.close()
+    this.server = undefined
+    if (this.directory !== undefined) rmSync(this.directory, { recursive: true, force: true })
+    this.directory = undefined
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child
+    if (child === undefined) return
+    if (child.exitCode === null && child.signalCode === null) {
+      // The worker answered "stopped": end its VM (the runner kills QEMU and removes its files on SIGTERM).
+      child.kill("SIGTERM")
+      await this.exited
+    }
+    this.child = undefined
+  }
+}
+
+/**
+ * The pool: `test.pool` of a vitest config (or of one of its projects).
+ * vitest starts at most `maxWorkers` VMs at once and reuses one for further
+ * files when `isolate` is false.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const vmPool = (options: VmPoolOptions = {}): PoolRunnerInitializer => ({
+  name: poolName,
+  createPoolWorker: (poolOptions) => new VmPoolWorker(poolOptions, options)
+})

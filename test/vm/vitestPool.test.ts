@@ -1,0 +1,107 @@
+// The vitest pool (src/vitest.ts) on the fixture project of
+// test/fixtures/vitest-pool: its files need a kernel of their own, so they
+// pass in the pool's VMs and fail in vitest's own forks pool on this host.
+import { execFile } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { assert, describe, it } from "vitest"
+import { bootTimeout, hasQemu } from "./harness.ts"
+
+const fixture = join(import.meta.dirname, "../fixtures/vitest-pool")
+const vitestBin = join(import.meta.dirname, "../../node_modules/vitest/vitest.mjs")
+
+interface JsonReport {
+  readonly testResults: ReadonlyArray<{
+    readonly name: string
+    readonly status: string
+    readonly message?: string
+    readonly assertionResults: ReadonlyArray<{
+      readonly title: string
+      readonly status: string
+      readonly failureMessages: ReadonlyArray<string>
+    }>
+  }>
+}
+
+/** Runs vitest on the fixture with the JSON reporter; the report by file name, and vitest's stderr. */
+const runFixture = async (
+  env: Record<string, string>,
+  filters: ReadonlyArray<string> = [],
+  wrapper: ReadonlyArray<string> = []
+) => {
+  const directory = mkdtempSync(join(tmpdir(), "vitest-pool-report-"))
+  const output = join(directory, "report.json")
+  try {
+    const vitestStderr = await new Promise<string>((resolve) =>
+      execFile(
+        wrapper[0] ?? process.execPath,
+        [
+          ...wrapper.slice(1),
+          ...(wrapper.length > 0 ? [process.execPath] : []),
+          vitestBin,
+          "run",
+          "--reporter=json",
+          `--outputFile=${output}`,
+          ...filters
+        ],
+        { cwd: fixture, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 },
+        (_error, _stdout, stderr) => resolve(stderr)
+      )
+    )
+    const report = JSON.parse(readFileSync(output, "utf8")) as JsonReport
+    const files = Object.fromEntries(report.testResults.map((file) => [file.name.slice(fixture.length + 1), file]))
+    return { files, stderr: vitestStderr }
+  } finally {
+    rmSync(directory, { recursive: true, force: true })
+  }
+}
+
+const passing = ["kernel/mount.test.ts", "kernel/network.test.ts", "kernel/sysctl.test.ts"]
+
+const statuses = (file: JsonReport["testResults"][number] | undefined) =>
+  file?.assertionResults.map((test) => `${test.title}: ${test.status}`)
+
+describe.skipIf(!hasQemu)("vmPool", () => {
+  it(
+    "runs the fixture's files in VMs: the kernel's tests pass, a failing one fails with its assertion, a VM that dies or hangs fails its file",
+    async () => {
+      const { files, stderr } = await runFixture({})
+      assert.deepStrictEqual(statuses(files["kernel/mount.test.ts"]), ["mounts a tmpfs and writes into it: passed"])
+      assert.deepStrictEqual(statuses(files["kernel/network.test.ts"]), [
+        "has dummy.ko loaded by the pool's modules option: passed",
+        "creates a dummy interface and brings it up: passed",
+        "creates a network namespace: passed"
+      ])
+      assert.deepStrictEqual(statuses(files["kernel/sysctl.test.ts"]), ["writes a sysctl: passed"])
+      const fails = files["kernel/fails.test.ts"]!
+      assert.deepStrictEqual(statuses(fails), ["fails on purpose: failed"])
+      assert.include(fails.assertionResults[0]!.failureMessages[0], "expected 'yes' to be 'on purpose'")
+      // vitest marks the file of a worker that exits failed, its test unfinished; the JSON report has no message
+      // for it (vitest's "Worker exited unexpectedly" is an unhandled error), the runner's stderr says why.
+      const dies = files["faults/dies.test.ts"]!
+      assert.strictEqual(dies.status, "failed")
+      assert.deepStrictEqual(statuses(dies), ["ends its VM: pending"])
+      assert.match(stderr, /guest: run failed: \S+ was killed by SIGKILL/)
+      const hang = files["faults/hang.test.ts"]!
+      assert.strictEqual(hang.status, "failed")
+      assert.deepStrictEqual(statuses(hang), ["never ends: pending"])
+      assert.match(
+        stderr,
+        /effect-sysinit\/vitest: \S+faults\/hang\.test\.ts ran past the pool's timeout of 40000 ms; its VM was stopped/
+      )
+    },
+    bootTimeout
+  )
+
+  // As root of a user namespace of its own (unshare, as the namespace tier): no privilege over this host's
+  // mounts, network or sysctls, whoever runs the tests (CI's user, or root of a sandbox), and nothing changes here.
+  it("runs the same files in vitest's forks pool on this host, where they fail for lack of privileges", async () => {
+    const { files } = await runFixture({ FIXTURE_POOL: "forks" }, passing, ["unshare", "--user", "--map-root-user"])
+    for (const name of passing) {
+      assert.strictEqual(files[name]?.status, "failed", name)
+    }
+    assert.match(files["kernel/mount.test.ts"]!.assertionResults[0]!.failureMessages[0]!, /EPERM/)
+    assert.match(files["kernel/sysctl.test.ts"]!.assertionResults[0]!.failureMessages[0]!, /EACCES|EROFS|EPERM/)
+  }, bootTimeout)
+})
