@@ -17,15 +17,14 @@
  *
  * A `// prints: text` line states a line the example writes to stdout; an
  * example with such lines must print exactly those lines, in that order.
- * A block that cannot run on any host says why in a line
- * `// example: type-check only, <reason>`; it is type-checked all the same.
+ * Every block runs: there is no way to opt out.
  */
 import * as ChildProcess from "node:child_process"
 import * as fs from "node:fs"
 import * as Path from "node:path"
 
 /** How an example runs; see above. */
-export type Kind = "test" | "init" | "program" | "type-check only"
+export type Kind = "test" | "init" | "program"
 
 /** One ```ts block of the docs. */
 export interface Example {
@@ -117,13 +116,8 @@ export const jsdocExampleBlocks = (text: string): Array<Block> => {
 export const markdownBlocks = (text: string): Array<Block> =>
   blocksIn(text.split("\n").map((content, index) => ({ text: content, line: index + 1 })))
 
-/** Why a block does not run, from its `// example: type-check only, <reason>` line, if it has one. */
-export const typeCheckOnlyReason = (code: string): string | undefined =>
-  /^\s*\/\/ example: type-check only, (\S.*)$/m.exec(code)?.[1]
-
 /** How a block runs, from what it imports and calls. */
 export const kindOf = (code: string): Kind => {
-  if (typeCheckOnlyReason(code) !== undefined) return "type-check only"
   if (/from "@effect\/vitest"/.test(code)) return "test"
   if (/\bInit\.main(With)?\(|\bSysinit\.run(With)?\(/.test(code)) return "init"
   return "program"

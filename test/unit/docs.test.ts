@@ -15,8 +15,7 @@ import {
   quotedText,
   root,
   runProgram,
-  typeCheck,
-  typeCheckOnlyReason
+  typeCheck
 } from "../docs/extract.ts"
 
 const examples = prepare()
@@ -58,11 +57,6 @@ describe("the docs' examples", () => {
     }
   })
 })
-
-// The examples that do not run say why, and show up as skipped.
-for (const example of ofKind("type-check only")) {
-  it.skip(`${example.name} does not run: ${typeCheckOnlyReason(example.code)}`, () => {})
-}
 
 // The examples that are tests register them here, each in a suite named for where it is written.
 for (const example of ofKind("test")) {
