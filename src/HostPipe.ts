@@ -82,12 +82,20 @@ const boundVirtioConsoles = `${virtioConsoleDriver}/virtio*`
 // One entry per port the host announced, console or not.
 const announcedVirtioPorts = "/sys/class/virtio-ports/vport*"
 
-/** Whether a console opens: `false` when it does not exist (`ENOENT`) or is not connected (`ENODEV`). */
+// virtio_console makes a port's tty (hvc_alloc, and with it the device node) before it lists the port
+// among its consoles; an open in between fails with EINVAL, and the kernel logs "hvc_open: request_irq
+// failed with rc -22". The next open succeeds. Under TCG the window is wide enough to hit at boot.
+const portBeingAdded = (error: SyscallError): boolean => error.errno === "ENODEV" || error.errno === "EINVAL"
+
+/**
+ * Whether a console opens: `false` when it does not exist (`ENOENT`), is not
+ * connected (`ENODEV`) or is still being added (`EINVAL`).
+ */
 const consoleOpens = Effect.fnUntraced(function*(device: string) {
   const syscalls = yield* Syscalls
   const probe = yield* Effect.result(syscalls.openConsole(device))
   if (probe._tag === "Failure") {
-    if (probe.failure.errno === "ENODEV" || probe.failure.errno === "ENOENT") return false
+    if (portBeingAdded(probe.failure) || probe.failure.errno === "ENOENT") return false
     return yield* probe.failure
   }
   yield* syscalls.close(probe.success)
@@ -111,8 +119,9 @@ const pollVirtio = <A, E, R>(
 /**
  * Which transport the host used: virtio when `/dev/hvc0` exists (opening it
  * is `ENOENT` when there are no virtio consoles at all, `ENODEV` when its
- * port is not connected) or when virtio_console has bound a device whose
- * ports are still being added; serial otherwise.
+ * port is not connected, `EINVAL` while it is being added) or when
+ * virtio_console has bound a device whose ports are still being added;
+ * serial otherwise.
  *
  * @since 0.1.0
  * @category operations
@@ -124,7 +133,7 @@ export const detectTransport: Effect.Effect<Transport, SyscallError, Syscalls> =
     yield* syscalls.close(probe.success)
     return "virtio"
   }
-  if (probe.failure.errno === "ENODEV") return "virtio"
+  if (portBeingAdded(probe.failure)) return "virtio"
   if (probe.failure.errno !== "ENOENT") return yield* probe.failure
   // Most kernels have no virtio_console at all: a stat settles it without a glob.
   const driver = yield* Effect.result(syscalls.fileType(virtioConsoleDriver))
@@ -198,8 +207,8 @@ const consolesByTransport = Effect.gen(function*() {
  * kernel had no console at boot, e.g. `console=hvc0` with virtio_console
  * as a module: the init started on `/dev/null`, and its log and the exit
  * code line would be lost. Once the module has loaded, `/dev/console` is
- * hvc0; opening it answers `ENODEV` until then, which this waits out for up
- * to `virtioConsoleWait`.
+ * hvc0; opening it answers `ENODEV` until then (and `EINVAL` while the port
+ * is being added), which this waits out for up to `virtioConsoleWait`.
  *
  * @since 0.1.0
  * @category operations
@@ -211,7 +220,7 @@ export const reopenStdioOnConsole: Effect.Effect<boolean, SyscallError, Syscalls
     syscalls.reopenStdio("/dev/console").pipe(
       Effect.as(Option.some(true)),
       Effect.catchIf(
-        (error) => error.errno === "ENODEV" && !lastChance,
+        (error) => portBeingAdded(error) && !lastChance,
         () => Effect.succeed(Option.none())
       )
     )

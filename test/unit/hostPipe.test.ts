@@ -145,6 +145,18 @@ describe("HostPipe waits for a virtio_console that is still adding its ports", (
       assert.deepStrictEqual(consoles.map((c) => c.device), ["/dev/hvc1", "/dev/hvc2"])
     }).pipe(withKernel({ consoles: { transport: "virtio", ports: [0, 1, 2] } })))
 
+  it.effect("a port whose tty exists before virtio_console lists it (EINVAL) is waited for, hvc0 too", () =>
+    Effect.gen(function*() {
+      yield* mounted
+      const kernel = yield* MemoryKernel
+      kernel.fail({ call: "openConsole", errno: "EINVAL", path: "/dev/hvc0", times: 2 })
+      kernel.fail({ call: "openConsole", errno: "EINVAL", path: "/dev/hvc1", times: 3 })
+      const fiber = yield* Effect.forkChild(HostPipe.connectedConsoles)
+      yield* TestClock.adjust("1 second")
+      const consoles = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(consoles.map((c) => c.device), ["/dev/hvc1", "/dev/hvc2"])
+    }).pipe(withKernel({ consoles: { transport: "virtio", ports: [0, 1, 2] } })))
+
   it.effect("the transport is virtio while the bound driver has added no console yet", () =>
     Effect.gen(function*() {
       yield* mounted
@@ -195,6 +207,16 @@ describe("HostPipe.reopenStdioOnConsole", () => {
       yield* TestClock.adjust("1 second")
       assert.isTrue(yield* Fiber.join(fiber))
       assert.strictEqual(kernel.state.stdio, "/dev/console")
+    }).pipe(withKernel({ consoles: { transport: "virtio", ports: [0, 1] }, stdio: "/dev/null" })))
+
+  it.effect("waits while the console behind /dev/console is being added (EINVAL)", () =>
+    Effect.gen(function*() {
+      yield* mounted
+      const kernel = yield* MemoryKernel
+      kernel.fail({ call: "reopenStdio", errno: "EINVAL", path: "/dev/console", times: 2 })
+      const fiber = yield* Effect.forkChild(HostPipe.reopenStdioOnConsole)
+      yield* TestClock.adjust("1 second")
+      assert.isTrue(yield* Fiber.join(fiber))
     }).pipe(withKernel({ consoles: { transport: "virtio", ports: [0, 1] }, stdio: "/dev/null" })))
 
   it.effect("a kernel that never gets a console fails with ENODEV after virtioConsoleWait", () =>

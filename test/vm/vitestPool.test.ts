@@ -50,8 +50,14 @@ const runFixture = async (
       )
     )
     const report = JSON.parse(readFileSync(output, "utf8")) as JsonReport
-    const files = Object.fromEntries(report.testResults.map((file) => [file.name.slice(fixture.length + 1), file]))
-    return { files, stderr: vitestStderr }
+    const byName = new Map(report.testResults.map((file) => [file.name.slice(fixture.length + 1), file]))
+    // A file that never ran (its VM did not come up) is absent from the report: vitest's stderr says why.
+    const file = (name: string) => {
+      const result = byName.get(name)
+      assert.isDefined(result, `${name} is not in the report; vitest's stderr:\n${vitestStderr}`)
+      return result!
+    }
+    return { file, stderr: vitestStderr }
   } finally {
     rmSync(directory, { recursive: true, force: true })
   }
@@ -59,31 +65,31 @@ const runFixture = async (
 
 const passing = ["kernel/mount.test.ts", "kernel/network.test.ts", "kernel/sysctl.test.ts"]
 
-const statuses = (file: JsonReport["testResults"][number] | undefined) =>
-  file?.assertionResults.map((test) => `${test.title}: ${test.status}`)
+const statuses = (file: JsonReport["testResults"][number]) =>
+  file.assertionResults.map((test) => `${test.title}: ${test.status}`)
 
 describe.skipIf(!hasQemu)("vmPool", () => {
   it(
     "runs the fixture's files in VMs: the kernel's tests pass, a failing one fails with its assertion, a VM that dies or hangs fails its file",
     async () => {
-      const { files, stderr } = await runFixture({})
-      assert.deepStrictEqual(statuses(files["kernel/mount.test.ts"]), ["mounts a tmpfs and writes into it: passed"])
-      assert.deepStrictEqual(statuses(files["kernel/network.test.ts"]), [
+      const { file, stderr } = await runFixture({})
+      assert.deepStrictEqual(statuses(file("kernel/mount.test.ts")), ["mounts a tmpfs and writes into it: passed"])
+      assert.deepStrictEqual(statuses(file("kernel/network.test.ts")), [
         "has dummy.ko loaded by the pool's modules option: passed",
         "creates a dummy interface and brings it up: passed",
         "creates a network namespace: passed"
       ])
-      assert.deepStrictEqual(statuses(files["kernel/sysctl.test.ts"]), ["writes a sysctl: passed"])
-      const fails = files["kernel/fails.test.ts"]!
+      assert.deepStrictEqual(statuses(file("kernel/sysctl.test.ts")), ["writes a sysctl: passed"])
+      const fails = file("kernel/fails.test.ts")
       assert.deepStrictEqual(statuses(fails), ["fails on purpose: failed"])
       assert.include(fails.assertionResults[0]!.failureMessages[0], "expected 'yes' to be 'on purpose'")
       // vitest marks the file of a worker that exits failed, its test unfinished; the JSON report has no message
       // for it (vitest's "Worker exited unexpectedly" is an unhandled error), the runner's stderr says why.
-      const dies = files["faults/dies.test.ts"]!
+      const dies = file("faults/dies.test.ts")
       assert.strictEqual(dies.status, "failed")
       assert.deepStrictEqual(statuses(dies), ["ends its VM: pending"])
       assert.match(stderr, /guest: run failed: \S+ was killed by SIGKILL/)
-      const hang = files["faults/hang.test.ts"]!
+      const hang = file("faults/hang.test.ts")
       assert.strictEqual(hang.status, "failed")
       assert.deepStrictEqual(statuses(hang), ["never ends: pending"])
       assert.match(
@@ -97,11 +103,11 @@ describe.skipIf(!hasQemu)("vmPool", () => {
   // As root of a user namespace of its own (unshare, as the namespace tier): no privilege over this host's
   // mounts, network or sysctls, whoever runs the tests (CI's user, or root of a sandbox), and nothing changes here.
   it("runs the same files in vitest's forks pool on this host, where they fail for lack of privileges", async () => {
-    const { files } = await runFixture({ FIXTURE_POOL: "forks" }, passing, ["unshare", "--user", "--map-root-user"])
+    const { file } = await runFixture({ FIXTURE_POOL: "forks" }, passing, ["unshare", "--user", "--map-root-user"])
     for (const name of passing) {
-      assert.strictEqual(files[name]?.status, "failed", name)
+      assert.strictEqual(file(name).status, "failed", name)
     }
-    assert.match(files["kernel/mount.test.ts"]!.assertionResults[0]!.failureMessages[0]!, /EPERM/)
-    assert.match(files["kernel/sysctl.test.ts"]!.assertionResults[0]!.failureMessages[0]!, /EACCES|EROFS|EPERM/)
+    assert.match(file("kernel/mount.test.ts").assertionResults[0]!.failureMessages[0]!, /EPERM/)
+    assert.match(file("kernel/sysctl.test.ts").assertionResults[0]!.failureMessages[0]!, /EACCES|EROFS|EPERM/)
   }, bootTimeout)
 })
