@@ -54,6 +54,12 @@ const refusal = (program: string, extra: Partial<ExecPlan.PlanOptions> = {}) =>
     return Exit.isFailure(exit) ? String(exit.cause) : ""
   })
 
+const arch = (program: string) =>
+  Effect.map(
+    ExecPlan.programArchitecture(program, dir, { PATH: "/usr/bin:/bin" }).pipe(Effect.provide(NodeServices.layer)),
+    (facts) => facts.name
+  )
+
 describe("exec's plan", () => {
   it.effect("copies a dynamic ELF of the host to /exec and runs it with its arguments", () =>
     Effect.gen(function*() {
@@ -78,13 +84,6 @@ describe("exec's plan", () => {
 
   it.effect("picks the guest's architecture from an ELF program, as virtrun does; the host's for anything else", () =>
     Effect.gen(function*() {
-      const arch = (program: string) =>
-        Effect.map(
-          ExecPlan.programArchitecture(program, dir, { PATH: "/usr/bin:/bin" }).pipe(
-            Effect.provide(NodeServices.layer)
-          ),
-          (facts) => facts.name
-        )
       assert.strictEqual(yield* arch(file("arm64-program", elfHeader(183))), "aarch64")
       assert.strictEqual(yield* arch(file("x86-program", elfHeader(62))), "x86_64")
       assert.strictEqual(yield* arch("sh"), "x86_64")
