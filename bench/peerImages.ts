@@ -9,6 +9,7 @@ import { systemMountPoints } from "../src/Mount.ts"
 import * as Cpio from "../src/runner/cpio.ts"
 import * as Initramfs from "../src/runner/Initramfs.ts"
 import { devSymlinks } from "../src/Symlink.ts"
+import { kernelMilestones } from "./inits/marks.ts"
 
 const busybox = `${Initramfs.dataDirectory}/busybox`
 export const helloProgram = `${Initramfs.dataDirectory}/hello.mjs`
@@ -40,7 +41,13 @@ $bb mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
 mark essential-mounts-done
 `
 
-const epilogue = `printf %s "$marks" >&2
+// The kernel's milestones, from its log, as the node inits read them (bench/inits/marks.ts).
+const kernelMarks = kernelMilestones.map(([name, message]) =>
+  `s|^\\[ *\\([0-9.]*\\)\\] ${message}.*|bench-uptime ${name} \\1|p`
+).join(";")
+
+const epilogue = `[ -z "$timeline" ] || $bb dmesg | $bb sed -n '${kernelMarks}' >&2
+printf %s "$marks" >&2
 echo "VIRTRUN_EXIT_CODE: $code" >&2
 $bb reboot -f
 `

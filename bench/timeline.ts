@@ -44,7 +44,17 @@ export const duration = (times: GuestTimes, segment: Segment): number | undefine
   return from === undefined || to === undefined ? undefined : to - from
 }
 
+// The kernel's part, from its log: the same stretches in every configuration.
+const kernelSegments: ReadonlyArray<Segment> = [
+  { name: "kernel: boot to initramfs unpacking", from: "boot", to: "kernel-unpack-start" },
+  { name: "kernel: initramfs unpacking", from: "kernel-unpack-start", to: "kernel-unpack-done" },
+  { name: "kernel: unpacked to /init", from: "kernel-unpack-done", to: "kernel-run-init" },
+  { name: "kernel: /init to random numbers ready (crng)", from: "kernel-run-init", to: "kernel-crng-ready" }
+]
+
 export const sysinitSegments: ReadonlyArray<Segment> = [
+  ...kernelSegments,
+  { name: "/init to node start", from: "kernel-run-init", to: "node-started" },
   { name: "boot to node start", from: "boot", to: "node-started" },
   { name: "node start to first line of the bundle", from: "node-started", to: "bundle-started" },
   { name: "bundle's imports evaluated (first line of init code)", from: "bundle-started", to: "init-code" },
@@ -64,6 +74,8 @@ export const sysinitSegments: ReadonlyArray<Segment> = [
 ]
 
 export const peerSegments: ReadonlyArray<Segment> = [
+  ...kernelSegments,
+  { name: "/init to essential mounts done", from: "kernel-run-init", to: "essential-mounts-done" },
   { name: "boot to essential mounts done", from: "boot", to: "essential-mounts-done" },
   { name: "system mounts", from: "essential-mounts-done", to: "system-mounts-done" },
   { name: "dev links", from: "system-mounts-done", to: "dev-links-done" },
@@ -76,6 +88,8 @@ export const peerSegments: ReadonlyArray<Segment> = [
 ]
 
 export const floorSegments: ReadonlyArray<Segment> = [
+  ...kernelSegments,
+  { name: "/init to essential mounts done", from: "kernel-run-init", to: "essential-mounts-done" },
   { name: "boot to essential mounts done", from: "boot", to: "essential-mounts-done" },
   { name: "print, exit line, reboot", from: "essential-mounts-done", to: "restart" }
 ]
