@@ -112,6 +112,9 @@ export const kernelCommandLine = (machine: Machine): Effect.Effect<string, Inval
       `console=${arch.kernelConsole(machine.transport)}`,
       "panic=-1",
       "mitigations=off",
+      // Seed the random pool from the CPU's generator where it has one (RDRAND, RNDR), whatever the kernel's
+      // config says: node's start-up waits for the pool (see Architecture's tcgCpu).
+      "random.trust_cpu=on",
       "initcall_blacklist=ahci_pci_driver_init",
       ...(machine.smp === 1 ? ["acpi=off"] : []),
       "quiet",

@@ -30,6 +30,8 @@ describe("the QEMU command line", () => {
         "512",
         "-accel",
         "tcg",
+        "-cpu",
+        "qemu64,+rdrand",
         "-display",
         "none",
         "-monitor",
@@ -54,7 +56,7 @@ describe("the QEMU command line", () => {
         "-serial",
         "chardev:con2",
         "-append",
-        "console=ttyS0 panic=-1 mitigations=off initcall_blacklist=ahci_pci_driver_init acpi=off quiet PATH=/data:/usr/bin:/bin -- a \"b c\" \"\""
+        "console=ttyS0 panic=-1 mitigations=off random.trust_cpu=on initcall_blacklist=ahci_pci_driver_init acpi=off quiet PATH=/data:/usr/bin:/bin -- a \"b c\" \"\""
       ])
     }))
 
@@ -71,7 +73,7 @@ describe("the QEMU command line", () => {
       assert.include(joined, "-chardev file,id=con1,path=/t/c1 -device virtconsole,chardev=con1")
       assert.strictEqual(
         args.at(-1),
-        "console=hvc0 panic=-1 mitigations=off initcall_blacklist=ahci_pci_driver_init quiet PATH=/data:/usr/bin:/bin --"
+        "console=hvc0 panic=-1 mitigations=off random.trust_cpu=on initcall_blacklist=ahci_pci_driver_init quiet PATH=/data:/usr/bin:/bin --"
       )
     }))
 
