@@ -189,11 +189,13 @@ export const make = (): NodeProcessShape => {
 
     // Waits as long as the output makes progress: 16 MiB over a serial console of a loaded host takes minutes.
     settleOutput: Effect.gen(function*() {
-      let deadline = Date.now() + Duration.toMillis(settleStall)
-      let written = bytesWritten()
+      const outputPending = () => process.getActiveResourcesInfo().some((kind) => pendingOutput.has(kind))
       // A stream opens on a later tick: let the event loop turn once, so the opens it deferred are in flight.
       yield* nextTurn
-      while (process.getActiveResourcesInfo().some((kind) => pendingOutput.has(kind)) && Date.now() < deadline) {
+      if (!outputPending()) return
+      let deadline = Date.now() + Duration.toMillis(settleStall)
+      let written = bytesWritten()
+      while (outputPending() && Date.now() < deadline) {
         yield* Effect.sleep(5)
         yield* nextTurn
         const now = bytesWritten()

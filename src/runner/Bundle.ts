@@ -86,10 +86,14 @@ export const guardedEntry = (entry: string): string =>
 EntryGuard.run(() => import(${JSON.stringify(NodePath.resolve(entry))}))
 `
 
-const koffiLoader = `import { createRequire } from "node:module"
+// process.dlopen, not require: the CommonJS loader's first use (resolution, package scopes) costs some
+// 20 ms of every TCG boot, for a path that is known.
+const koffiLoader = `import { fileURLToPath } from "node:url"
 export function loadStatic() {
   try {
-    return createRequire(import.meta.url)("./${koffiNativeName}")
+    const native = { exports: {} }
+    process.dlopen(native, fileURLToPath(new URL("./${koffiNativeName}", import.meta.url)))
+    return native.exports
   } catch {
     return null
   }
