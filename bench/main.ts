@@ -253,7 +253,9 @@ const ratio = (summary: Summary | undefined) =>
 
 const table = (result: Report): string => {
   const lines: Array<string> = []
-  lines.push(`${result.command} (N=${result.n}, TCG, configurations alternated, every other round in reverse order; median (min–max))`)
+  lines.push(
+    `${result.command} (N=${result.n}, TCG, configurations alternated, every other round in reverse order; median (min–max))`
+  )
   lines.push("")
   lines.push("| configuration | wall, QEMU start to exit | guest, boot to reboot | initramfs |")
   lines.push("|---|---|---|---|")
