@@ -80,6 +80,7 @@ const trackNodeChildren = (): void => {
 
 /** Kinds of libuv requests that carry output still on its way. */
 const pendingOutput = new Set(["FSReqCallback", "FSReqPromise", "WriteWrap", "ShutdownWrap"])
+const outputPending = (): boolean => process.getActiveResourcesInfo().some((kind) => pendingOutput.has(kind))
 /** How long output may stall, nothing written, before the init stops waiting for it. */
 const settleStall = Duration.seconds(30)
 
@@ -189,7 +190,6 @@ export const make = (): NodeProcessShape => {
 
     // Waits as long as the output makes progress: 16 MiB over a serial console of a loaded host takes minutes.
     settleOutput: Effect.gen(function*() {
-      const outputPending = () => process.getActiveResourcesInfo().some((kind) => pendingOutput.has(kind))
       // A stream opens on a later tick: let the event loop turn once, so the opens it deferred are in flight.
       yield* nextTurn
       if (!outputPending()) return
