@@ -17,7 +17,7 @@
  *
  * @since 0.1.0
  */
-import { Data, Deferred, Duration, Effect, Fiber, FileSystem, Latch, Option, type Scope, Stream } from "effect"
+import { Data, Deferred, Duration, Effect, Fiber, FileSystem, Latch, Option, Stream } from "effect"
 import { type PlatformError, SystemError } from "effect/PlatformError"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import { execFile } from "node:child_process"
@@ -170,58 +170,76 @@ export interface Streams {
 }
 
 const followedChunkSize = 64 * 1024
-// Without inotify: how often a followed file is read again. With it: how long a missed wake-up can delay.
+// While QEMU writes: the time between two reads of a followed file that found its end.
 const followInterval = Duration.millis(10)
+// After this many reads in a row found nothing, the follower sleeps until the file is written to.
+const followIdleReads = 5
+// How long a missed wake-up can delay a read.
 const followFallback = Duration.millis(250)
 
-/** Opens when the file at `path` is written to (inotify), as long as the scope is open. */
-interface Wakeup {
-  readonly latch: Latch.Latch
-  /** Whether writes open the latch; if not, the follower polls every `followInterval`. */
-  readonly watched: boolean
-}
-
-const wakeupOnWrite = (path: string): Effect.Effect<Wakeup, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const latch = Latch.makeUnsafe(false)
-      try {
-        const watcher = fs.watch(path, { persistent: false }, () => Latch.openUnsafe(latch))
-        watcher.on("error", () => Latch.openUnsafe(latch))
-        return { latch, watched: true, watcher }
-      } catch {
-        return { latch, watched: false, watcher: undefined }
-      }
-    }),
-    ({ watcher }) => Effect.sync(() => watcher?.close())
-  )
+/**
+ * Waits until the file at `path` grows past `offset`: an inotify watch on it
+ * for the time of the wait, or a poll interval where it cannot watch.
+ */
+const untilWritten = (
+  file: FileSystem.File,
+  path: string,
+  offset: number,
+  ended: Deferred.Deferred<void>
+): Effect.Effect<void, PlatformError> =>
+  Effect.scoped(Effect.gen(function*() {
+    const written = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const latch = Latch.makeUnsafe(false)
+        try {
+          const watcher = fs.watch(path, { persistent: false }, () => Latch.openUnsafe(latch))
+          watcher.on("error", () => Latch.openUnsafe(latch))
+          return { latch, watcher }
+        } catch {
+          return undefined
+        }
+      }),
+      (watch) => Effect.sync(() => watch?.watcher.close())
+    )
+    if (written === undefined) return yield* Effect.sleep(followInterval)
+    // Written between the last read and the watch: no event will come for it.
+    if (Number((yield* file.stat).size) > offset) return
+    yield* Effect.timeoutOption(Effect.raceFirst(written.latch.await, Deferred.await(ended)), followFallback)
+  }))
 
 /**
  * A file's bytes as QEMU appends them, until `ended` is done and the end of
- * the file is read once more after that. Between reads it sleeps until the
- * file is written to: polling three consoles every 10 ms took a third of a
- * core from the QEMUs beside it.
+ * the file is read once more after that. While QEMU writes, it reads every
+ * few milliseconds; once the file has been quiet for a while, it sleeps
+ * until the file is written to (reading three consoles every 10 ms for a
+ * whole boot took a third of a core from the QEMUs beside it; a watch kept
+ * while a serial console writes a few bytes at a time costs more than the
+ * reads).
  */
 const follow = (
   file: FileSystem.File,
-  wakeup: Wakeup,
+  path: string,
   ended: Deferred.Deferred<void>
 ): Stream.Stream<Uint8Array, PlatformError> =>
-  Stream.paginate(false, (endedBeforeRead: boolean) =>
-    Effect.gen(function*() {
-      // Closed before the read: a write after it opens the latch again, so none is slept through.
-      Latch.closeUnsafe(wakeup.latch)
-      const chunk = yield* file.readAlloc(followedChunkSize)
-      if (Option.isSome(chunk)) return [[chunk.value], Option.some(endedBeforeRead)] as const
-      if (endedBeforeRead) return [[], Option.none()] as const
-      const hasEnded = yield* Deferred.isDone(ended)
-      if (!hasEnded) {
-        yield* (wakeup.watched
-          ? Effect.timeoutOption(Effect.raceFirst(wakeup.latch.await, Deferred.await(ended)), followFallback)
-          : Effect.sleep(followInterval))
-      }
-      return [[], Option.some(hasEnded)] as const
-    }))
+  Stream.paginate(
+    { endedBeforeRead: false, offset: 0, emptyReads: 0 },
+    (state) =>
+      Effect.gen(function*() {
+        const chunk = yield* file.readAlloc(followedChunkSize)
+        if (Option.isSome(chunk)) {
+          const next = { ...state, offset: state.offset + chunk.value.length, emptyReads: 0 }
+          return [[chunk.value], Option.some(next)] as const
+        }
+        if (state.endedBeforeRead) return [[], Option.none()] as const
+        const hasEnded = yield* Deferred.isDone(ended)
+        if (!hasEnded) {
+          yield* (state.emptyReads < followIdleReads
+            ? Effect.sleep(followInterval)
+            : untilWritten(file, path, state.offset, ended))
+        }
+        return [[], Option.some({ ...state, endedBeforeRead: hasEnded, emptyReads: state.emptyReads + 1 })] as const
+      })
+  )
 
 /**
  * Whether KVM really works here: a device node alone proves nothing (nested
@@ -309,8 +327,7 @@ export const run = Effect.fn("Qemu.run")(function*(
     ).pipe(
       Effect.mapError((error) => isNotFound(error) ? new QemuNotFound({ binary: name, package: qemuPackage }) : error)
     )
-    const [wakeup0, wakeup1, wakeup2] = yield* Effect.forEach(followed, (file) => wakeupOnWrite(file.path))
-    const console0 = follow(console0File!, wakeup0!, ended).pipe(
+    const console0 = follow(console0File!, followed[0]!.path, ended).pipe(
       Stream.decodeText(),
       Stream.splitLines,
       Stream.runForEach((line) => {
@@ -318,11 +335,11 @@ export const run = Effect.fn("Qemu.run")(function*(
         return streams.console(line.replace(/\r+$/, ""))
       })
     )
-    const stdout = follow(console1File!, wakeup1!, ended).pipe(Stream.runForEach(streams.stdout))
+    const stdout = follow(console1File!, followed[1]!.path, ended).pipe(Stream.runForEach(streams.stdout))
     const stderrStream = streams.stderr
     const stderrOfGuest = console2File === undefined || stderrStream === undefined
       ? Effect.void
-      : follow(console2File, wakeup2!, ended).pipe(Stream.runForEach(stderrStream))
+      : follow(console2File, followed[2]!.path, ended).pipe(Stream.runForEach(stderrStream))
     const qemuStderr = handle.stderr.pipe(Stream.decodeText(), Stream.mkString)
     const readers = yield* Effect.forkChild(
       Effect.all([console0, stdout, stderrOfGuest], { concurrency: "unbounded", discard: true })
