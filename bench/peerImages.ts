@@ -5,9 +5,9 @@
  * floor).
  */
 import { Effect, Path } from "effect"
+import * as Cpio from "../src/formats/cpio.ts"
 import { systemMountPoints } from "../src/Mount.ts"
-import * as Cpio from "../src/runner/cpio.ts"
-import * as Initramfs from "../src/runner/Initramfs.ts"
+import * as Initramfs from "../src/runner/image/Initramfs.ts"
 import { devSymlinks } from "../src/Symlink.ts"
 import { kernelMilestones } from "./inits/marks.ts"
 

@@ -8,5 +8,5 @@ cd "$(dirname "$0")/.."
 sh scripts/install-qemu.sh "${@:-amd64}"
 sh scripts/install-go.sh
 for arch in "${@:-amd64}"; do
-  sh scripts/fetch-kernel.sh "$arch" >/dev/null
+  sh libexec/fetch-kernel.sh "$arch" >/dev/null
 done

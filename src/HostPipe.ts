@@ -7,6 +7,8 @@
  */
 import { Clock, Data, Duration, Effect, Option } from "effect"
 import type { Scope } from "effect"
+import * as Kmod from "./Kmod.ts"
+import { NodeProcess } from "./NodeProcess.ts"
 import {
   consoleDevice,
   consoleLimit,
@@ -15,9 +17,7 @@ import {
   stdoutPort,
   type Transport,
   transportModulesDirectory
-} from "./internal/protocol.ts"
-import * as Kmod from "./Kmod.ts"
-import { NodeProcess } from "./NodeProcess.ts"
+} from "./protocol/consoles.ts"
 import * as RunState from "./State.ts"
 import type { State } from "./State.ts"
 import { type SyscallError, Syscalls } from "./Syscalls.ts"

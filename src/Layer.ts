@@ -7,8 +7,8 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer } from "effect"
-import * as LiveKernel from "./internal/liveKernel.ts"
-import * as LiveProcess from "./internal/liveProcess.ts"
+import * as LiveKernel from "./kernels/liveKernel.ts"
+import * as LiveProcess from "./kernels/liveProcess.ts"
 import {
   type ConsolesConfig,
   type ConsoleState,
@@ -19,9 +19,9 @@ import {
   MemoryMachine,
   type MountEntry,
   type Node
-} from "./internal/memoryKernel.ts"
-import * as MemoryProcess from "./internal/memoryProcess.ts"
-import { type Call, type Fault, Recorder } from "./internal/memoryRecorder.ts"
+} from "./kernels/memoryKernel.ts"
+import * as MemoryProcess from "./kernels/memoryProcess.ts"
+import { type Call, type Fault, Recorder } from "./kernels/memoryRecorder.ts"
 import { NodeProcess, type ProcessFault, type SignalName } from "./NodeProcess.ts"
 import { Syscalls } from "./Syscalls.ts"
 
@@ -46,7 +46,7 @@ export {
    * @category errors
    */
   LiveKernelUnavailable
-} from "./internal/liveKernel.ts"
+} from "./kernels/liveKernel.ts"
 
 /**
  * The running Linux kernel, through libc (koffi, loaded once, when this

@@ -8,7 +8,7 @@
  */
 import { Effect } from "effect"
 import * as Abi from "./internal/abi.ts"
-import { type HostRootSpec, ninePMountData, type ShareSpec } from "./internal/execSpec.ts"
+import { type HostRootSpec, ninePMountData, type ShareSpec } from "./protocol/execSpec.ts"
 import { type SyscallError, Syscalls } from "./Syscalls.ts"
 
 /**

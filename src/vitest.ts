@@ -24,9 +24,9 @@ import { createRequire } from "node:module"
 import { createServer, type Server, type Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join, sep } from "node:path"
-import { fileURLToPath } from "node:url"
 import type { PoolOptions, PoolRunnerInitializer, PoolWorker, WorkerRequest } from "vitest/node"
-import { decodePayload, encodeFrame, FrameDecoder, inputDeviceVariable, isHello } from "./internal/vitestFraming.ts"
+import { decodePayload, encodeFrame, FrameDecoder, inputDeviceVariable, isHello } from "./protocol/vitestFraming.ts"
+import { bin as runnerBin, guestModule, packageRoot } from "./runner/packageFiles.ts"
 
 /**
  * The VMs of the pool; each field has the meaning of the `exec` flag of its
@@ -64,14 +64,7 @@ export interface VmPoolOptions {
  */
 export const poolName = "effect-sysinit-vm"
 
-const runnerBin = fileURLToPath(new URL("../bin/effect-sysinit", import.meta.url))
-const workerEntry = fileURLToPath(
-  new URL(
-    import.meta.url.endsWith(".ts") ? "./internal/vitestWorker.ts" : "./internal/vitestWorker.js",
-    import.meta.url
-  )
-)
-const packageRoot = fileURLToPath(new URL("..", import.meta.url)) // src/ or dist/ → the package
+const workerEntry = guestModule("vitestWorker")
 // The input console: after console 0, stdout (1) and stderr (2) of `exec`, over virtio.
 const inputDevice = "/dev/hvc3"
 

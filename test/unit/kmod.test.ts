@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
+import * as Modinfo from "../../src/formats/modinfo.ts"
 import * as Abi from "../../src/internal/abi.ts"
-import * as Modinfo from "../../src/internal/modinfo.ts"
 import * as Kmod from "../../src/Kmod.ts"
 import { MemoryKernel } from "../../src/Layer.ts"
 import * as Mount from "../../src/Mount.ts"

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { loadLibc } from "../../src/internal/libc.ts"
+import { loadLibc } from "../../src/kernels/libc.ts"
 
 describe("the structs passed to ioctl", () => {
   it.effect("struct ifreq is 40 bytes, as in linux/if.h on 64-bit", () =>

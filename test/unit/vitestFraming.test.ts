@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { decodePayload, encodeFrame, FrameDecoder } from "../../src/internal/vitestFraming.ts"
+import { decodePayload, encodeFrame, FrameDecoder } from "../../src/protocol/vitestFraming.ts"
 
 const decodeAll = (chunks: ReadonlyArray<Buffer>) => {
   const messages: Array<unknown> = []

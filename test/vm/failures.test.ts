@@ -9,8 +9,8 @@ import { Effect, FileSystem } from "effect"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import { join } from "node:path"
-import { exitCodes } from "../../src/runner/Cli.ts"
-import * as Kernel from "../../src/runner/Kernel.ts"
+import { exitCodes } from "../../src/runner/cli/Cli.ts"
+import * as Kernel from "../../src/runner/machine/Kernel.ts"
 import { boot, bootTimeout, hasQemu, inits } from "./harness.ts"
 
 const bin = join(import.meta.dirname, "../../bin/effect-sysinit")

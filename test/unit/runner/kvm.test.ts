@@ -8,9 +8,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem } from "effect"
 import { existsSync } from "node:fs"
 import { join } from "node:path"
-import * as Architecture from "../../../src/runner/Architecture.ts"
-import * as Kvm from "../../../src/runner/Kvm.ts"
-import * as Qemu from "../../../src/runner/Qemu.ts"
+import * as Architecture from "../../../src/runner/machine/Architecture.ts"
+import * as Kvm from "../../../src/runner/machine/Kvm.ts"
+import * as Qemu from "../../../src/runner/machine/Qemu.ts"
 
 const host = Architecture.all[process.arch === "arm64" ? "aarch64" : "x86_64"]
 const foreign = host.name === "x86_64" ? Architecture.all.aarch64 : Architecture.all.x86_64

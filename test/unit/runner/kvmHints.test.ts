@@ -6,7 +6,7 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, FileSystem } from "effect"
 import { join } from "node:path"
-import * as Qemu from "../../../src/runner/Qemu.ts"
+import * as Qemu from "../../../src/runner/machine/Qemu.ts"
 import * as Runner from "../../../src/runner/Runner.ts"
 
 const init = join(import.meta.dirname, "../../vm/inits/endings.ts")

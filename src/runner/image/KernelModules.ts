@@ -10,8 +10,8 @@
  */
 import { Data, Effect, FileSystem, Path } from "effect"
 import type { PlatformError } from "effect/PlatformError"
-import { type CompressionFormat, decompress } from "../internal/decompress.ts"
-import * as Modinfo from "../internal/modinfo.ts"
+import { type CompressionFormat, decompress } from "../../formats/decompress.ts"
+import * as Modinfo from "../../formats/modinfo.ts"
 
 /**
  * A module asked for, or needed by one, is neither in the tree nor built in.

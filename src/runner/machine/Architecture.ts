@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import { Option } from "effect"
-import { kernelConsole, type Transport } from "../internal/protocol.ts"
+import { kernelConsole, type Transport } from "../../protocol/consoles.ts"
 
 /**
  * A guest architecture, by the kernel's name for it (`uname -m`).

@@ -16,11 +16,11 @@
  */
 import { Effect, FileSystem, Path } from "effect"
 import type { PlatformError } from "effect/PlatformError"
-import * as Elf from "../internal/elf.ts"
-import { transportModulesDirectory } from "../internal/protocol.ts"
+import * as Cpio from "../../formats/cpio.ts"
+import * as Elf from "../../formats/elf.ts"
+import { transportModulesDirectory } from "../../protocol/consoles.ts"
 import { guestNodePath, koffiNativeName } from "./Bundle.ts"
 import * as CompileCache from "./CompileCache.ts"
-import * as Cpio from "./cpio.ts"
 import * as SharedLibraries from "./SharedLibraries.ts"
 import * as Snapshot from "./Snapshot.ts"
 

@@ -13,7 +13,7 @@ import type { Scope } from "effect/Scope"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as NodePath from "node:path"
-import { O_TMPFILE } from "../internal/abi.ts"
+import { O_TMPFILE } from "../../internal/abi.ts"
 
 /**
  * No temporary file could be made.

@@ -10,9 +10,6 @@ export const execSpecPath = "/exec.json"
 /** Where a program that is not run in place is copied in the initramfs. */
 export const execDirectory = "/exec"
 
-/** The console port of the program's stderr; consoles after it carry output files. */
-export const stderrPort = 2
-
 /** A host directory shared over 9p: QEMU's `mount_tag` and where the guest mounts it. */
 export interface ShareSpec {
   readonly tag: string

@@ -16,10 +16,11 @@ import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import { createHash } from "node:crypto"
 import * as os from "node:os"
 import * as NodePath from "node:path"
-import * as AnonymousFile from "./anonymousFile.ts"
-import { guestNodePath, koffiBesideBundle, runnerModule } from "./Bundle.ts"
-import * as Kernel from "./Kernel.ts"
-import type * as SourceMapping from "./sourceMapping.ts"
+import * as AnonymousFile from "../machine/anonymousFile.ts"
+import * as Kernel from "../machine/Kernel.ts"
+import { guestModule } from "../packageFiles.ts"
+import type * as SourceMapping from "../sourceMapping.ts"
+import * as Bundle from "./Bundle.ts"
 
 /**
  * The snapshot could not be made: the init cannot be bundled as one script
@@ -50,7 +51,7 @@ export const guestBlobPath = "/init.blob"
  * @category constants
  */
 export const launcher: Uint8Array = new TextEncoder().encode(
-  `#!${guestNodePath} --snapshot-blob=${guestBlobPath}\n// The init runs from ${guestBlobPath}.\n`
+  `#!${Bundle.guestNodePath} --snapshot-blob=${guestBlobPath}\n// The init runs from ${guestBlobPath}.\n`
 )
 
 // A script (CommonJS) has no import.meta: the bundle's one resolves against
@@ -80,8 +81,8 @@ const guestOsInformation = `function guestOsInformation() {
 // among the package's exports.
 const snapshotEntry = (entry: string, options: Options) =>
   `import * as Init from "effect-sysinit/Init"
-import * as SnapshotWarmup from ${JSON.stringify(runnerModule("snapshotWarmup"))}
-import * as EntryGuard from ${JSON.stringify(runnerModule("entryGuard"))}
+import * as SnapshotWarmup from ${JSON.stringify(guestModule("snapshotWarmup"))}
+import * as EntryGuard from ${JSON.stringify(guestModule("entryGuard"))}
 import { startupSnapshot } from "node:v8"
 ${guestOsInformation}
 globalThis[Symbol.for("effect-sysinit/Init")] = Init
@@ -140,51 +141,28 @@ export const make = Effect.fn("Snapshot.make")(function*(
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
-  let koffiNative: string | undefined
-  const esbuild = yield* Effect.promise(() => import("esbuild"))
   const absoluteEntry = NodePath.resolve(entry)
-  const build = (sourceMap: boolean) =>
-    Effect.tryPromise({
-      try: () =>
-        esbuild.build({
-          stdin: {
-            contents: snapshotEntry(absoluteEntry, options),
-            resolveDir: path.dirname(absoluteEntry),
-            sourcefile: "<effect-sysinit entry>",
-            loader: "js"
-          },
-          bundle: true,
-          platform: "node",
-          target: "node24",
-          format: "cjs",
-          minify: options.minify ?? false,
-          conditions: ["source"],
-          write: false,
-          outfile: "init.cjs",
-          // "external" adds no comment: the code is the same with the map and without.
-          ...(sourceMap ? { sourcemap: "external", sourcesContent: false } as const : {}),
-          logLevel: "silent",
-          define: { "import.meta": "__sysinitImportMeta" },
-          banner: { js: importMetaShim },
-          plugins: [koffiBesideBundle((native) => koffiNative = native)]
-        }),
-      catch: (error) => new SnapshotError({ reason: error instanceof Error ? error.message : String(error) })
-    })
-  const script = (yield* build(false)).outputFiles.find((file) => file.path.endsWith(".cjs"))
-  if (script === undefined) return yield* new SnapshotError({ reason: "esbuild wrote no output" })
+  const built = yield* Bundle.build(entry, {
+    contents: snapshotEntry(absoluteEntry, options),
+    resolveDir: path.dirname(absoluteEntry),
+    format: "cjs",
+    minify: options.minify ?? false,
+    define: { "import.meta": "__sysinitImportMeta" },
+    banner: importMetaShim
+  }).pipe(Effect.mapError((error) => new SnapshotError({ reason: error.reason })))
+  const koffiNative = built.koffiNative
+  const script = { contents: new TextEncoder().encode(built.code) }
   // V8 names the script by the path node was given: a file without a name, so /proc/<pid>/fd/<n> of the
   // run that made the blob, which may be an earlier one when the blob comes from the cache.
-  const sourceMap = Effect.flatMap(build(true), (result) => {
-    const map = result.outputFiles.find((file) => file.path.endsWith(".map"))
-    if (map === undefined) return Effect.fail(new SnapshotError({ reason: "esbuild wrote no source map" }))
-    const generated: SourceMapping.Generated = {
+  const sourceMap = built.sourceMap.pipe(
+    Effect.mapError((error) => new SnapshotError({ reason: error.reason })),
+    Effect.map((map): SourceMapping.Generated => ({
       names: [/\/proc\/\d+\/fd\/\d+/],
-      map: map.text,
+      map,
       lineOffset: 0,
       sourceRoot: process.cwd()
-    }
-    return Effect.succeed(generated)
-  })
+    }))
+  )
   // The same script snapshotted by the same node gives the same blob: kept in the cache, by both.
   const nodeInfo = yield* fs.stat(node).pipe(Effect.option)
   const key = createHash("sha256").update(script.contents).update(

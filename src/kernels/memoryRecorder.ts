@@ -3,9 +3,9 @@
  * `Syscalls` and `NodeProcess`, and the failures a test injects into them.
  */
 import { Effect } from "effect"
+import type { ErrnoName } from "../internal/errno.ts"
 import type { NodeProcessShape } from "../NodeProcess.ts"
 import { SyscallError, type SyscallsShape } from "../Syscalls.ts"
-import type { ErrnoName } from "./errno.ts"
 
 /** A call of either in-memory service, by its name in the service. */
 export type CallName = keyof SyscallsShape | keyof NodeProcessShape

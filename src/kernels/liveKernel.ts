@@ -6,9 +6,9 @@
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as NodePath from "node:path"
+import { IFNAMSIZ, WNOHANG } from "../internal/abi.ts"
+import { errnoNumber } from "../internal/errno.ts"
 import { type FileType, isErrno, SyscallError, type SyscallsShape } from "../Syscalls.ts"
-import { IFNAMSIZ, WNOHANG } from "./abi.ts"
-import { errnoNumber } from "./errno.ts"
 import {
   AF_INET,
   CLOCAL,

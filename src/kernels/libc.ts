@@ -8,7 +8,7 @@
  */
 import { Data, Effect } from "effect"
 import type * as Koffi from "koffi"
-import { IFNAMSIZ } from "./abi.ts"
+import { IFNAMSIZ } from "../internal/abi.ts"
 import { type SyscallNumbers, syscallNumbersFor } from "./syscallNumbers.ts"
 
 /**

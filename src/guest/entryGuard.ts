@@ -11,30 +11,13 @@
  */
 import * as fs from "node:fs"
 import * as util from "node:util"
-import { prefix, timestamp } from "../internal/logger.ts"
-import { runEntered } from "../internal/protocol.ts"
-
-/**
- * The message that starts the report of a throw before `Sysinit.run`.
- *
- * @since 0.1.0
- * @category constants
- */
-export const threwBeforeRun = "the init threw before Sysinit.run"
-
-/**
- * The report of a module that never called `Sysinit.run`.
- *
- * @since 0.1.0
- * @category constants
- */
-export const returnedWithoutRun = "the init returned without calling Sysinit.run"
+import { formatLine, returnedWithoutRun, runEntered, threwBeforeRun } from "../protocol/initLog.ts"
 
 const flags = globalThis as { [runEntered]?: boolean }
 
 const report = (message: string): void => {
   try {
-    fs.writeSync(2, `${prefix} ${timestamp(BigInt(Date.now()) * 1_000_000n)} ERROR ${message}\n`)
+    fs.writeSync(2, formatLine(BigInt(Date.now()) * 1_000_000n, "ERROR", message))
   } catch {
     // No console 0 (a kernel whose console driver is a module nobody loaded): nothing to tell.
   }

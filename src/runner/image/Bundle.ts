@@ -10,7 +10,7 @@ import { Data, Effect } from "effect"
 import type { Plugin } from "esbuild"
 import { createRequire } from "node:module"
 import * as NodePath from "node:path"
-import { fileURLToPath } from "node:url"
+import { guestModule } from "../packageFiles.ts"
 
 /**
  * The interpreter line of the bundle; where the initramfs puts node.
@@ -65,24 +65,14 @@ export interface Bundle {
 }
 
 /**
- * The path of a module of the runner's own folder (`.ts` in a clone, `.js`
- * in the build), for an entry that esbuild bundles into the guest.
- *
- * @since 0.1.0
- * @category constants
- */
-export const runnerModule = (name: string): string =>
-  fileURLToPath(new URL(`./${name}${NodePath.extname(fileURLToPath(import.meta.url))}`, import.meta.url))
-
-/**
  * The entry that esbuild bundles for an init: the runner's entry guard
- * importing the user's module (see `entryGuard`).
+ * importing the user's module (see `guest/entryGuard`).
  *
  * @since 0.1.0
  * @category constructors
  */
 export const guardedEntry = (entry: string): string =>
-  `import * as EntryGuard from ${JSON.stringify(runnerModule("entryGuard"))}
+  `import * as EntryGuard from ${JSON.stringify(guestModule("entryGuard"))}
 EntryGuard.run(() => import(${JSON.stringify(NodePath.resolve(entry))}))
 `
 
@@ -113,14 +103,7 @@ const koffiNativeFor = (loaderPath: string): string | undefined => {
   }
 }
 
-/**
- * An esbuild plugin: replaces koffi's loader of prebuilt packages by one that
- * looks beside the bundle, and tells which koffi native binary it was.
- *
- * @since 0.1.0
- * @category plugins
- */
-export const koffiBesideBundle = (found: (native: string) => void): Plugin => ({
+const koffiBesideBundle = (found: (native: string) => void): Plugin => ({
   name: "koffi-beside-bundle",
   setup(build) {
     build.onLoad({ filter: /[\\/]koffi[\\/]src[\\/]koffi[\\/]src[\\/]static\.c?js$/ }, (args) => {
@@ -129,6 +112,97 @@ export const koffiBesideBundle = (found: (native: string) => void): Plugin => ({
       return { contents: koffiLoader, loader: "js" }
     })
   }
+})
+
+/**
+ * What to bundle for the guest: an entry given as text (it imports the
+ * user's module and the runner's guest modules by path), as an ES module
+ * or as one CommonJS script (what a start-up snapshot takes).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BuildOptions {
+  readonly contents: string
+  /** Where the entry's imports resolve from. */
+  readonly resolveDir: string
+  readonly format: "esm" | "cjs"
+  readonly minify?: boolean | undefined
+  readonly define?: Readonly<Record<string, string>> | undefined
+  /** Code before the bundle's own. */
+  readonly banner?: string | undefined
+}
+
+/**
+ * What esbuild made of an entry.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Built {
+  readonly code: string
+  /** koffi's native binary for the bundled koffi version, when the entry uses koffi. */
+  readonly koffiNative: string | undefined
+  /**
+   * esbuild's source map of `code` (JSON; sources relative to the working
+   * directory), made only when asked for: esbuild bundles once more, which
+   * the runner does only to show a stack trace.
+   */
+  readonly sourceMap: Effect.Effect<string, BundleError>
+}
+
+/**
+ * The one door to esbuild: bundles an entry for the guest's node 24, with
+ * effect-sysinit's own sources (the "source" condition, so that an init
+ * bundles without a build of the package) and koffi's loader replaced by one
+ * that looks beside the bundle.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const build = Effect.fn("Bundle.build")(function*(
+  name: string,
+  options: BuildOptions
+): Effect.fn.Return<Built, BundleError> {
+  let koffiNative: string | undefined
+  const esbuild = yield* Effect.promise(() => import("esbuild"))
+  const outfile = options.format === "esm" ? "init.mjs" : "init.cjs"
+  const run = (sourceMap: boolean) =>
+    Effect.tryPromise({
+      try: () =>
+        esbuild.build({
+          stdin: {
+            contents: options.contents,
+            resolveDir: options.resolveDir,
+            sourcefile: "<effect-sysinit entry>",
+            loader: "js"
+          },
+          bundle: true,
+          platform: "node",
+          target: "node24",
+          format: options.format,
+          minify: options.minify ?? false,
+          conditions: ["source"],
+          write: false,
+          outfile,
+          // "external" adds no comment: the code is the same with the map and without.
+          ...(sourceMap ? { sourcemap: "external", sourcesContent: false } as const : {}),
+          logLevel: "silent",
+          ...(options.define === undefined ? {} : { define: { ...options.define } }),
+          ...(options.banner === undefined ? {} : { banner: { js: options.banner } }),
+          plugins: [koffiBesideBundle((native) => koffiNative = native)]
+        }),
+      catch: (error) => new BundleError({ entry: name, reason: error instanceof Error ? error.message : String(error) })
+    })
+  const output = (yield* run(false)).outputFiles.find((file) => file.path.endsWith(outfile))
+  if (output === undefined) return yield* new BundleError({ entry: name, reason: "esbuild wrote no output" })
+  const sourceMap = Effect.flatMap(run(true), (result) => {
+    const map = result.outputFiles.find((file) => file.path.endsWith(".map"))
+    return map === undefined
+      ? Effect.fail(new BundleError({ entry: name, reason: "esbuild wrote no source map" }))
+      : Effect.succeed(map.text)
+  })
+  return { code: output.text, koffiNative, sourceMap }
 })
 
 // esbuild's ESM output calls `require` for Node built-ins that CommonJS dependencies require.
@@ -142,48 +216,18 @@ const require = __sysinitCreateRequire(import.meta.url);`
  * @category constructors
  */
 export const bundle = Effect.fn("Bundle.bundle")(function*(entry: string): Effect.fn.Return<Bundle, BundleError> {
-  let koffiNative: string | undefined
-  const esbuild = yield* Effect.promise(() => import("esbuild"))
-  const build = (sourceMap: boolean) =>
-    Effect.tryPromise({
-      try: () =>
-        esbuild.build({
-          stdin: {
-            contents: guardedEntry(entry),
-            resolveDir: NodePath.dirname(NodePath.resolve(entry)),
-            sourcefile: "<effect-sysinit entry>",
-            loader: "js"
-          },
-          bundle: true,
-          platform: "node",
-          target: "node24",
-          format: "esm",
-          // effect-sysinit's own sources, so that an init bundles without a build of the package.
-          conditions: ["source"],
-          write: false,
-          outfile: "init.mjs",
-          // "external" adds no comment: the code is the same with the map and without.
-          ...(sourceMap ? { sourcemap: "external", sourcesContent: false } as const : {}),
-          logLevel: "silent",
-          banner: { js: requireShim },
-          plugins: [koffiBesideBundle((native) => koffiNative = native)]
-        }),
-      catch: (error) => new BundleError({ entry, reason: error instanceof Error ? error.message : String(error) })
-    })
-  const output = (yield* build(false)).outputFiles.find((file) => file.path.endsWith(".mjs"))
-  if (output === undefined) return yield* new BundleError({ entry, reason: "esbuild wrote no output" })
-  const interpreterLine = /^#![^\n]*\n/
-  const text = output.text.replace(interpreterLine, "")
-  const sourceMap = Effect.flatMap(build(true), (result) => {
-    const map = result.outputFiles.find((file) => file.path.endsWith(".map"))
-    return map === undefined
-      ? Effect.fail(new BundleError({ entry, reason: "esbuild wrote no source map" }))
-      : Effect.succeed(map.text)
+  const built = yield* build(entry, {
+    contents: guardedEntry(entry),
+    resolveDir: NodePath.dirname(NodePath.resolve(entry)),
+    format: "esm",
+    banner: requireShim
   })
+  const interpreterLine = /^#![^\n]*\n/
+  const text = built.code.replace(interpreterLine, "")
   return {
     code: new TextEncoder().encode(`#!${guestNodePath}\n${text}`),
-    koffiNative,
-    sourceMap,
-    lineOffset: interpreterLine.test(output.text) ? 0 : 1
+    koffiNative: built.koffiNative,
+    sourceMap: built.sourceMap,
+    lineOffset: interpreterLine.test(built.code) ? 0 : 1
   }
 })

@@ -4,10 +4,10 @@
  * stderr kept in the machine's state.
  */
 import { Effect } from "effect"
+import { scopedQueue } from "../internal/scopedQueue.ts"
 import type { NodeProcessShape, ProcessFault, SignalName } from "../NodeProcess.ts"
 import type { MemoryMachine } from "./memoryKernel.ts"
 import { KernelFault, type Recorder } from "./memoryRecorder.ts"
-import { scopedQueue } from "./scopedQueue.ts"
 
 /** What a test does to the process from outside. */
 export interface ProcessDriver {

@@ -11,9 +11,8 @@
  */
 import { Data, type Duration } from "effect"
 import * as os from "node:os"
-import { prefix as logPrefix } from "../internal/logger.ts"
-import { parseExitCode } from "../internal/protocol.ts"
-import { returnedWithoutRun, threwBeforeRun } from "./entryGuard.ts"
+import { parseExitCode } from "../../protocol/exitCode.ts"
+import { parseLine, returnedWithoutRun, threwBeforeRun } from "../../protocol/initLog.ts"
 
 /**
  * How the guest ended.
@@ -53,7 +52,6 @@ const kernelOutOfMemory = /^(?:System is deadlocked on memory|Out of memory)/
 const killedInit = /^Attempted to kill init! exitcode=(0x[0-9a-f]+)/i
 // V8's messages when it gives up on memory (node's OOMErrorHandler prints the first).
 const heapExhausted = /^FATAL ERROR: .*out of memory|^Fatal (?:JavaScript|process) out of memory/i
-const logLine = new RegExp(`^${logPrefix} \\d{4}/\\d\\d/\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{6} ([A-Z]+)\\s*(.*)$`)
 
 /**
  * Lines kept of one error entry, and error entries kept in all: the rest is
@@ -139,15 +137,15 @@ export const readLine = (reading: Reading, rawLine: string): Reading => {
     return { ...seen, continuing: undefined }
   }
 
-  const logged = logLine.exec(line)
-  if (logged !== null) {
-    const [, level, message] = logged
+  const logged = parseLine(line)
+  if (logged !== undefined) {
+    const { level, message } = logged
     if (level !== "ERROR" && level !== "FATAL") return { ...seen, continuing: undefined }
-    if (message!.startsWith(threwBeforeRun)) {
-      const error = message!.slice(threwBeforeRun.length).replace(/^:\s*/, "")
+    if (message.startsWith(threwBeforeRun)) {
+      const error = message.slice(threwBeforeRun.length).replace(/^:\s*/, "")
       return { ...seen, continuing: "threw", outcome: decide(Outcome.InitThrew({ error })) }
     }
-    if (message!.startsWith(returnedWithoutRun)) {
+    if (message.startsWith(returnedWithoutRun)) {
       return { ...seen, continuing: undefined, outcome: decide(Outcome.InitReturned()) }
     }
     if (seen.errors.length >= errorLimits.entries) {

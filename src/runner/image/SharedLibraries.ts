@@ -7,8 +7,8 @@
  */
 import { Data, Effect, FileSystem, Path } from "effect"
 import type { PlatformError } from "effect/PlatformError"
-import * as Elf from "../internal/elf.ts"
-import * as Architecture from "./Architecture.ts"
+import * as Elf from "../../formats/elf.ts"
+import * as Architecture from "../machine/Architecture.ts"
 
 /**
  * The directories the x86_64 glibc loader searches when no cache says

@@ -7,18 +7,18 @@
 import { Cause, Console, Duration, Effect, Exit, FileSystem, Option, Path, Runtime } from "effect"
 import { Argument, CliError, Command, Flag } from "effect/cli"
 import * as os from "node:os"
-import { fileURLToPath } from "node:url"
-import { execSpecPath, stderrPort } from "../internal/execSpec.ts"
-import { consoleLimit, type Transport } from "../internal/protocol.ts"
-import * as Architecture from "./Architecture.ts"
-import * as Bundle from "./Bundle.ts"
-import { initEnding } from "./consoleLog.ts"
-import * as ExecArgs from "./execArgs.ts"
-import * as ExecPlan from "./ExecPlan.ts"
-import * as GoTest from "./goTest.ts"
-import * as Kernel from "./Kernel.ts"
-import * as Qemu from "./Qemu.ts"
-import * as Runner from "./Runner.ts"
+import { consoleLimit, stderrPort, type Transport } from "../../protocol/consoles.ts"
+import { execSpecPath } from "../../protocol/execSpec.ts"
+import * as ExecPlan from "../exec/ExecPlan.ts"
+import * as GoTest from "../exec/goTest.ts"
+import * as Bundle from "../image/Bundle.ts"
+import * as Architecture from "../machine/Architecture.ts"
+import { initEnding } from "../machine/consoleLog.ts"
+import * as Kernel from "../machine/Kernel.ts"
+import * as Qemu from "../machine/Qemu.ts"
+import { guestModule } from "../packageFiles.ts"
+import * as Runner from "../Runner.ts"
+import * as ExecArgs from "./flagSources.ts"
 
 /**
  * The runner's own exit codes: for a command line it refuses, for guests
@@ -415,8 +415,8 @@ export const execFlagTable: ExecArgs.FlagTable = {
   "log-level": { value: true, repeatable: false }
 }
 
-/** The built-in init of `exec`, beside the runner (src/runner → src/inits; dist/runner → src/inits too). */
-const builtinInit = fileURLToPath(new URL("../../src/inits/exec.ts", import.meta.url))
+/** The built-in init of `exec`. */
+const builtinInit = guestModule("execInit")
 
 const execCommand = Command.make("exec", {
   program: Argument.String("program").pipe(

@@ -5,7 +5,7 @@
 import { openSync } from "node:fs"
 import { ReadStream } from "node:tty"
 import { init, runBaseTests, setupEnvironment } from "vitest/worker"
-import { decodePayload, encodeFrame, FrameDecoder, hello, inputDeviceVariable } from "./vitestFraming.ts"
+import { decodePayload, encodeFrame, FrameDecoder, hello, inputDeviceVariable } from "../protocol/vitestFraming.ts"
 
 const device = process.env[inputDeviceVariable]
 if (device === undefined) {

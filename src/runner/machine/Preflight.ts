@@ -9,8 +9,8 @@
  */
 import { Data, Effect, FileSystem, Option } from "effect"
 import { execFile } from "node:child_process"
-import * as Elf from "../internal/elf.ts"
-import { consoleLimit, type Transport } from "../internal/protocol.ts"
+import * as Elf from "../../formats/elf.ts"
+import { consoleLimit, type Transport } from "../../protocol/consoles.ts"
 import * as Architecture from "./Architecture.ts"
 
 /**

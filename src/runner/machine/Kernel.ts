@@ -1,6 +1,6 @@
 /**
  * Finds the kernel to boot: the one asked for, else `SYSINIT_KERNEL`, else
- * the distribution kernel that `scripts/fetch-kernel.sh` keeps in the cache
+ * the distribution kernel that `libexec/fetch-kernel.sh` keeps in the cache
  * (fetched on first use), decompressed when it boots through PVH.
  *
  * @since 0.1.0
@@ -8,8 +8,8 @@
 import { Config, Data, Effect, FileSystem, Option, Path } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
-import { fileURLToPath } from "node:url"
-import * as Elf from "../internal/elf.ts"
+import * as Elf from "../../formats/elf.ts"
+import { libexec } from "../packageFiles.ts"
 import * as Architecture from "./Architecture.ts"
 import { InvalidInput } from "./Preflight.ts"
 
@@ -32,7 +32,7 @@ export class KernelNotFound extends Data.TaggedError("KernelNotFound")<{ readonl
  * @since 0.1.0
  * @category constants
  */
-export const fetchScript: string = fileURLToPath(new URL("../../scripts/fetch-kernel.sh", import.meta.url))
+export const fetchScript: string = libexec("fetch-kernel.sh")
 
 const env = (name: string) => Config.option(Config.String(name)).pipe(Effect.orElseSucceed(() => Option.none<string>()))
 

@@ -6,15 +6,15 @@
  */
 import { Effect } from "effect"
 import * as NodePath from "node:path"
+import { decompress, formatOf } from "../formats/decompress.ts"
+import * as Modinfo from "../formats/modinfo.ts"
+import * as Abi from "../internal/abi.ts"
+import { isValidEnvVariable } from "../internal/environ.ts"
+import type { ErrnoName } from "../internal/errno.ts"
 import type { ChildEnd, ChildRequest } from "../NodeProcess.ts"
+import { consoleLimit, type Transport } from "../protocol/consoles.ts"
 import type { ReapedChild, SyscallsShape } from "../Syscalls.ts"
-import * as Abi from "./abi.ts"
-import { decompress, formatOf } from "./decompress.ts"
-import { isValidEnvVariable } from "./environ.ts"
-import type { ErrnoName } from "./errno.ts"
 import { KernelFault, type Recorder } from "./memoryRecorder.ts"
-import * as Modinfo from "./modinfo.ts"
-import { consoleLimit, type Transport } from "./protocol.ts"
 
 function fault(errno: ErrnoName, at?: string, syscall?: string): never {
   throw new KernelFault(errno, at, syscall)

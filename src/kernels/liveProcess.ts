@@ -6,12 +6,12 @@
 import { Duration, Effect } from "effect"
 import { ChildProcess, spawn as spawnChild } from "node:child_process"
 import * as fs from "node:fs"
+import { isValidEnvVariable } from "../internal/environ.ts"
+import { ExitRequest } from "../internal/exitRequest.ts"
+import { scopedQueue } from "../internal/scopedQueue.ts"
 import type { ChildEnd, ChildRequest, NodeProcessShape, ProcessFault } from "../NodeProcess.ts"
 import { isErrno, SyscallError } from "../Syscalls.ts"
-import { isValidEnvVariable } from "./environ.ts"
-import { ExitRequest } from "./exitRequest.ts"
 import { isNodeErrnoError, pause } from "./liveKernel.ts"
-import { scopedQueue } from "./scopedQueue.ts"
 
 /**
  * Writes all bytes with `fs.writeSync`, waiting out EAGAIN: node makes the
