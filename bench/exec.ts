@@ -110,9 +110,9 @@ const program = Effect.gen(function*() {
     hostRoot: true,
     arch: Architecture.all.x86_64,
     moduleTree: tree._tag === "Some" ? tree.value : undefined,
-    env: {},
     hostEnv: process.env,
-    stdoutIsTerminal: false
+    color: { NO_COLOR: "1" },
+    guest: { env: {} }
   })
   const hostRootPeer = path.join(dir, "peer-hostroot.cpio")
   yield* Initramfs.build({
@@ -140,7 +140,7 @@ const program = Effect.gen(function*() {
         kvm: false,
         transport: "serial",
         args: [],
-        shares: hostRoot ? planned.devices : []
+        shares: hostRoot ? planned.shares : []
       }, {
         stdout: (chunk) =>
           Effect.sync(() => {

@@ -217,7 +217,11 @@ const reportedExitCode = (
 ): Effect.Effect<Option.Option<number>> =>
   Effect.gen(function*() {
     if (Exit.isSuccess(exit)) {
-      if (Option.isNone(exit.value)) yield* Effect.logInfo("run ended without an exit code")
+      if (Option.isNone(exit.value)) {
+        yield* Effect.logError(
+          "the run ended without an exit code: no step called Sysinit.setExitCode; end the steps with Sysinit.setExitCode(0)"
+        )
+      }
       return exit.value
     }
     const error = errorOf(exit.cause)

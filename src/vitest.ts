@@ -17,6 +17,7 @@
  *
  * @since 0.1.0
  */
+import { Duration, Option } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { EventEmitter } from "node:events"
 import { mkdtempSync, realpathSync, rmSync } from "node:fs"
@@ -25,7 +26,9 @@ import { createServer, type Server, type Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join, sep } from "node:path"
 import type { PoolOptions, PoolRunnerInitializer, PoolWorker, WorkerRequest } from "vitest/node"
-import { decodePayload, encodeFrame, FrameDecoder, inputDeviceVariable, isHello } from "./protocol/vitestFraming.ts"
+import { decodePayload, encodeFrame, FrameDecoder, isHello } from "./protocol/vitestFraming.ts"
+import { durationExamples, parseDuration } from "./runner/duration.ts"
+import { shownByHostRoot } from "./runner/exec/shares.ts"
 import { bin as runnerBin, guestModule, packageRoot } from "./runner/packageFiles.ts"
 
 /**
@@ -65,20 +68,11 @@ export interface VmPoolOptions {
 export const poolName = "effect-sysinit-vm"
 
 const workerEntry = guestModule("vitestWorker")
-// The input console: after console 0, stdout (1) and stderr (2) of `exec`, over virtio.
-const inputDevice = "/dev/hvc3"
-
 const timeoutMillis = (timeout: string | number): number => {
   if (typeof timeout === "number") return timeout
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|millis|s|seconds?|m|minutes?)?\s*$/.exec(timeout)
-  if (match === null) throw new Error(`effect-sysinit/vitest: timeout ${timeout}: expected e.g. "60 seconds"`)
-  const value = Number(match[1])
-  const unit = match[2] ?? "ms"
-  return unit.startsWith("m") && unit !== "ms" && !unit.startsWith("millis")
-    ? value * 60_000
-    : unit.startsWith("s")
-    ? value * 1000
-    : value
+  const parsed = parseDuration(timeout)
+  if (Option.isNone(parsed)) throw new Error(`effect-sysinit/vitest: timeout ${timeout}: expected ${durationExamples}`)
+  return Duration.toMillis(parsed.value)
 }
 
 /** The node_modules directory a package resolves from, real path. */
@@ -93,8 +87,6 @@ const outermost = (paths: ReadonlyArray<string>): ReadonlyArray<string> => {
   const unique = [...new Set(paths)].toSorted((a, b) => a.length - b.length)
   return unique.filter((path, i) => !unique.slice(0, i).some((outer) => path.startsWith(outer + sep)))
 }
-
-const hostRootDirectories = ["/usr", "/bin", "/lib", "/lib64", "/etc", "/opt"]
 
 // Workers whose VM may still run: when vitest's process exits (Ctrl-C, a bail), their runners are told to
 // stop (each kills its QEMU and removes its files on SIGTERM) and their sockets are removed.
@@ -187,11 +179,11 @@ class VmPoolWorker implements PoolWorker {
       nodeModulesOf(createRequire(join(this.root, "package.json")).resolve("vitest/package.json")),
       realpathSync(packageRoot),
       nodeModulesOf(createRequire(workerEntry).resolve("vitest/package.json")),
-      ...(hostRootDirectories.some((dir) => (vm.node ?? process.execPath).startsWith(dir + sep))
+      ...(shownByHostRoot(realpathSync(vm.node ?? process.execPath))
         ? []
         : [dirname(realpathSync(vm.node ?? process.execPath))])
     ])
-    const env: Record<string, string> = { ...this.changedEnv(), ...vm.env, [inputDeviceVariable]: inputDevice }
+    const env: Record<string, string> = { ...this.changedEnv(), ...vm.env }
     return [
       "exec",
       "--transport",

@@ -5,11 +5,13 @@
 import { openSync } from "node:fs"
 import { ReadStream } from "node:tty"
 import { init, runBaseTests, setupEnvironment } from "vitest/worker"
-import { decodePayload, encodeFrame, FrameDecoder, hello, inputDeviceVariable } from "../protocol/vitestFraming.ts"
+import { inputsVariable } from "../protocol/consoles.ts"
+import { decodePayload, encodeFrame, FrameDecoder, hello } from "../protocol/vitestFraming.ts"
 
-const device = process.env[inputDeviceVariable]
-if (device === undefined) {
-  process.stderr.write(`effect-sysinit vitest worker: ${inputDeviceVariable} is not set\n`)
+// The pool gives exec one --input: the console vitest's messages come in on.
+const device = process.env[inputsVariable]?.split(" ")[0]
+if (device === undefined || device === "") {
+  process.stderr.write(`effect-sysinit vitest worker: ${inputsVariable} names no input console\n`)
   process.exit(1)
 }
 

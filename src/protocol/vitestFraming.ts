@@ -1,5 +1,5 @@
 // The wire of the vitest pool (src/vitest.ts) between the host and the
-// worker in the guest (src/internal/vitestWorker.ts): vitest's messages,
+// worker in the guest (src/guest/vitestWorker.ts): vitest's messages,
 // structured-clone data, each `v8.serialize`d (as the forks pool's
 // `serialization: "advanced"`; JSON would lose RegExps and `undefined`s)
 // in a frame. Both sides import this file; nothing is written twice.
@@ -106,6 +106,3 @@ export const hello: Hello = { effectSysinitVitestHello: true }
 /** Whether a message is the worker's hello. */
 export const isHello = (message: unknown): message is Hello =>
   typeof message === "object" && message !== null && (message as Hello).effectSysinitVitestHello === true
-
-/** The guest's environment variable that names the console the host writes to. */
-export const inputDeviceVariable = "EFFECT_SYSINIT_VITEST_INPUT"

@@ -20,6 +20,7 @@ import * as Kvm from "./machine/Kvm.ts"
 import * as Preflight from "./machine/Preflight.ts"
 import * as Qemu from "./machine/Qemu.ts"
 import type { NinePShare } from "./machine/qemuCommand.ts"
+import { kvmHint } from "./machine/verdict.ts"
 import * as SourceMapping from "./sourceMapping.ts"
 
 /**
@@ -52,7 +53,8 @@ export interface Options extends Omit<Qemu.Streams, "outputs"> {
   /** The init's .ts or .js file. */
   readonly init: string
   readonly args?: ReadonlyArray<string> | undefined
-  readonly kernel?: string | undefined
+  /** The kernel and its module tree (`Kernel.find`); the architecture's default when undefined. */
+  readonly kernel?: Kernel.Resolved | undefined
   readonly node?: string | undefined
   /** The guest's architecture; x86_64 by default. */
   readonly arch?: Architecture.Facts | undefined
@@ -127,8 +129,9 @@ export const run = Effect.fn("Runner.run")(function*(options: Options) {
   const transport = options.transport ?? arch.defaultTransport
   const outputs = options.outputs ?? []
   const memory = options.memory ?? 1024
-  yield* Preflight.checkConsoles(transport, outputs, { stderrConsole: options.stderr !== undefined })
-  const kernel = yield* Kernel.resolve(options.kernel, arch)
+  yield* Preflight.checkConsoles(transport, Qemu.consoleLayout({ ...options, outputs }))
+  const resolved = options.kernel ?? (yield* Kernel.find(undefined, arch))
+  const kernel = resolved.image
   const started = yield* Clock.currentTimeMillis
   const userland = yield* Userland.resolve(arch)
   const node = options.node ?? userland.node
@@ -160,10 +163,9 @@ export const run = Effect.fn("Runner.run")(function*(options: Options) {
       lineOffset: bundled!.lineOffset,
       sourceRoot: process.cwd()
     }))
-  const tree = yield* Kernel.modulesOf(kernel, arch)
-  const transportModules = Option.isSome(tree)
-    ? yield* KernelModules.closure(tree.value, arch.transportModules[transport])
-    : []
+  const transportModules = resolved.moduleTree === undefined
+    ? []
+    : yield* KernelModules.closure(resolved.moduleTree, arch.transportModules[transport])
   // A file without a name: nothing is left on disk however the runner ends.
   const initramfs = yield* AnonymousFile.make
   const initramfsBytes = yield* Initramfs.build({
@@ -207,9 +209,7 @@ export const run = Effect.fn("Runner.run")(function*(options: Options) {
     inputs: options.inputs,
     timeout: options.timeout
   }).pipe(
-    Effect.onInterrupt(() =>
-      kvm.kvm ? (options.warn ?? (() => Effect.void))(`interrupted; ${Qemu.kvmHint}`) : Effect.void
-    )
+    Effect.onInterrupt(() => kvm.kvm ? (options.warn ?? (() => Effect.void))(`interrupted; ${kvmHint}`) : Effect.void)
   )
   const ended = yield* Clock.currentTimeMillis
   // The map is made only for a trace to show: a run that fails nowhere pays nothing for it.

@@ -9,7 +9,7 @@ import { Effect, FileSystem } from "effect"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import { join } from "node:path"
-import { exitCodes } from "../../src/runner/cli/Cli.ts"
+import { exitCodes } from "../../src/runner/exitCodes.ts"
 import * as Kernel from "../../src/runner/machine/Kernel.ts"
 import { boot, bootTimeout, hasQemu, inits } from "./harness.ts"
 

@@ -9,9 +9,9 @@ import { spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import { join } from "node:path"
 import { Mount } from "../../src/index.ts"
-import * as Cli from "../../src/runner/cli/Cli.ts"
 import * as Kernel from "../../src/runner/machine/Kernel.ts"
 import * as Qemu from "../../src/runner/machine/Qemu.ts"
+import * as Verdict from "../../src/runner/machine/verdict.ts"
 import { isAlive } from "../unit/runner/fakeQemu.ts"
 import { boot, bootTimeout, hasQemu, inits } from "./harness.ts"
 
@@ -138,7 +138,10 @@ describe.skipIf(!hasQemu)("a VM booted with the runner", () => {
       })
       const run = yield* boot("endings.ts", { args: ["exit 1"], timeout: "2 seconds", qemu })
       assert.deepStrictEqual(run.outcome, Qemu.Outcome.TimedOut({ timeout: Duration.seconds(2) }))
-      assert.deepStrictEqual(Cli.exitOf(run.outcome), { code: 124, reason: "guest timed out after 2s, QEMU killed" })
+      assert.deepStrictEqual(Verdict.exitOf(run.outcome), {
+        code: 124,
+        reason: "guest timed out after 2s, QEMU killed"
+      })
       assert.isFalse(isAlive(Number(yield* fs.readFileString(pidFile))), "QEMU's process is gone")
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)), bootTimeout)
 })

@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import type { Param } from "effect/cli"
 
 /**
  * The environment variable of extra flags, split at white space.
@@ -30,6 +31,56 @@ export const argsFile = ".effect-sysinit-args"
  * @category models
  */
 export type FlagTable = Readonly<Record<string, { readonly value: boolean; readonly repeatable: boolean }>>
+
+type AnyFlag = Param.Param<typeof Param.flagKind, unknown>
+
+const singles = (
+  param: AnyFlag,
+  repeatable: boolean
+): ReadonlyArray<{ readonly single: Param.Single<typeof Param.flagKind, unknown>; readonly repeatable: boolean }> => {
+  const node = param as
+    | Param.Single<typeof Param.flagKind, unknown>
+    | Param.Map<typeof Param.flagKind, unknown, unknown>
+    | Param.Transform<typeof Param.flagKind, unknown, unknown>
+    | Param.Optional<typeof Param.flagKind, unknown>
+    | Param.Variadic<typeof Param.flagKind, unknown>
+  switch (node._tag) {
+    case "Single":
+      return [{ single: node, repeatable }]
+    case "Variadic":
+      return singles(node.param, true)
+    default:
+      return singles(node.param as AnyFlag, repeatable)
+  }
+}
+
+/**
+ * The table of a command's flags, read from their definitions, so that no
+ * flag is spelled twice: each one's name (and its `no-` form when it is a
+ * switch), whether it takes a value, whether it may be repeated.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const flagTable = (flags: Readonly<Record<string, unknown>>): FlagTable => {
+  const table: Record<string, { value: boolean; repeatable: boolean }> = {}
+  const visit = (value: unknown): void => {
+    if (typeof value !== "object" || value === null) return
+    if (!("_tag" in value && "kind" in value)) {
+      for (const nested of Object.values(value)) visit(nested)
+      return
+    }
+    for (const { repeatable, single } of singles(value as AnyFlag, false)) {
+      const takesValue = single.primitiveType._tag !== "Boolean"
+      for (const name of [single.name, ...single.aliases]) table[name] = { value: takesValue, repeatable }
+      if (!takesValue && single.negation !== false) {
+        table[single.negation ?? `no-${single.name}`] = { value: false, repeatable }
+      }
+    }
+  }
+  visit(flags)
+  return table
+}
 
 /**
  * One flag as given: its tokens, e.g. `["--memory", "512"]` or `["--memory=512"]`.

@@ -1,39 +1,28 @@
 /**
- * What `effect-sysinit exec` puts into the guest besides the built-in init:
- * the program (by its kind: ELF, `#!` script, or a file for node), the
- * description the init reads (`/exec.json`), the 9p shares and the host's
- * root, and the kernel modules they need, found in the kernel's module tree.
- * Everything that can be checked on the host is checked here, before a boot.
+ * What `effect-sysinit exec` boots: from its command line to the machine,
+ * the built-in init's description (`/exec.json`), the program (by its kind:
+ * ELF, `#!` script, or a file for node), the 9p shares and the host's root,
+ * the kernel modules they need, and the consoles. Everything that can be
+ * checked on the host is checked here, before a boot.
  *
  * @since 0.1.0
  */
-import { Data, Effect, FileSystem, Option, Path } from "effect"
+import { Data, Effect, FileSystem, Option, Path, Result } from "effect"
 import type { PlatformError } from "effect/PlatformError"
-import * as Elf from "../../formats/elf.ts"
-import {
-  execDirectory,
-  type ExecSpec,
-  type HostRootSpec,
-  ninePModules,
-  type ShareSpec
-} from "../../protocol/execSpec.ts"
+import type { ChildProcessSpawner } from "effect/process"
+import { hostPipePath, inputsVariable, layout, numbersOf, type Transport } from "../../protocol/consoles.ts"
+import { execDirectory, type ExecSpec, execSpecPath, ninePModules, type ShareSpec } from "../../protocol/execSpec.ts"
 import * as KernelModules from "../image/KernelModules.ts"
 import * as Architecture from "../machine/Architecture.ts"
+import * as Kernel from "../machine/Kernel.ts"
+import type { InvalidInput } from "../machine/Preflight.ts"
+import type { NinePShare } from "../machine/qemuCommand.ts"
+import { type GuestSettings, guestSettings } from "./execFlags.ts"
+import * as GoTest from "./goTest.ts"
+import { findInPath, kindOf, programArchitecture, ProgramUnusable, resolveProgram } from "./program.ts"
+import { hostRootSpec, hostRootTag, parseShare, type Share, shareTag, visibleAt } from "./shares.ts"
 
-/**
- * The program cannot run in the guest; says why, before any boot.
- *
- * @since 0.1.0
- * @category errors
- */
-export class ProgramUnusable extends Data.TaggedError("ProgramUnusable")<{
-  readonly program: string
-  readonly reason: string
-}> {
-  override get message(): string {
-    return `cannot run ${this.program}: ${this.reason}`
-  }
-}
+export { ProgramUnusable }
 
 /**
  * The kernel cannot mount the shares: it has no 9p (or virtio) built in and
@@ -49,63 +38,6 @@ export class KernelLacksModules extends Data.TaggedError("KernelLacksModules")<{
 }
 
 /**
- * A `--share HOST[:GUEST][:ro]` flag, read.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Share {
-  readonly host: string
-  readonly guest: string
-  readonly readOnly: boolean
-}
-
-/**
- * Reads `HOST[:GUEST][:ro]`; relative paths are taken from `cwd`, GUEST
- * defaults to HOST's absolute path.
- *
- * @since 0.1.0
- * @category parsing
- */
-export const parseShare = (text: string, cwd: string): Share | undefined => {
-  const parts = text.split(":")
-  const readOnly = parts.length > 1 && parts.at(-1) === "ro"
-  if (readOnly) parts.pop()
-  if (parts.length > 2 || parts[0] === "" || parts.some((part) => part.includes("\0"))) return undefined
-  const resolve = (p: string) => normalize(p.startsWith("/") ? p : `${cwd}/${p}`)
-  const host = resolve(parts[0]!)
-  const guest = parts[1] === undefined || parts[1] === "" ? host : parts[1]
-  if (!guest.startsWith("/")) return undefined
-  return { host, guest: normalize(guest), readOnly }
-}
-
-const normalize = (p: string): string => {
-  const out: Array<string> = []
-  for (const part of p.split("/")) {
-    if (part === "" || part === ".") continue
-    if (part === "..") out.pop()
-    else out.push(part)
-  }
-  return `/${out.join("/")}`
-}
-
-const within = (dir: string, p: string): boolean => dir === "/" || p === dir || p.startsWith(`${dir}/`)
-
-/**
- * A QEMU 9p device: the host directory, its tag, read-only, and whether it
- * spans file systems (the host's root: QEMU remaps inode numbers).
- *
- * @since 0.1.0
- * @category models
- */
-export interface NinePDevice {
-  readonly tag: string
-  readonly path: string
-  readonly readOnly: boolean
-  readonly multidevs: boolean
-}
-
-/**
  * A file for the initramfs: a host file (ELF ones bring their libraries) or bytes.
  *
  * @since 0.1.0
@@ -118,21 +50,22 @@ export interface GuestFile {
 }
 
 /**
- * What the runner adds to the VM for `exec`.
+ * What `plan` adds to the machine for the program.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Plan {
+export interface ProgramPlan {
   readonly spec: ExecSpec
+  /** Files for the initramfs, `/exec.json` among them. */
   readonly files: ReadonlyArray<GuestFile>
   /** Module files of the kernel's tree, for /lib/modules. */
   readonly modules: ReadonlyArray<string>
-  readonly devices: ReadonlyArray<NinePDevice>
+  readonly shares: ReadonlyArray<NinePShare>
 }
 
 /**
- * How to plan.
+ * How to plan the program.
  *
  * @since 0.1.0
  * @category models
@@ -148,90 +81,17 @@ export interface PlanOptions {
   readonly arch: Architecture.Facts
   /** The kernel's module tree (`…/modules/<release>`), when known. */
   readonly moduleTree: string | undefined
-  /** Extra `--env K=V` pairs. */
-  readonly env: Readonly<Record<string, string>>
-  /** The runner's environment (PATH, CI) and whether its stdout is a terminal. */
+  /** The runner's environment (PATH, TERM, CI). */
   readonly hostEnv: Readonly<Record<string, string | undefined>>
-  readonly stdoutIsTerminal: boolean
+  /** The variables that make the guest's node colour its output as the runner's stdout would. */
+  readonly color: Readonly<Record<string, string>>
+  /** The settings the built-in init applies (`--env`, …). */
+  readonly guest: GuestSettings
+  /** The program's input consoles (`--input`), by number. */
+  readonly inputConsoles?: ReadonlyArray<number> | undefined
 }
 
-/**
- * Where the host's root is mounted in the guest, and what of it is shown.
- *
- * @since 0.1.0
- * @category constants
- */
-export const hostRootMountPoint = "/host"
-const hostRootDirectories = ["/usr", "/etc", "/opt", "/home"]
-const hostRootLinks = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]
-// The initramfs holds these as directories (libraries at their host paths): a link cannot replace them.
-const initramfsDirectories = new Set(["/lib", "/lib64"])
-const hostRootTmpfs = ["/tmp", "/run", "/var/tmp", "/root"]
 const guestPathWithoutHostRoot = `${execDirectory}:/data:/usr/bin:/bin`
-
-/** The program's kind, read from its first bytes. */
-type Kind =
-  | { readonly _tag: "Elf"; readonly dynamic: boolean }
-  | { readonly _tag: "Script"; readonly interpreter: string; readonly argument: string | undefined }
-  | { readonly _tag: "Node" }
-
-const nodeExtensions = /\.(?:js|mjs|cjs|ts|mts|cts)$/
-
-const kindOf = Effect.fnUntraced(function*(program: string, arch: Architecture.Facts) {
-  const fs = yield* FileSystem.FileSystem
-  const unusable = (reason: string) => new ProgramUnusable({ program, reason })
-  const info = yield* fs.stat(program).pipe(Effect.mapError(() => unusable("no such file")))
-  if (info.type !== "File") return yield* unusable("not a regular file")
-  return yield* Effect.scoped(Effect.gen(function*() {
-    const file = yield* fs.open(program)
-    const read = Elf.fromFile(file)
-    const head = yield* read(0, 256)
-    if (head[0] === 0x7f && head[1] === 0x45 && head[2] === 0x4c && head[3] === 0x46) {
-      const header = yield* Elf.readHeader(read).pipe(
-        Effect.mapError((error) => unusable(`not a 64-bit little-endian ELF file (${error.reason})`))
-      )
-      if (header.machine !== arch.elfMachine) {
-        const name = Option.match(Architecture.fromElfMachine(header.machine), {
-          onNone: () => `a program for ELF machine ${header.machine}`,
-          onSome: (facts) => `an ${facts.name} program`
-        })
-        return yield* unusable(`${name}, the guest is ${arch.name} (--arch)`)
-      }
-      if (header.type !== Elf.ET_EXEC && header.type !== Elf.ET_DYN) return yield* unusable("not an ELF executable")
-      const dynamic = yield* Elf.readDynamic(read).pipe(
-        Effect.mapError((error) => unusable(error._tag === "ElfError" ? error.reason : error.message))
-      )
-      return { _tag: "Elf", dynamic: dynamic.interpreter !== undefined } satisfies Kind
-    }
-    if (head[0] === 0x23 && head[1] === 0x21) {
-      const line = new TextDecoder().decode(head).split("\n")[0]!.slice(2).trim()
-      const [interpreter, ...rest] = line.split(/[ \t]+/)
-      if (interpreter === undefined || !interpreter.startsWith("/")) return yield* unusable(`bad #! line: #!${line}`)
-      return { _tag: "Script", interpreter, argument: rest.length === 0 ? undefined : rest.join(" ") } satisfies Kind
-    }
-    if (nodeExtensions.test(program)) return { _tag: "Node" } satisfies Kind
-    return yield* unusable("neither an ELF executable, a #! script, nor a .js/.mjs/.ts file for node")
-  })).pipe(Effect.catchTag("PlatformError", (error) => Effect.fail(unusable(error.message))))
-})
-
-/** The guest path of a host file when it is inside a share, or shown through the host's root. */
-const visibleAt = (hostPath: string, options: PlanOptions): string | undefined => {
-  for (const share of options.shares.toReversed()) {
-    if (within(share.host, hostPath)) return share.guest + hostPath.slice(share.host === "/" ? 0 : share.host.length)
-  }
-  if (options.hostRoot && hostRootDirectories.some((dir) => within(dir, hostPath))) return hostPath
-  return undefined
-}
-
-const findInPath = Effect.fnUntraced(function*(name: string, pathVariable: string | undefined) {
-  const fs = yield* FileSystem.FileSystem
-  for (const dir of (pathVariable ?? "/usr/bin:/bin").split(":")) {
-    if (dir === "") continue
-    const candidate = `${dir}/${name}`
-    if (yield* fs.exists(candidate).pipe(Effect.orElseSucceed(() => false))) return Option.some(candidate)
-  }
-  return Option.none<string>()
-})
 
 // The initramfs links /bin to usr/bin: a file for /bin/x goes to /usr/bin/x.
 const initramfsPath = (p: string): string => p.startsWith("/bin/") ? `/usr${p}` : p
@@ -256,76 +116,19 @@ const ninePModuleFiles = Effect.fnUntraced(function*(tree: string | undefined, p
   )
 })
 
-/** The host's root as the guest shows it: its directories bound, its links, fresh tmpfs. */
-const hostRootSpec = Effect.fnUntraced(function*() {
-  const fs = yield* FileSystem.FileSystem
-  const binds: Array<{ source: string; target: string }> = []
-  const links: Array<{ path: string; target: string }> = []
-  for (const dir of hostRootDirectories) {
-    if (yield* fs.exists(dir).pipe(Effect.orElseSucceed(() => false))) binds.push({ source: dir, target: dir })
-  }
-  for (const dir of hostRootLinks) {
-    const target = yield* fs.readLink(dir).pipe(Effect.option)
-    if (Option.isSome(target)) {
-      const resolved = normalize(target.value.startsWith("/") ? target.value : `/${target.value}`)
-      if (initramfsDirectories.has(dir)) binds.push({ source: resolved, target: dir })
-      else links.push({ path: dir, target: target.value })
-    } else if (yield* fs.exists(dir).pipe(Effect.orElseSucceed(() => false))) {
-      binds.push({ source: dir, target: dir })
-    }
-  }
-  return { tag: "hostroot", mountPoint: hostRootMountPoint, binds, links, tmpfs: hostRootTmpfs } satisfies HostRootSpec
-})
-
-/** The program's absolute path on the host: a bare name that is not a file here is looked up in PATH, as exec does. */
-const resolveProgram = Effect.fnUntraced(function*(
-  program: string,
-  cwd: string,
-  hostEnv: Readonly<Record<string, string | undefined>>
-) {
-  const fs = yield* FileSystem.FileSystem
-  const path = yield* Path.Path
-  const local = path.resolve(cwd, program)
-  const bare = !program.includes("/") && !(yield* fs.exists(local).pipe(Effect.orElseSucceed(() => false)))
-  const found = bare ? yield* findInPath(program, hostEnv["PATH"]) : Option.none<string>()
-  if (bare && Option.isNone(found)) {
-    return yield* new ProgramUnusable({ program, reason: "not a file, and not found in PATH" })
-  }
-  return Option.getOrElse(found, () => local)
-})
-
 /**
- * The guest architecture a program asks for, as virtrun picks it: an ELF
- * program's machine (x86_64 or arm64); the host's own for a script, a node
- * program, or an ELF of a machine we do not boot (refused later, naming it).
- *
- * @since 0.1.0
- * @category constructors
- */
-export const programArchitecture = Effect.fn("ExecPlan.programArchitecture")(function*(
-  program: string,
-  cwd: string,
-  hostEnv: Readonly<Record<string, string | undefined>>
-): Effect.fn.Return<Architecture.Facts, ProgramUnusable | PlatformError, FileSystem.FileSystem | Path.Path> {
-  const fs = yield* FileSystem.FileSystem
-  const absolute = yield* resolveProgram(program, cwd, hostEnv)
-  const fallback = Option.getOrElse(Architecture.host, () => Architecture.all.x86_64)
-  const machine = yield* Effect.scoped(Effect.gen(function*() {
-    const read = Elf.fromFile(yield* fs.open(absolute))
-    return Option.some((yield* Elf.readHeader(read)).machine)
-  })).pipe(Effect.orElseSucceed(() => Option.none<number>()))
-  return Option.getOrElse(Option.flatMap(machine, Architecture.fromElfMachine), () => fallback)
-})
-
-/**
- * Checks the program and the shares and says what goes into the VM.
+ * Checks the program and the shares and says what goes into the VM for them.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const plan = Effect.fn("ExecPlan.plan")(function*(
   options: PlanOptions
-): Effect.fn.Return<Plan, ProgramUnusable | KernelLacksModules | PlatformError, FileSystem.FileSystem | Path.Path> {
+): Effect.fn.Return<
+  ProgramPlan,
+  ProgramUnusable | KernelLacksModules | PlatformError,
+  FileSystem.FileSystem | Path.Path
+> {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const files: Array<GuestFile> = []
@@ -338,7 +141,7 @@ export const plan = Effect.fn("ExecPlan.plan")(function*(
     })
   }
   const kind = yield* kindOf(absolute, options.arch)
-  const inPlace = visibleAt(absolute, options)
+  const inPlace = visibleAt(absolute, options.shares, options.hostRoot)
   const guestProgram = inPlace ?? `${execDirectory}/${path.basename(absolute)}`
   if (inPlace === undefined) {
     files.push({ guest: guestProgram, source: absolute, mode: 0o755 })
@@ -375,25 +178,25 @@ export const plan = Effect.fn("ExecPlan.plan")(function*(
     }
   }
 
-  const shares: Array<ShareSpec> = options.shares.map((share, i) => ({
-    tag: `share${i}`,
-    guest: share.guest,
-    readOnly: share.readOnly
-  }))
-  const devices: Array<NinePDevice> = options.shares.map((share, i) => ({
-    tag: `share${i}`,
-    path: share.host,
-    readOnly: share.readOnly,
-    multidevs: false
-  }))
   for (const share of options.shares) {
     const info = yield* fs.stat(share.host).pipe(Effect.option)
     if (Option.isNone(info) || info.value.type !== "Directory") {
       return yield* new ProgramUnusable({ program: absolute, reason: `--share ${share.host}: not a directory` })
     }
   }
+  const shareSpecs: Array<ShareSpec> = options.shares.map((share, i) => ({
+    tag: shareTag(i),
+    guest: share.guest,
+    readOnly: share.readOnly
+  }))
+  const devices: Array<NinePShare> = options.shares.map((share, i) => ({
+    tag: shareTag(i),
+    path: share.host,
+    readOnly: share.readOnly,
+    multidevs: false
+  }))
   const hostRoot = options.hostRoot ? yield* hostRootSpec() : undefined
-  if (hostRoot !== undefined) devices.push({ tag: hostRoot.tag, path: "/", readOnly: true, multidevs: true })
+  if (hostRoot !== undefined) devices.push({ tag: hostRootTag, path: "/", readOnly: true, multidevs: true })
 
   let modules: ReadonlyArray<string> = []
   if (devices.length > 0) {
@@ -408,23 +211,115 @@ export const plan = Effect.fn("ExecPlan.plan")(function*(
     }
   }
 
-  const cwd = visibleAt(options.cwd, options) ?? "/"
+  const cwd = visibleAt(options.cwd, options.shares, options.hostRoot) ?? "/"
   const hostEnv = options.hostEnv
+  const inputs = options.inputConsoles ?? []
   const env: Record<string, string> = {
     PATH: options.hostRoot ? `${execDirectory}:${hostEnv["PATH"] ?? "/usr/bin:/bin"}` : guestPathWithoutHostRoot,
     HOME: "/root",
     TERM: hostEnv["TERM"] ?? "dumb",
     ...(hostEnv["CI"] === undefined ? {} : { CI: hostEnv["CI"] }),
-    ...(options.stdoutIsTerminal ? { FORCE_COLOR: "1" } : { NO_COLOR: "1" }),
-    ...options.env
+    ...(inputs.length === 0 ? {} : { [inputsVariable]: inputs.map(hostPipePath).join(" ") }),
+    ...options.color,
+    ...options.guest.env
   }
   const [command, args] = kind._tag === "Node"
     ? ["node", [guestProgram, ...options.args]] as const
     : [guestProgram, options.args] as const
-  return {
-    spec: { command, args, cwd, env, hostRoot, shares },
-    files,
-    modules,
-    devices
+  const spec: ExecSpec = { ...options.guest, command, args, cwd, env, hostRoot, shares: shareSpecs }
+  files.push({ guest: execSpecPath, source: new TextEncoder().encode(JSON.stringify(spec)), mode: 0o644 })
+  return { spec, files, modules, shares: devices }
+})
+
+/**
+ * What the `exec` command line gives.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExecInput {
+  readonly program: string
+  readonly args: ReadonlyArray<string>
+  readonly cwd: string
+  readonly hostEnv: Readonly<Record<string, string | undefined>>
+  readonly color: Readonly<Record<string, string>>
+  /** `--arch`; by default the program's own (an ELF's machine), else the host's. */
+  readonly arch: Architecture.Facts | undefined
+  readonly transport: Transport | undefined
+  readonly kernel: string | undefined
+  readonly kernelModules: string | undefined
+  /** `--share` flags as given. */
+  readonly shares: ReadonlyArray<string>
+  readonly hostRoot: boolean
+  readonly outputs: ReadonlyArray<string>
+  readonly inputs: ReadonlyArray<string>
+  /** Rewrite go test's file flags (unless `--no-go-test-rewrite`). */
+  readonly goTestRewrite: boolean
+  readonly guest: { readonly env: ReadonlyArray<string> }
+}
+
+/**
+ * The machine of an `exec` run.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExecPlan extends ProgramPlan {
+  readonly arch: Architecture.Facts
+  readonly transport: Transport
+  readonly kernel: Kernel.Resolved
+  /** Host files of the output consoles: `--output`s, then go test's. */
+  readonly outputs: ReadonlyArray<string>
+  readonly inputs: ReadonlyArray<string>
+}
+
+/**
+ * Plans an `exec` run from its command line: reads the shares and the
+ * guest's settings, picks the architecture, finds the kernel (once),
+ * rewrites go test's file flags onto consoles of their own, and plans the
+ * program (`plan`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = Effect.fn("ExecPlan.make")(function*(
+  input: ExecInput
+): Effect.fn.Return<
+  ExecPlan,
+  ProgramUnusable | KernelLacksModules | InvalidInput | Kernel.KernelNotFound | PlatformError,
+  FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner
+> {
+  const unusable = (reason: string) => new ProgramUnusable({ program: input.program, reason })
+  const shares: Array<Share> = []
+  for (const text of input.shares) {
+    const share = parseShare(text, input.cwd)
+    if (share === undefined) return yield* unusable(`--share ${text}: expected HOST[:GUEST][:ro]`)
+    shares.push(share)
   }
+  const guest = guestSettings(input.guest)
+  if (Result.isFailure(guest)) return yield* unusable(guest.failure)
+  const arch = input.arch ?? (yield* programArchitecture(input.program, input.cwd, input.hostEnv))
+  const transport = input.transport ?? arch.defaultTransport
+  const found = yield* Kernel.find(input.kernel, arch)
+  const kernel: Kernel.Resolved = { ...found, moduleTree: input.kernelModules ?? found.moduleTree }
+  const [goTestPort] = numbersOf(layout({ stderr: true, outputs: input.outputs.length + 1 }), "output").slice(-1)
+  const goTest = input.goTestRewrite && GoTest.isGoTest(input.args)
+    ? GoTest.rewriteGoTestFlags(input.args, input.cwd, goTestPort!)
+    : { args: input.args, outputs: [] }
+  const outputs = [...input.outputs, ...goTest.outputs]
+  const consoles = layout({ stderr: true, outputs: outputs.length, inputs: input.inputs.length })
+  const program = yield* plan({
+    program: input.program,
+    args: goTest.args,
+    cwd: input.cwd,
+    shares,
+    hostRoot: input.hostRoot,
+    arch,
+    moduleTree: kernel.moduleTree,
+    hostEnv: input.hostEnv,
+    color: input.color,
+    guest: guest.success,
+    inputConsoles: numbersOf(consoles, "input")
+  })
+  return { ...program, arch, transport, kernel, outputs, inputs: input.inputs }
 })

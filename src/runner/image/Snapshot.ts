@@ -16,8 +16,8 @@ import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import { createHash } from "node:crypto"
 import * as os from "node:os"
 import * as NodePath from "node:path"
+import * as Cache from "../cache.ts"
 import * as AnonymousFile from "../machine/anonymousFile.ts"
-import * as Kernel from "../machine/Kernel.ts"
 import { guestModule } from "../packageFiles.ts"
 import type * as SourceMapping from "../sourceMapping.ts"
 import * as Bundle from "./Bundle.ts"
@@ -173,7 +173,7 @@ export const make = Effect.fn("Snapshot.make")(function*(
       })
     }`
   ).digest("hex")
-  const cached = path.join(path.dirname(yield* Kernel.cacheDirectory), "snapshots", `${key}.blob`)
+  const cached = path.join(yield* Cache.folder("snapshots"), `${key}.blob`)
   const hit = yield* fs.readFile(cached).pipe(Effect.option)
   if (Option.isSome(hit)) return { blob: hit.value, koffiNative, sourceMap } satisfies Snapshot
   return yield* Effect.gen(function*() {
@@ -196,12 +196,7 @@ export const make = Effect.fn("Snapshot.make")(function*(
     const blob = yield* fs.readFile(blobFile.path)
     if (blob.length === 0) return yield* new SnapshotError({ reason: `${node} wrote no snapshot` })
     // Written beside, then renamed: a concurrent run (go test of several packages) never reads half a blob.
-    yield* Effect.ignore(Effect.gen(function*() {
-      yield* fs.makeDirectory(path.dirname(cached), { recursive: true })
-      const partial = `${cached}.${process.pid}.partial`
-      yield* fs.writeFile(partial, blob)
-      yield* fs.rename(partial, cached)
-    }))
+    yield* Effect.ignore(Cache.writeFile(cached, blob))
     return { blob, koffiNative, sourceMap } satisfies Snapshot
   }).pipe(
     Effect.scoped,

@@ -9,6 +9,7 @@ import { Config, Data, Effect, FileSystem, Option, Path } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import * as Elf from "../../formats/elf.ts"
+import * as Cache from "../cache.ts"
 import { libexec } from "../packageFiles.ts"
 import * as Architecture from "./Architecture.ts"
 import { InvalidInput } from "./Preflight.ts"
@@ -37,24 +38,6 @@ export const fetchScript: string = libexec("fetch-kernel.sh")
 const env = (name: string) => Config.option(Config.String(name)).pipe(Effect.orElseSucceed(() => Option.none<string>()))
 
 /**
- * The runner's cache directory: `$SYSINIT_CACHE_DIR`, else
- * `$XDG_CACHE_HOME/effect-sysinit`, else `~/.cache/effect-sysinit`, as in
- * the fetch scripts.
- *
- * @since 0.1.0
- * @category constants
- */
-export const cacheRoot = Effect.gen(function*() {
-  const path = yield* Path.Path
-  const explicit = yield* env("SYSINIT_CACHE_DIR")
-  if (Option.isSome(explicit)) return explicit.value
-  const xdg = yield* env("XDG_CACHE_HOME")
-  const home = yield* env("HOME")
-  const base = Option.getOrElse(xdg, () => path.join(Option.getOrElse(home, () => "/root"), ".cache"))
-  return path.join(base, "effect-sysinit")
-})
-
-/**
  * The cache directory of an architecture's fetched kernel: `kernel` in the
  * cache for x86_64, `kernel-<debian name>` (`kernel-arm64`) for the others.
  *
@@ -64,7 +47,7 @@ export const cacheRoot = Effect.gen(function*() {
 export const cacheDirectoryFor = (arch: Architecture.Facts) =>
   Effect.gen(function*() {
     const path = yield* Path.Path
-    return path.join(yield* cacheRoot, arch.debian === "amd64" ? "kernel" : `kernel-${arch.debian}`)
+    return path.join(yield* Cache.root, arch.debian === "amd64" ? "kernel" : `kernel-${arch.debian}`)
   })
 
 /**
@@ -163,6 +146,18 @@ const kernelImageHint: Readonly<Record<Architecture.Architecture, string>> = {
 }
 
 /**
+ * A kernel to boot: its image, and its module tree when known (the cached
+ * kernel's, or `--kernel-modules`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Resolved {
+  readonly image: string
+  readonly moduleTree: string | undefined
+}
+
+/**
  * The kernel image to boot: `explicit` (`--kernel`), else `$SYSINIT_KERNEL`
  * (for x86_64 guests), else the architecture's cached kernel, fetched on
  * first use. A kernel asked for that does not exist or is not a kernel
@@ -209,4 +204,19 @@ export const resolve = Effect.fn("Kernel.resolve")(function*(
   return yield* new KernelNotFound({
     reason: `fetching Debian's kernel failed (${fetchScript} printed no kernel path)`
   })
+})
+
+/**
+ * The kernel to boot (`resolve`) with its module tree (`modulesOf`).
+ *
+ * @since 0.1.0
+ * @category resolution
+ */
+export const find = Effect.fn("Kernel.find")(function*(
+  explicit: string | undefined,
+  arch: Architecture.Facts = Architecture.all.x86_64
+) {
+  const image = yield* resolve(explicit, arch)
+  const tree = yield* modulesOf(image, arch)
+  return { image, moduleTree: Option.getOrUndefined(tree) } satisfies Resolved
 })

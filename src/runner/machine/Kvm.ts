@@ -15,8 +15,8 @@ import { Clock, Duration, Effect, FileSystem, Option, Path } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 import type { ChildProcessSpawner } from "effect/process"
 import { createHash } from "node:crypto"
+import * as Cache from "../cache.ts"
 import * as Architecture from "./Architecture.ts"
-import * as Kernel from "./Kernel.ts"
 import * as Qemu from "./Qemu.ts"
 
 /**
@@ -222,7 +222,7 @@ export const decide = Effect.fn("Kvm.decide")(function*(
   }
   const qemu = options.qemu ?? options.arch.qemu
   const key = cacheKey(facts, yield* identity(options.kernel), yield* identity(yield* onPath(qemu)))
-  const directory = options.cacheDirectory ?? path.join(yield* Kernel.cacheRoot, "kvm")
+  const directory = options.cacheDirectory ?? (yield* Cache.folder("kvm"))
   const file = path.join(directory, `${key}.json`)
   const cached = yield* fs.readFileString(file).pipe(
     Effect.map((text) => Option.some(JSON.parse(text) as CachedProbe)),
@@ -270,7 +270,5 @@ const store = Effect.fnUntraced(function*(directory: string, file: string, entry
     )
     if (bootId !== entry.bootId) yield* fs.remove(other, { force: true }).pipe(Effect.ignore)
   }
-  const temporary = `${file}.${process.pid}.tmp`
-  yield* fs.writeFileString(temporary, `${JSON.stringify(entry)}\n`)
-  yield* fs.rename(temporary, file)
+  yield* Cache.writeFile(file, `${JSON.stringify(entry)}\n`)
 })

@@ -10,7 +10,7 @@
 import { Data, Effect, FileSystem, Option } from "effect"
 import { execFile } from "node:child_process"
 import * as Elf from "../../formats/elf.ts"
-import { consoleLimit, type Transport } from "../../protocol/consoles.ts"
+import { consoleLimit, type Role, type Transport } from "../../protocol/consoles.ts"
 import * as Architecture from "./Architecture.ts"
 
 /**
@@ -33,31 +33,31 @@ export class InvalidInput extends Data.TaggedError("InvalidInput")<{
 /**
  * Refuses more consoles than the transport has: console 0, console 1,
  * console 2 when it carries a program's stderr (`exec`), and one per
- * `--output`.
+ * `--output` and `--input`.
  *
  * @since 0.1.0
  * @category checks
  */
 export const checkConsoles = (
   transport: Transport,
-  outputs: ReadonlyArray<string>,
-  options: { readonly stderrConsole?: boolean | undefined } = {}
+  consoles: ReadonlyArray<Role>
 ): Effect.Effect<void, InvalidInput> => {
-  const fixed = options.stderrConsole === true ? 3 : 2
-  const asked = fixed + outputs.length
+  const asked = consoles.length
   const limit = consoleLimit[transport]
   if (asked <= limit) return Effect.void
+  const extra = consoles.filter((role) => role === "output" || role === "input").length
+  const fixed = asked - extra
+  const named = consoles.slice(0, fixed).map((role, number) => `console ${number} (${role})`).join(", ")
   const better = (Object.keys(consoleLimit) as Array<Transport>).find((other) => consoleLimit[other] >= asked)
   return Effect.fail(
     new InvalidInput({
       flag: "--output",
       reason:
-        `${outputs.length} outputs need ${asked} consoles (console 0, console 1${
-          fixed === 3 ? ", console 2 for stderr" : ""
-        } and one each), the ${transport} transport has ${limit}` +
+        `${extra} outputs and inputs need ${asked} consoles (${named} and one each), the ${transport} transport ` +
+        `has ${limit}` +
         (better === undefined
           ? `; no transport has ${asked}`
-          : `; use --transport ${better} (up to ${consoleLimit[better] - fixed} --output)`)
+          : `; use --transport ${better} (up to ${consoleLimit[better] - fixed} --output and --input)`)
     })
   )
 }

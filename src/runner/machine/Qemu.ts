@@ -23,10 +23,19 @@ import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as NodePath from "node:path"
+import { layout, type Role } from "../../protocol/consoles.ts"
 import * as AnonymousFile from "./anonymousFile.ts"
 import * as Architecture from "./Architecture.ts"
 import { emptyReading, Outcome, type Reading, readLine } from "./consoleLog.ts"
-import { type InvalidMachine, kvmProbeArguments, type Machine, qemuArguments, qemuBinary } from "./qemuCommand.ts"
+import {
+  type ConsoleBackend,
+  type InvalidMachine,
+  kvmProbeArguments,
+  type Machine,
+  qemuArguments,
+  qemuBinary
+} from "./qemuCommand.ts"
+import { kvmHint } from "./verdict.ts"
 
 /**
  * How the guest ended; defined beside the reading of console 0, which tells
@@ -52,14 +61,6 @@ export class QemuNotFound extends Data.TaggedError("QemuNotFound")<{
     return `${this.binary} not found: install the Debian/Ubuntu package ${this.package} (apt-get install -y ${this.package})`
   }
 }
-
-/**
- * What to tell the user when a run under KVM hung or failed.
- *
- * @since 0.1.0
- * @category constants
- */
-export const kvmHint = "KVM was used: if it does not work on this host, pass --no-kvm to boot under TCG"
 
 const killedBySignal = -1
 
@@ -282,6 +283,22 @@ const isNotFound = (error: PlatformError): boolean =>
   error.reason instanceof SystemError && error.reason["_tag"] === "NotFound"
 
 /**
+ * The consoles of a run, in order (`protocol/consoles`): console 0 and
+ * stdout, stderr when the caller takes it, the outputs, then the inputs.
+ *
+ * @since 0.1.0
+ * @category consoles
+ */
+export const consoleLayout = (
+  streams: Pick<Streams, "stderr" | "outputs" | "inputs">
+): ReadonlyArray<Role> =>
+  layout({
+    stderr: streams.stderr !== undefined,
+    outputs: streams.outputs.length,
+    inputs: streams.inputs?.length ?? 0
+  })
+
+/**
  * Boots the machine and waits for it to end. The outcome is the first line
  * of console 0 that tells how the guest ended; without one, the guest ended
  * without an exit code.
@@ -307,18 +324,21 @@ export const run = Effect.fn("Qemu.run")(function*(
   let reading = emptyReading
 
   const boot = Effect.scoped(Effect.gen(function*() {
-    const followed = [yield* AnonymousFile.make, yield* AnonymousFile.make]
-    if (streams.stderr !== undefined) followed.push(yield* AnonymousFile.make)
-    // Opened for reading before QEMU starts; QEMU opens them again for writing, truncating the empty files.
-    const [console0File, console1File, console2File] = yield* Effect.forEach(
-      followed,
-      (file) => fileSystem.open(file.path, { flag: "r" })
-    )
-    const consoleFiles = [
-      ...followed.map((file) => file.path),
-      ...streams.outputs,
-      ...(streams.inputs ?? []).map((socket) => ({ socket }))
-    ]
+    // Consoles the runner follows go to files without a name, opened for reading before QEMU starts (QEMU
+    // opens them again for writing, truncating the empty files); outputs to their host files; inputs to sockets.
+    const followed = new Map<Role, { readonly path: string; readonly file: FileSystem.File }>()
+    const outputs = [...streams.outputs]
+    const inputs = [...(streams.inputs ?? [])]
+    const consoleFiles: Array<ConsoleBackend> = []
+    for (const role of consoleLayout(streams)) {
+      if (role === "output") consoleFiles.push(outputs.shift()!)
+      else if (role === "input") consoleFiles.push({ socket: inputs.shift()! })
+      else {
+        const anonymous = yield* AnonymousFile.make
+        followed.set(role, { path: anonymous.path, file: yield* fileSystem.open(anonymous.path, { flag: "r" }) })
+        consoleFiles.push(anonymous.path)
+      }
+    }
     const args = yield* qemuArguments(machine, consoleFiles)
     const [command = binary, ...commandArgs] = [...wrapper, binary, ...args]
     const ended = yield* Deferred.make<void>()
@@ -327,7 +347,11 @@ export const run = Effect.fn("Qemu.run")(function*(
     ).pipe(
       Effect.mapError((error) => isNotFound(error) ? new QemuNotFound({ binary: name, package: qemuPackage }) : error)
     )
-    const console0 = follow(console0File!, followed[0]!.path, ended).pipe(
+    const followOf = (role: Role) => {
+      const console = followed.get(role)
+      return console === undefined ? Stream.empty : follow(console.file, console.path, ended)
+    }
+    const console0 = followOf("log").pipe(
       Stream.decodeText(),
       Stream.splitLines,
       Stream.runForEach((line) => {
@@ -335,11 +359,11 @@ export const run = Effect.fn("Qemu.run")(function*(
         return streams.console(line.replace(/\r+$/, ""))
       })
     )
-    const stdout = follow(console1File!, followed[1]!.path, ended).pipe(Stream.runForEach(streams.stdout))
+    const stdout = followOf("stdout").pipe(Stream.runForEach(streams.stdout))
     const stderrStream = streams.stderr
-    const stderrOfGuest = console2File === undefined || stderrStream === undefined
+    const stderrOfGuest = stderrStream === undefined
       ? Effect.void
-      : follow(console2File, followed[2]!.path, ended).pipe(Stream.runForEach(stderrStream))
+      : followOf("stderr").pipe(Stream.runForEach(stderrStream))
     const qemuStderr = handle.stderr.pipe(Stream.decodeText(), Stream.mkString)
     const readers = yield* Effect.forkChild(
       Effect.all([console0, stdout, stderrOfGuest], { concurrency: "unbounded", discard: true })

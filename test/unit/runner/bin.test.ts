@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import { join } from "node:path"
-import * as Cli from "../../../src/runner/cli/Cli.ts"
+import { exitCodes } from "../../../src/runner/exitCodes.ts"
 
 const bin = join(import.meta.dirname, "../../../bin/effect-sysinit")
 const hello = join(import.meta.dirname, "../../../examples/hello.ts")
@@ -28,7 +28,7 @@ describe("the effect-sysinit command", () => {
     [
       "three --output on serial",
       ["vm", "--output", "a", "--output", "b", "--output", "c", hello],
-      "the serial transport has 4; use --transport virtio (up to 6 --output)"
+      "the serial transport has 4; use --transport virtio (up to 6 --output and --input)"
     ],
     [
       "--kernel that is not one",
@@ -37,9 +37,9 @@ describe("the effect-sysinit command", () => {
     ]
   ]
   for (const [name, args, says] of usageErrors) {
-    it(`exits with the usage error code ${Cli.exitCodes.UsageError}, not a guest's, on ${name}`, () => {
+    it(`exits with the usage error code ${exitCodes.UsageError}, not a guest's, on ${name}`, () => {
       const result = run(args)
-      assert.strictEqual(result.status, Cli.exitCodes.UsageError, result.stderr)
+      assert.strictEqual(result.status, exitCodes.UsageError, result.stderr)
       assert.include(result.stderr, says)
     }, timeout)
   }
@@ -48,7 +48,7 @@ describe("the effect-sysinit command", () => {
     const older =
       `data:text/javascript,Object.defineProperty(process, "versions", { value: { ...process.versions, node: "20.18.0" } })`
     const result = run(["vm", hello], ["--import", older])
-    assert.strictEqual(result.status, Cli.exitCodes.RunnerFailed)
+    assert.strictEqual(result.status, exitCodes.RunnerFailed)
     assert.include(result.stderr, "effect-sysinit: needs Node 24 or later, this is Node 20.18.0")
   }, timeout)
 

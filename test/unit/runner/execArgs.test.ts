@@ -1,7 +1,7 @@
 import { assert, describe, it } from "vitest"
-import { execFlagTable } from "../../../src/runner/cli/Cli.ts"
 import * as ExecArgs from "../../../src/runner/cli/flagSources.ts"
-import * as ExecPlan from "../../../src/runner/exec/ExecPlan.ts"
+import { execFlagTable } from "../../../src/runner/cli/main.ts"
+import * as Shares from "../../../src/runner/exec/shares.ts"
 
 const split = (args: ReadonlyArray<string>) => ExecArgs.splitArgs(args, execFlagTable)
 
@@ -53,7 +53,7 @@ describe("exec's command line", () => {
 })
 
 describe("--share", () => {
-  const table: ReadonlyArray<readonly [string, ExecPlan.Share | undefined]> = [
+  const table: ReadonlyArray<readonly [string, Shares.Share | undefined]> = [
     [".", { host: "/home/me/p", guest: "/home/me/p", readOnly: false }],
     ["src:ro", { host: "/home/me/p/src", guest: "/home/me/p/src", readOnly: true }],
     ["/data:/mnt/data", { host: "/data", guest: "/mnt/data", readOnly: false }],
@@ -65,7 +65,7 @@ describe("--share", () => {
   ]
   for (const [text, expected] of table) {
     it(`reads ${JSON.stringify(text)}`, () => {
-      assert.deepStrictEqual(ExecPlan.parseShare(text, "/home/me/p"), expected)
+      assert.deepStrictEqual(Shares.parseShare(text, "/home/me/p"), expected)
     })
   }
 })

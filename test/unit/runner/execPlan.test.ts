@@ -5,6 +5,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import { join } from "node:path"
 import * as ExecPlan from "../../../src/runner/exec/ExecPlan.ts"
+import { programArchitecture } from "../../../src/runner/exec/program.ts"
 import * as Architecture from "../../../src/runner/machine/Architecture.ts"
 
 const dir = fs.mkdtempSync(join(os.tmpdir(), "effect-sysinit-plan-"))
@@ -39,9 +40,9 @@ const options = (program: string, extra: Partial<ExecPlan.PlanOptions> = {}): Ex
   hostRoot: false,
   arch: Architecture.all.x86_64,
   moduleTree: undefined,
-  env: {},
   hostEnv: { PATH: "/usr/bin:/bin", TERM: "xterm" },
-  stdoutIsTerminal: false,
+  color: { NO_COLOR: "1" },
+  guest: { env: {} },
   ...extra
 })
 
@@ -56,7 +57,7 @@ const refusal = (program: string, extra: Partial<ExecPlan.PlanOptions> = {}) =>
 
 const arch = (program: string) =>
   Effect.map(
-    ExecPlan.programArchitecture(program, dir, { PATH: "/usr/bin:/bin" }).pipe(Effect.provide(NodeServices.layer)),
+    programArchitecture(program, dir, { PATH: "/usr/bin:/bin" }).pipe(Effect.provide(NodeServices.layer)),
     (facts) => facts.name
   )
 
@@ -117,7 +118,7 @@ describe("exec's plan", () => {
       })
       assert.strictEqual(planned.spec.command, "/project/in-share.sh")
       assert.strictEqual(planned.spec.cwd, "/project")
-      assert.deepStrictEqual(planned.devices, [{ tag: "share0", path: dir, readOnly: false, multidevs: false }])
+      assert.deepStrictEqual(planned.shares, [{ tag: "share0", path: dir, readOnly: false, multidevs: false }])
       assert.deepStrictEqual(planned.spec.shares, [{ tag: "share0", guest: "/project", readOnly: false }])
     }))
 

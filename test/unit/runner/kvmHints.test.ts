@@ -26,7 +26,7 @@ const runWith = (script: string, kvm: boolean, warn?: (line: string) => Effect.E
     yield* fs.writeFile(kernel, image)
     return yield* Runner.run({
       init,
-      kernel,
+      kernel: { image: kernel, moduleTree: undefined },
       qemu,
       kvm,
       startup: "bundle",

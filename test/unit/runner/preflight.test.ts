@@ -2,6 +2,7 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem } from "effect"
 import { join } from "node:path"
+import { layout } from "../../../src/protocol/consoles.ts"
 import * as Preflight from "../../../src/runner/machine/Preflight.ts"
 import { moduleElf } from "../moduleFiles.ts"
 
@@ -27,23 +28,23 @@ const refusal = <A, R>(effect: Effect.Effect<A, Preflight.InvalidInput, R>) =>
 describe("Preflight", () => {
   it.effect("counts consoles, not --output flags, and names the transport that has enough", () =>
     Effect.gen(function*() {
-      yield* Preflight.checkConsoles("serial", ["a", "b"])
-      yield* Preflight.checkConsoles("virtio", ["1", "2", "3", "4", "5", "6"])
+      yield* Preflight.checkConsoles("serial", layout({ outputs: 2 }))
+      yield* Preflight.checkConsoles("virtio", layout({ outputs: 6 }))
       assert.strictEqual(
-        yield* refusal(Preflight.checkConsoles("serial", ["a", "b", "c"])),
-        "--output: 3 outputs need 5 consoles (console 0, console 1 and one each), the serial transport has 4; " +
-          "use --transport virtio (up to 6 --output)"
+        yield* refusal(Preflight.checkConsoles("serial", layout({ outputs: 3 }))),
+        "--output: 3 outputs and inputs need 5 consoles (console 0 (log), console 1 (stdout) and one each), " +
+          "the serial transport has 4; use --transport virtio (up to 6 --output and --input)"
       )
       assert.include(
-        yield* refusal(Preflight.checkConsoles("virtio", Array.from({ length: 7 }, String))),
+        yield* refusal(Preflight.checkConsoles("virtio", layout({ outputs: 4, inputs: 3 }))),
         "the virtio transport has 8; no transport has 9"
       )
       // exec's program has its stderr on console 2.
-      yield* Preflight.checkConsoles("serial", ["a"], { stderrConsole: true })
+      yield* Preflight.checkConsoles("serial", layout({ stderr: true, outputs: 1 }))
       assert.strictEqual(
-        yield* refusal(Preflight.checkConsoles("serial", ["a", "b"], { stderrConsole: true })),
-        "--output: 2 outputs need 5 consoles (console 0, console 1, console 2 for stderr and one each), " +
-          "the serial transport has 4; use --transport virtio (up to 5 --output)"
+        yield* refusal(Preflight.checkConsoles("serial", layout({ stderr: true, outputs: 2 }))),
+        "--output: 2 outputs and inputs need 5 consoles (console 0 (log), console 1 (stdout), console 2 (stderr) " +
+          "and one each), the serial transport has 4; use --transport virtio (up to 5 --output and --input)"
       )
     }))
 

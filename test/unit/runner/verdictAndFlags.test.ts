@@ -2,9 +2,12 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Option } from "effect"
 import type { Transport } from "../../../src/protocol/consoles.ts"
-import * as Cli from "../../../src/runner/cli/Cli.ts"
+import * as Flags from "../../../src/runner/cli/flags.ts"
+import { colorEnvironment } from "../../../src/runner/cli/output.ts"
+import { parseDuration } from "../../../src/runner/duration.ts"
 import type * as Architecture from "../../../src/runner/machine/Architecture.ts"
 import * as Qemu from "../../../src/runner/machine/Qemu.ts"
+import * as Verdict from "../../../src/runner/machine/verdict.ts"
 
 const { Outcome } = Qemu
 
@@ -16,7 +19,7 @@ const ending = (outcome: Qemu.Outcome, errors: ReadonlyArray<string> = [], more:
   ...more
 })
 
-describe("Cli", () => {
+describe("the runner's verdict and its flags", () => {
   const exits: ReadonlyArray<readonly [string, Qemu.Outcome, number, string | undefined]> = [
     ["exit 0", Outcome.Exited({ code: 0 }), 0, undefined],
     ["exit 3", Outcome.Exited({ code: 3 }), 3, undefined],
@@ -68,7 +71,7 @@ describe("Cli", () => {
   ]
   for (const [name, outcome, code, says] of exits) {
     it(`exits with the guest's code or its own: ${name}`, () => {
-      const exit = Cli.exitOf(outcome)
+      const exit = Verdict.exitOf(outcome)
       assert.strictEqual(exit.code, code)
       if (says === undefined) assert.isUndefined(exit.reason)
       else assert.include(exit.reason, says)
@@ -77,16 +80,19 @@ describe("Cli", () => {
 
   it("prints the init's errors before the reason when there is no exit code, unless --verbose showed them", () => {
     const errors = ["sysinit 2026/11/27 16:28:40.620007 ERROR run failed: boom"]
-    const quiet = Cli.verdictOf(ending(Outcome.NoExitCode(), errors), { verbose: false, transport: "serial" })
+    const quiet = Verdict.verdictOf(ending(Outcome.NoExitCode(), errors), { verbose: false, transport: "serial" })
     assert.deepStrictEqual(quiet, {
       code: 121,
       lines: ["effect-sysinit: guest: run failed: boom", "effect-sysinit: guest error: no exit code found"]
     })
-    const verbose = Cli.verdictOf(ending(Outcome.NoExitCode(), errors), { verbose: true, transport: "serial" })
+    const verbose = Verdict.verdictOf(ending(Outcome.NoExitCode(), errors), { verbose: true, transport: "serial" })
     assert.deepStrictEqual(verbose.lines, ["effect-sysinit: guest error: no exit code found"])
-    const exited = Cli.verdictOf(ending(Outcome.Exited({ code: 3 }), errors), { verbose: false, transport: "serial" })
+    const exited = Verdict.verdictOf(ending(Outcome.Exited({ code: 3 }), errors), {
+      verbose: false,
+      transport: "serial"
+    })
     assert.deepStrictEqual(exited, { code: 3, lines: [] })
-    const dropped = Cli.verdictOf(
+    const dropped = Verdict.verdictOf(
       ending(Outcome.TimedOut({ timeout: Duration.seconds(1) }), errors, { droppedErrors: 2 }),
       { verbose: false, transport: "serial" }
     )
@@ -95,7 +101,7 @@ describe("Cli", () => {
 
   it("shows an error entry without its log prefix, and the lines that continue it as they are", () => {
     assert.strictEqual(
-      Cli.guestErrorLines(
+      Verdict.guestErrorLines(
         "sysinit 2026/11/27 16:28:40.610000 ERROR step panicked: the step threw\n    at step (/home/me/init.ts:12:3)"
       ),
       "effect-sysinit: guest: step panicked: the step threw\n    at step (/home/me/init.ts:12:3)"
@@ -104,15 +110,15 @@ describe("Cli", () => {
 
   it("says when console 0 stayed empty, naming the virtio modules over virtio", () => {
     const empty = ending(Outcome.NoExitCode(), [], { consoleEmpty: true })
-    assert.include(Cli.verdictOf(empty, { verbose: false, transport: "virtio" }).lines[0], "virtio modules")
-    assert.include(Cli.verdictOf(empty, { verbose: false, transport: "serial" }).lines[0], "console 0 stayed empty")
+    assert.include(Verdict.verdictOf(empty, { verbose: false, transport: "virtio" }).lines[0], "virtio modules")
+    assert.include(Verdict.verdictOf(empty, { verbose: false, transport: "serial" }).lines[0], "console 0 stayed empty")
   })
 
   it("a timeout under KVM says to pass --no-kvm; under TCG it does not", () => {
     const timedOut = Qemu.Outcome.TimedOut({ timeout: Duration.seconds(5) })
-    assert.include(Cli.exitOf(timedOut, true).reason, "pass --no-kvm")
-    assert.notInclude(Cli.exitOf(timedOut, false).reason, "--no-kvm")
-    assert.strictEqual(Cli.exitOf(timedOut, true).code, 124)
+    assert.include(Verdict.exitOf(timedOut, true).reason, "pass --no-kvm")
+    assert.notInclude(Verdict.exitOf(timedOut, false).reason, "--no-kvm")
+    assert.strictEqual(Verdict.exitOf(timedOut, true).code, 124)
   })
 
   const transports: ReadonlyArray<readonly [string, ReadonlyArray<string>, Option.Option<Transport>]> = [
@@ -124,7 +130,7 @@ describe("Cli", () => {
   for (const [name, values, transport] of transports) {
     it.effect(`reads --transport: ${name}`, () =>
       Effect.gen(function*() {
-        const [, parsed] = yield* Cli.transportFlag.parse({ arguments: [], flags: { transport: values } })
+        const [, parsed] = yield* Flags.transportFlag.parse({ arguments: [], flags: { transport: values } })
         assert.deepStrictEqual(parsed, transport)
       }).pipe(Effect.provide(NodeServices.layer)))
   }
@@ -140,14 +146,14 @@ describe("Cli", () => {
   for (const [values, arch] of arches) {
     it.effect(`reads --arch ${values.join("") || "(none)"} as ${arch}`, () =>
       Effect.gen(function*() {
-        const [, parsed] = yield* Cli.archFlag.parse({ arguments: [], flags: { arch: values } })
+        const [, parsed] = yield* Flags.archFlag.parse({ arguments: [], flags: { arch: values } })
         assert.strictEqual(parsed.name, arch)
       }).pipe(Effect.provide(NodeServices.layer)))
   }
 
   it.effect("refuses an --arch it does not know, naming the ones it knows", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(Cli.archFlag.parse({ arguments: [], flags: { arch: ["riscv64"] } }))
+      const error = yield* Effect.flip(Flags.archFlag.parse({ arguments: [], flags: { arch: ["riscv64"] } }))
       assert.include(String(error), "riscv64")
       assert.include(String(error), "aarch64")
     }).pipe(Effect.provide(NodeServices.layer)))
@@ -160,35 +166,38 @@ describe("Cli", () => {
   for (const [name, flags, mode] of kvmModes) {
     it.effect(`reads ${name}`, () =>
       Effect.gen(function*() {
-        const [, parsed] = yield* Cli.kvmFlag.parse({ arguments: [], flags })
+        const [, parsed] = yield* Flags.kvmFlag.parse({ arguments: [], flags })
         assert.deepStrictEqual(parsed, mode)
       }).pipe(Effect.provide(NodeServices.layer)))
   }
 
   it.effect("refuses a --transport it does not know", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(Cli.transportFlag.parse({ arguments: [], flags: { transport: ["usb"] } }))
+      const error = yield* Effect.flip(Flags.transportFlag.parse({ arguments: [], flags: { transport: ["usb"] } }))
       assert.include(String(error), "usb")
     }).pipe(Effect.provide(NodeServices.layer)))
 
   it("reads timeouts in seconds, milliseconds, minutes and hours", () => {
-    assert.deepStrictEqual(Cli.parseTimeout("90"), Option.some(Duration.seconds(90)))
-    assert.deepStrictEqual(Cli.parseTimeout("1500ms"), Option.some(Duration.millis(1500)))
-    assert.deepStrictEqual(Cli.parseTimeout("2m"), Option.some(Duration.minutes(2)))
-    assert.deepStrictEqual(Cli.parseTimeout("1h"), Option.some(Duration.hours(1)))
-    assert.deepStrictEqual(Cli.parseTimeout("soon"), Option.none())
+    assert.deepStrictEqual(parseDuration("90"), Option.some(Duration.seconds(90)))
+    assert.deepStrictEqual(parseDuration("1500ms"), Option.some(Duration.millis(1500)))
+    assert.deepStrictEqual(parseDuration("2m"), Option.some(Duration.minutes(2)))
+    assert.deepStrictEqual(parseDuration("1h"), Option.some(Duration.hours(1)))
+    assert.deepStrictEqual(parseDuration("60 seconds"), Option.some(Duration.seconds(60)))
+    assert.deepStrictEqual(parseDuration("2 minutes"), Option.some(Duration.minutes(2)))
+    assert.deepStrictEqual(parseDuration("soon"), Option.none())
+    assert.deepStrictEqual(parseDuration("5 fortnights"), Option.none())
   })
 
   const timeouts: ReadonlyArray<readonly [string, string, string | undefined]> = [
     ["a duration", "90s", undefined],
     ["zero", "0", "a duration above 0"],
     ["zero milliseconds", "0ms", "a duration above 0"],
-    ["not a duration", "soon", "a duration such as 90, 90s, 2m or 1500ms"]
+    ["not a duration", "soon", "a duration such as 90, 90s, 2m, 1500ms or 60 seconds"]
   ]
   for (const [name, value, refusal] of timeouts) {
     it.effect(`checks --timeout: ${name}`, () =>
       Effect.gen(function*() {
-        const parsed = yield* Effect.result(Cli.timeoutFlag.parse({ arguments: [], flags: { timeout: [value] } }))
+        const parsed = yield* Effect.result(Flags.timeoutFlag.parse({ arguments: [], flags: { timeout: [value] } }))
         if (refusal === undefined) assert.strictEqual(parsed._tag, "Success")
         else assert.include(parsed._tag === "Failure" ? String(parsed.failure) : "accepted", refusal)
       }).pipe(Effect.provide(NodeServices.layer)))
@@ -209,7 +218,7 @@ describe("Cli", () => {
   ]
   for (const [name, terminal, env, expected] of colors) {
     it(`colours the guest's output as the host's: ${name}`, () => {
-      assert.deepStrictEqual(Cli.colorEnvironment(terminal, env), expected)
+      assert.deepStrictEqual(colorEnvironment(terminal, env), expected)
     })
   }
 })

@@ -1,0 +1,85 @@
+/**
+ * `effect-sysinit exec [options] PROGRAM [ARGS…]`: runs PROGRAM as a child
+ * of the built-in init in a fresh VM and exits with its exit code (`go test
+ * -exec` works).
+ *
+ * @since 0.1.0
+ */
+import { Effect, Option } from "effect"
+import { Argument, Command } from "effect/cli"
+import { execFlags } from "../exec/execFlags.ts"
+import * as ExecPlan from "../exec/ExecPlan.ts"
+import { verdictOf } from "../machine/verdict.ts"
+import { guestModule } from "../packageFiles.ts"
+import * as Runner from "../Runner.ts"
+import { machineFlags } from "./flags.ts"
+import { colorEnvironment, fail, finish, reporters, writeStderr, writeStdout } from "./output.ts"
+
+/**
+ * The flags of `exec`, by name as the command takes them.
+ *
+ * @since 0.1.0
+ * @category flags
+ */
+export const flags = { ...machineFlags, ...execFlags }
+
+/**
+ * The `exec` command.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const execCommand = Command.make("exec", {
+  program: Argument.String("program").pipe(
+    Argument.withDescription("An ELF executable, a #! script, or a .js/.mjs/.ts file for node")
+  ),
+  args: Argument.String("args").pipe(
+    Argument.variadic(),
+    Argument.withDescription("The program's arguments, passed unread")
+  ),
+  ...flags
+}, (input) =>
+  Effect.gen(function*() {
+    const plan = yield* ExecPlan.make({
+      program: input.program,
+      args: input.args,
+      cwd: process.cwd(),
+      hostEnv: process.env,
+      color: colorEnvironment(process.stdout.isTTY === true, process.env),
+      arch: Option.getOrUndefined(input.arch),
+      transport: Option.getOrUndefined(input.transport),
+      kernel: Option.getOrUndefined(input.kernel),
+      kernelModules: Option.getOrUndefined(input.kernelModules),
+      shares: input.share,
+      hostRoot: input.hostRoot,
+      outputs: input.output,
+      inputs: input.input,
+      goTestRewrite: !input.noGoTestRewrite,
+      guest: input.guest
+    })
+    const report = yield* Runner.run({
+      init: guestModule("execInit"),
+      kernel: plan.kernel,
+      node: Option.getOrUndefined(input.node),
+      arch: plan.arch,
+      transport: plan.transport,
+      memory: input.memory,
+      smp: input.smp,
+      kvm: Option.getOrElse(input.kvm, () => "auto" as const),
+      timeout: Option.getOrUndefined(input.timeout),
+      files: input.addFile,
+      modules: [...input.addModule, ...plan.modules],
+      outputs: plan.outputs,
+      inputs: plan.inputs,
+      extraFiles: plan.files,
+      shares: plan.shares,
+      stdout: writeStdout,
+      stderr: writeStderr,
+      ...reporters(input.verbose)
+    })
+    yield* finish(verdictOf({ ...report, kvm: report.kvm.kvm }, { verbose: input.verbose, transport: plan.transport }))
+  }).pipe(Effect.catch(fail))).pipe(
+    Command.withDescription(
+      "Run PROGRAM as a child of a built-in init in a fresh Linux VM; exits with its exit code (go test -exec works)"
+    )
+  )

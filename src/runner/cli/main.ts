@@ -1,0 +1,123 @@
+/**
+ * The `effect-sysinit` command: its subcommands, the flag sources of `exec`
+ * (its command line, `.effect-sysinit-args`, `$EFFECT_SYSINIT_ARGS`), and
+ * how the process ends (signals, a parent that goes away).
+ *
+ * @since 0.1.0
+ */
+import { Cause, Duration, Effect, Exit, FileSystem, Runtime } from "effect"
+import { CliError, Command } from "effect/cli"
+import * as os from "node:os"
+import { exitCodes, signalStatus } from "../exitCodes.ts"
+import { bundleCommand } from "./bundleCommand.ts"
+import * as ExecCommand from "./execCommand.ts"
+import * as FlagSources from "./flagSources.ts"
+import { vmCommand } from "./vmCommand.ts"
+
+/**
+ * The `effect-sysinit` command.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const command = Command.make("effect-sysinit").pipe(
+  Command.withDescription("Write and run the init of throwaway Linux VMs with Effect"),
+  Command.withSubcommands([vmCommand, ExecCommand.execCommand, bundleCommand])
+)
+
+/**
+ * The flags of `exec` by name, for splitting its command line before it is
+ * parsed; the CLI's global `--log-level` among them.
+ *
+ * @since 0.1.0
+ * @category flags
+ */
+export const execFlagTable: FlagSources.FlagTable = {
+  ...FlagSources.flagTable(ExecCommand.flags),
+  "log-level": { value: true, repeatable: false }
+}
+
+const isUsageError = (error: unknown): boolean =>
+  CliError.isCliError(error) && error._tag === "ShowHelp" && error.errors.length > 0
+
+const version = "0.1.0"
+
+/**
+ * Runs the command on the process's arguments. A command line it refuses
+ * (the errors and the help are printed already) exits with
+ * `exitCodes.UsageError`.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const main = Effect.gen(function*() {
+  const fs = yield* FileSystem.FileSystem
+  const argv = process.argv.slice(2)
+  if (argv[0] !== "exec") return yield* Command.runWith(command, { version })(argv)
+  const commandLine = FlagSources.splitArgs(argv.slice(1), execFlagTable)
+  const fileText = yield* fs.readFileString(FlagSources.argsFile).pipe(Effect.orElseSucceed(() => ""))
+  const fromFile = FlagSources.splitArgs(FlagSources.parseArgsFile(fileText, process.env), execFlagTable).flags
+  const fromEnv = FlagSources.splitArgs(
+    FlagSources.parseArgsVariable(process.env[FlagSources.argsVariable]),
+    execFlagTable
+  ).flags
+  const flags = FlagSources.mergeFlags(commandLine.flags, fromFile, fromEnv, execFlagTable)
+  // Everything from the program on is an operand: the program's flags are not ours.
+  return yield* Command.runWith(command, { version })(["exec", ...flags, "--", ...commandLine.program])
+}).pipe(
+  Effect.catchIf(isUsageError, () => Effect.sync(() => void (process.exitCode = exitCodes.UsageError)))
+)
+
+/**
+ * The signals that stop the runner (QEMU is killed and the temporary files
+ * go), each ending it with 128 + its number, as a shell reports it.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const stopSignals: ReadonlyArray<NodeJS.Signals> = ["SIGINT", "SIGTERM", "SIGHUP"]
+
+/**
+ * How often the runner looks whether its parent is still there.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const parentCheckInterval = Duration.millis(500)
+
+/**
+ * Runs the main Effect as `NodeRuntime.runMain` does, with two differences:
+ * a stop signal ends the process with 128 + its number (SIGTERM 143, not
+ * 130), and the runner stops as on SIGTERM when its parent goes away (a
+ * harness killing `npx`, which does not pass the signal on), so that no VM
+ * runs on for nobody.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const runMain = Runtime.makeRunMain(({ fiber, teardown }) => {
+  let stoppedBy: NodeJS.Signals | undefined
+  const stop = (signal: NodeJS.Signals) => {
+    stoppedBy ??= signal
+    fiber.interruptUnsafe(fiber.id)
+  }
+  const handlers = stopSignals.map((signal) => [signal, () => stop(signal)] as const)
+  for (const [signal, handler] of handlers) process.on(signal, handler)
+  const parent = process.ppid
+  const parentCheck = setInterval(() => {
+    if (process.ppid !== parent) stop("SIGTERM")
+  }, Duration.toMillis(parentCheckInterval))
+  parentCheck.unref()
+  // Without a parent, stderr may be a pipe nobody reads: a failed write must not crash the clean-up.
+  process.stderr.on("error", () => undefined)
+  fiber.addObserver((exit) => {
+    for (const [signal, handler] of handlers) process.off(signal, handler)
+    clearInterval(parentCheck)
+    teardown(exit, (code) => {
+      if (stoppedBy !== undefined && Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) {
+        process.exit(signalStatus(os.constants.signals[stoppedBy]))
+      }
+      if (stoppedBy !== undefined || code !== 0) process.exit(code)
+    })
+  })
+})

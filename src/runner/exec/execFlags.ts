@@ -1,0 +1,83 @@
+/**
+ * The flags of `exec` beyond the machine's: the program's environment, the
+ * host directories it sees, its consoles, and go test's file flags. The
+ * guest's settings (`guestFlags`) go into the exec description as they are:
+ * a new one is a flag and its field here, the field in `protocol/execSpec`,
+ * and its use in `guest/execInit`.
+ *
+ * @since 0.1.0
+ */
+import { Result } from "effect"
+import { Flag } from "effect/cli"
+import type { ExecSpec } from "../../protocol/execSpec.ts"
+import { many, outputFlag, programArchFlag } from "../cli/flags.ts"
+
+/**
+ * The settings of the guest that the built-in init applies.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type GuestSettings = Pick<ExecSpec, "env">
+
+/**
+ * The flags of the guest's settings.
+ *
+ * @since 0.1.0
+ * @category flags
+ */
+export const guestFlags = {
+  env: many(Flag.String("env")).pipe(Flag.withDescription("K=V: a variable of the program's environment"))
+}
+
+/**
+ * The guest's settings from their flags, or what is wrong with one.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const guestSettings = (input: { readonly env: ReadonlyArray<string> }): Result.Result<GuestSettings, string> => {
+  const env: Record<string, string> = {}
+  for (const pair of input.env) {
+    const at = pair.indexOf("=")
+    if (at <= 0) return Result.fail(`--env ${pair}: expected K=V`)
+    env[pair.slice(0, at)] = pair.slice(at + 1)
+  }
+  return Result.succeed({ env })
+}
+
+/**
+ * The flags of `exec` besides the machine's (`cli/flags`).
+ *
+ * @since 0.1.0
+ * @category flags
+ */
+export const execFlags = {
+  arch: programArchFlag,
+  output: outputFlag({ stderr: true }),
+  input: many(Flag.String("input")).pipe(
+    Flag.withDescription(
+      "A unix socket, listened on here, for the console after the --output ones: the guest reads what is written to it"
+    )
+  ),
+  kernelModules: Flag.Directory("kernel-modules", { mustExist: true }).pipe(
+    Flag.withDescription("The kernel's module tree (…/modules/<release>); the cached kernel's by default"),
+    Flag.optional
+  ),
+  share: many(Flag.String("share")).pipe(
+    Flag.withDescription(
+      "HOST[:GUEST][:ro]: a host directory over 9p, at the same path by default, read-write unless :ro"
+    )
+  ),
+  hostRoot: Flag.Boolean("host-root").pipe(
+    Flag.withDescription(
+      "The host's /usr, /bin, /lib*, /etc, /opt, /home read-only, fresh tmpfs on /tmp, /run, /var/tmp, /root"
+    ),
+    Flag.withDefault(false)
+  ),
+  noGoTestRewrite: Flag.Boolean("no-go-test-rewrite").pipe(
+    Flag.withDescription("Pass go test's -test.*profile and -test.outputdir flags unchanged"),
+    Flag.withDefault(false)
+  ),
+  guest: guestFlags
+}
