@@ -227,16 +227,6 @@ export const reopenStdioOnConsole: Effect.Effect<boolean, SyscallError, Syscalls
   )
 })
 
-/**
- * A step of `Sysinit.run`: `reopenStdioOnConsole`. Put it after
- * `Kmod.withModules` when virtio_console is a module and no step sets up
- * host pipes (`setupHostPipes` does it on its own).
- *
- * @since 0.1.0
- * @category steps
- */
-export const withConsoleStdio: Effect.Effect<void, SyscallError, Syscalls> = Effect.asVoid(reopenStdioOnConsole)
-
 const logFailure = (what: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   effect.pipe(Effect.catchCause((cause) => Effect.logError(`${what} failed`, cause)), Effect.asVoid)
 
@@ -290,15 +280,6 @@ const setupDetected = (detected: Effect.Success<typeof consolesByTransport>) =>
       return pipes
     })
   )
-
-/**
- * A step of `Sysinit.run`: `setupHostPipes`.
- *
- * @since 0.1.0
- * @category steps
- */
-export const withHostPipes: Effect.Effect<void, SyscallError | Kmod.LoadModulesError, Syscalls | State | Scope.Scope> =
-  Effect.asVoid(setupHostPipes)
 
 /**
  * A step of `Sysinit.run`: sets up the host pipes if needed and sends what

@@ -248,11 +248,3 @@ export const loadModules = Effect.fn("Kmod.loadModules")(
     }
   }
 )
-
-/**
- * A step of `Sysinit.run`: `loadModules`.
- *
- * @since 0.1.0
- * @category steps
- */
-export const withModules = (pattern: string): Effect.Effect<void, LoadModulesError, Syscalls> => loadModules(pattern)

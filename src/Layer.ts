@@ -9,19 +9,19 @@
 import { Context, Effect, Layer } from "effect"
 import * as LiveKernel from "./kernels/liveKernel.ts"
 import * as LiveProcess from "./kernels/liveProcess.ts"
-import {
-  type ConsolesConfig,
-  type ConsoleState,
-  type LoadedModule,
-  makeSyscalls,
-  type MemoryKernelOptions,
-  type MemoryKernelState,
-  MemoryMachine,
-  type MountEntry,
-  type Node
-} from "./kernels/memoryKernel.ts"
+import { MemoryMachine } from "./kernels/memoryKernel.ts"
+import type {
+  ConsolesConfig,
+  ConsoleState,
+  LoadedModule,
+  MemoryKernelOptions,
+  MemoryKernelState,
+  MountEntry,
+  Node
+} from "./kernels/memoryModel.ts"
 import * as MemoryProcess from "./kernels/memoryProcess.ts"
 import { type Call, type Fault, Recorder } from "./kernels/memoryRecorder.ts"
+import { makeSyscalls } from "./kernels/memorySyscalls.ts"
 import { NodeProcess, type ProcessFault, type SignalName } from "./NodeProcess.ts"
 import { Syscalls } from "./Syscalls.ts"
 

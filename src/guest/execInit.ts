@@ -9,9 +9,9 @@ import { Env, Exec, HostPipe, Init, Kmod, Mount, Network, Share, Symlink } from 
 Init.main(
   Mount.withMountPoints(Mount.systemMountPoints()),
   // --add-module files, and what the runner added for 9p and virtio consoles, in dependency order.
-  Kmod.withModules("/lib/modules/*"),
-  Network.withInterfaceUp("lo"),
-  Symlink.withSymlinks(Symlink.devSymlinks()),
+  Kmod.loadModules("/lib/modules/*"),
+  Network.setInterfaceUp("lo"),
+  Symlink.createSymlinks(Symlink.devSymlinks()),
   // Console 1 is the program's stdout, console 2 its stderr, consoles 3… output files.
   HostPipe.withStdoutHostPipe,
   Effect.gen(function*() {

@@ -24,8 +24,8 @@ export const run = (): void => {
       Mount.withMountPoints(Mount.systemMountPoints()),
       // A failing optional mount: the error, its warning and the logger.
       Mount.withMountPoints({ "/warm-up": { fsType: "warm-up", optional: true } }),
-      Symlink.withSymlinks(Symlink.devSymlinks()),
-      Network.withInterfaceUp("lo"),
+      Symlink.createSymlinks(Symlink.devSymlinks()),
+      Network.setInterfaceUp("lo"),
       HostPipe.withStdoutHostPipe,
       Effect.logWarning("warm-up"),
       Effect.sync(() => console.log("warm-up")),

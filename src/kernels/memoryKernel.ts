@@ -1,8 +1,10 @@
 /**
  * The in-memory Linux behind `Layer.memory`: one machine's state (file tree,
- * mounts, modules, interfaces, consoles, environment, sysctls, zombies) and
- * the `Syscalls` service over it, answering with the errnos Linux gives.
- * `memoryProcess.ts` gives the `NodeProcess` fake over the same machine.
+ * mounts, modules, interfaces, consoles, environment, sysctls, zombies),
+ * changed as Linux would and answering with the errnos Linux gives.
+ * `memorySyscalls.ts` is the `Syscalls` service over it, `memoryProcess.ts`
+ * the `NodeProcess` fake, `memoryPseudoFiles.ts` what /proc, /sys and
+ * devtmpfs show.
  */
 import { Effect } from "effect"
 import * as NodePath from "node:path"
@@ -12,101 +14,23 @@ import * as Abi from "../internal/abi.ts"
 import { isValidEnvVariable } from "../internal/environ.ts"
 import type { ErrnoName } from "../internal/errno.ts"
 import type { ChildEnd, ChildRequest } from "../NodeProcess.ts"
-import { consoleLimit, type Transport } from "../protocol/consoles.ts"
-import type { ReapedChild, SyscallsShape } from "../Syscalls.ts"
-import { KernelFault, type Recorder } from "./memoryRecorder.ts"
+import type { ReapedChild } from "../Syscalls.ts"
+import {
+  type ConsolesConfig,
+  type ConsoleState,
+  defaultFilesystems,
+  type LoadedModule,
+  type MemoryKernelOptions,
+  type MemoryKernelState,
+  type MountEntry,
+  type Node
+} from "./memoryModel.ts"
+import { mountAt, virtioSysfsEntries, virtualNode, virtualRead } from "./memoryPseudoFiles.ts"
+import { KernelFault } from "./memoryRecorder.ts"
 
 function fault(errno: ErrnoName, at?: string, syscall?: string): never {
   throw new KernelFault(errno, at, syscall)
 }
-
-export type Node =
-  | { readonly type: "directory"; readonly mode: number }
-  | { readonly type: "file"; data: Uint8Array; readonly mode: number }
-  | { readonly type: "symlink"; readonly target: string }
-  | { readonly type: "device" }
-
-export interface MountEntry {
-  readonly source: string
-  readonly target: string
-  readonly fsType: string
-  readonly flags: number
-  readonly data: string
-}
-
-export interface LoadedModule {
-  readonly name: string
-  readonly path: string | undefined
-  readonly params: string
-  readonly flags: number
-}
-
-export interface ConsoleState {
-  readonly device: string
-  raw: boolean
-  open: boolean
-  drained: boolean
-  output: Uint8Array
-}
-
-export interface ConsolesConfig {
-  /** Virtio consoles /dev/hvc0…7, or ISA serial ports /dev/ttyS0…3 listed in /proc/tty/driver/serial. */
-  readonly transport: Transport
-  /** The ports connected on the host, e.g. [0, 1, 2]. */
-  readonly ports: ReadonlyArray<number>
-}
-
-export interface MemoryKernelOptions {
-  readonly pid?: number
-  /** Regular files present at boot, e.g. modules under /lib/modules. Parent directories are created. */
-  readonly files?: Readonly<Record<string, string | Uint8Array>>
-  readonly directories?: ReadonlyArray<string>
-  /** File system types the kernel knows; defaults to those of Debian's stock kernel. */
-  readonly filesystems?: ReadonlyArray<string>
-  /** Network interfaces and their flags; defaults to a down `lo`. */
-  readonly interfaces?: Readonly<Record<string, number>>
-  readonly env?: Readonly<Record<string, string>>
-  /** Sysctls by dotted key, readable and writable under /proc/sys once /proc is mounted. */
-  readonly sysctls?: Readonly<Record<string, string>>
-  readonly consoles?: ConsolesConfig
-  /**
-   * The device the init's stdin, stdout and stderr are open on at start:
-   * `/dev/console` (the default), or `/dev/null` when the kernel had no
-   * console at boot.
-   */
-  readonly stdio?: string
-  /**
-   * How finit_module answers a compressed file with MODULE_INIT_COMPRESSED_FILE:
-   * it decompresses the file itself (the default, as Linux 6.4 and later built
-   * with every decompressor), or fails with EINVAL (before 6.4) or EOPNOTSUPP
-   * (built without in-kernel decompression).
-   */
-  readonly compressedModules?: "decompress" | "EINVAL" | "EOPNOTSUPP"
-  /** Modules loaded at boot, listed in /proc/modules. */
-  readonly loadedModules?: ReadonlyArray<string>
-  /** Modules built into the kernel: they satisfy other modules' dependencies. */
-  readonly builtinModules?: ReadonlyArray<string>
-  /** Programs a child may run, by path: how each ends. Any other command fails with ENOENT. */
-  readonly programs?: Readonly<Record<string, (request: ChildRequest) => ChildEnd>>
-}
-
-export const defaultFilesystems: ReadonlyArray<string> = [
-  "bpf",
-  "cgroup2",
-  "configfs",
-  "debugfs",
-  "devpts",
-  "devtmpfs",
-  "fusectl",
-  "hugetlbfs",
-  "mqueue",
-  "proc",
-  "pstore",
-  "securityfs",
-  "sysfs",
-  "tmpfs",
-  "tracefs"
-]
 
 /** Types whose every mount shares one superblock (per namespace); others (tmpfs, proc, devpts…) get a new one. */
 const singleSuperblock: ReadonlySet<string> = new Set([
@@ -138,38 +62,6 @@ const isElf = (image: Uint8Array): boolean =>
 
 // The longest host name sethostname(2) takes (__NEW_UTS_LEN).
 const hostNameMax = 64
-
-/**
- * What a test sees of the in-memory machine: its whole state, read-only.
- */
-export interface MemoryKernelState {
-  readonly pid: number
-  readonly tree: ReadonlyMap<string, Node>
-  /** Mount table, in mount order. */
-  readonly mounts: ReadonlyArray<MountEntry>
-  readonly modules: ReadonlyArray<LoadedModule>
-  readonly interfaces: ReadonlyMap<string, number>
-  readonly env: ReadonlyMap<string, string>
-  /** Sysctls by dotted key; `kernel.hostname` is the host name. */
-  readonly sysctls: ReadonlyMap<string, string>
-  readonly consoles: ReadonlyMap<number, Readonly<ConsoleState>>
-  /** Every reboot(2) command, in order. */
-  readonly reboots: ReadonlyArray<number>
-  /** Zombie children of the init; those Node spawned are Node's to wait for. */
-  readonly zombies: ReadonlyArray<{ readonly pid: number; readonly spawnedByNode: boolean }>
-  /** The pids reaped with waitpid, in order. */
-  readonly reaped: ReadonlyArray<number>
-  readonly settles: number
-  readonly syncs: number
-  /** What the init wrote to stderr that reached a console. */
-  readonly stderr: string
-  /** The device that descriptors 0, 1 and 2 are open on. */
-  readonly stdio: string
-  /** Where stdout is redirected, if anywhere. */
-  readonly stdoutFd: number | undefined
-  /** The children started with `runChild`, in order. */
-  readonly children: ReadonlyArray<ChildRequest>
-}
 
 /**
  * A Linux machine held in memory: a file tree, a mount table, modules,
@@ -252,103 +144,7 @@ export class MemoryMachine implements MemoryKernelState {
 
   /** The node at an already resolved path: the file tree, or what a mounted pseudo file system shows there. */
   lookup(resolved: string): Node | undefined {
-    return this.virtualNode(resolved) ?? this.tree.get(resolved)
-  }
-
-  private mountAt(resolved: string): MountEntry | undefined {
-    let best: MountEntry | undefined
-    for (const entry of this.mounts) {
-      const inside = resolved === entry.target || resolved.startsWith(entry.target === "/" ? "/" : `${entry.target}/`)
-      if (inside && (best === undefined || entry.target.length >= best.target.length)) best = entry
-    }
-    return best
-  }
-
-  private virtualNode(resolved: string): Node | undefined {
-    const mount = this.mountAt(resolved)
-    if (mount === undefined) return undefined
-    const relative = NodePath.posix.relative(mount.target, resolved)
-    switch (mount.fsType) {
-      case "proc": {
-        if (relative === "tty/driver/serial" || relative === "modules" || relative === "mounts") {
-          return { type: "file", data: new Uint8Array(), mode: 0o444 }
-        }
-        if (relative.startsWith("sys/")) {
-          const key = relative.slice(4).replaceAll("/", ".")
-          if (this.sysctls.has(key)) return { type: "file", data: new Uint8Array(), mode: 0o644 }
-          const prefix = `${key}.`
-          if ([...this.sysctls.keys()].some((known) => known.startsWith(prefix))) {
-            return { type: "directory", mode: 0o555 }
-          }
-        }
-        return undefined
-      }
-      case "devtmpfs": {
-        const device = /^(hvc|ttyS)(\d+)$/.exec(relative)
-        if (device === null) return relative === "console" || relative === "null" ? { type: "device" } : undefined
-        const index = Number(device[2])
-        if (device[1] === "hvc") {
-          return this.consolesConfig.transport === "virtio" && index < consoleLimit.virtio
-            ? { type: "device" }
-            : undefined
-        }
-        return index < consoleLimit.serial ? { type: "device" } : undefined
-      }
-      case "sysfs": {
-        const virtio = this.virtioSysfsEntries()
-        if (virtio.includes(relative)) return { type: "symlink", target: "../../../devices" }
-        if (virtio.some((entry) => entry.startsWith(`${relative}/`))) return { type: "directory", mode: 0o755 }
-        const module = /^module\/([^/]+)$/.exec(relative)
-        if (module && this.modules.some((loaded) => loaded.name === module[1])) {
-          return { type: "directory", mode: 0o755 }
-        }
-        const net = /^class\/net\/([^/]+)$/.exec(relative)
-        if (net && this.interfaces.has(net[1]!)) return { type: "directory", mode: 0o755 }
-        return undefined
-      }
-      default:
-        return undefined
-    }
-  }
-
-  /** What virtio_console shows in sysfs: the device it bound, and one entry per port of the host. */
-  private virtioSysfsEntries(): ReadonlyArray<string> {
-    if (this.consolesConfig.transport !== "virtio") return []
-    return [
-      "bus/virtio/drivers/virtio_console/virtio0",
-      ...this.consolesConfig.ports.map((port) => `class/virtio-ports/vport0p${port}`)
-    ]
-  }
-
-  private virtualRead(resolved: string): string | undefined {
-    const mount = this.mountAt(resolved)
-    if (mount?.fsType !== "proc") return undefined
-    const relative = NodePath.posix.relative(mount.target, resolved)
-    if (relative === "tty/driver/serial") return this.serialDriverText()
-    if (relative === "modules") {
-      return this.modules.map((m) => `${m.name} 16384 0 - Live 0x0000000000000000\n`).join("")
-    }
-    if (relative === "mounts") {
-      return this.mounts.map((m) => `${m.source} ${m.target} ${m.fsType} rw 0 0\n`).join("")
-    }
-    if (relative.startsWith("sys/")) {
-      const value = this.sysctls.get(relative.slice(4).replaceAll("/", "."))
-      return value === undefined ? undefined : `${value}\n`
-    }
-    return undefined
-  }
-
-  private serialDriverText(): string {
-    const lines = ["serinfo:1.0 driver revision:"]
-    for (let port = 0; port < consoleLimit.serial; port++) {
-      const connected = this.consolesConfig.transport === "serial" && this.consolesConfig.ports.includes(port)
-      lines.push(
-        connected
-          ? `${port}: uart:16550A port:000003F8 irq:4 tx:0 rx:0 RTS|CTS|DSR|CD`
-          : `${port}: uart:unknown port:000002E8 irq:3`
-      )
-    }
-    return `${lines.join("\n")}\n`
+    return virtualNode(this, resolved) ?? this.tree.get(resolved)
   }
 
   private requireParentDirectory(resolved: string): void {
@@ -376,7 +172,7 @@ export class MemoryMachine implements MemoryKernelState {
     const node = this.lookup(resolved)
     if (node === undefined) return fault("ENOENT", file)
     if (node.type === "directory") return fault("EISDIR", file)
-    const virtual = this.virtualRead(resolved)
+    const virtual = virtualRead(this, resolved)
     if (virtual !== undefined) return encoder.encode(virtual)
     if (node.type !== "file") return fault("EINVAL", file)
     return node.data
@@ -384,12 +180,12 @@ export class MemoryMachine implements MemoryKernelState {
 
   writeFile(file: string, data: string | Uint8Array): void {
     const resolved = this.resolve(file)
-    const mount = this.mountAt(resolved)
+    const mount = mountAt(this, resolved)
     if (mount?.fsType === "proc") {
       const relative = NodePath.posix.relative(mount.target, resolved)
       const key = relative.startsWith("sys/") ? relative.slice(4).replaceAll("/", ".") : undefined
       if (key === undefined || !this.sysctls.has(key)) {
-        return fault(this.virtualNode(resolved) === undefined ? "ENOENT" : "EACCES", file)
+        return fault(virtualNode(this, resolved) === undefined ? "ENOENT" : "EACCES", file)
       }
       const value = decoder.decode(bytes(data)).replace(/\n$/, "")
       // A write of nothing changes nothing, as proc's handlers do for a count of 0.
@@ -419,7 +215,7 @@ export class MemoryMachine implements MemoryKernelState {
     const absolute = NodePath.posix.resolve("/", pattern)
     const sysfs = this.mounts.filter((entry) => entry.fsType === "sysfs").map((entry) => entry.target)
     const virtual = sysfs.flatMap((target) =>
-      this.virtioSysfsEntries().map((entry) => NodePath.posix.join(target, entry))
+      virtioSysfsEntries(this).map((entry) => NodePath.posix.join(target, entry))
     )
     return [...this.tree.keys(), ...virtual].filter((file) =>
       file !== "/" && NodePath.posix.matchesGlob(file, absolute)
@@ -624,45 +420,3 @@ export class MemoryMachine implements MemoryKernelState {
     this.env.set(name, value)
   }
 }
-
-/** The `Syscalls` service over an in-memory machine. */
-export const makeSyscalls = (machine: MemoryMachine, recorder: Recorder): SyscallsShape => ({
-  getpid: recorder.total("getpid", () => machine.pid),
-  mount: (request) => recorder.call("mount", "mount", request.target, () => machine.mount(request)),
-  reboot: (command) =>
-    recorder.call("reboot", "reboot", undefined, () => {
-      machine.reboots.push(command)
-    }),
-  sync: recorder.total("sync", () => {
-    machine.syncs += 1
-  }),
-  sethostname: (name) => recorder.call("sethostname", "sethostname", name, () => machine.sethostname(name)),
-  finitModule: (file, params, flags) =>
-    recorder.call("finitModule", "finit_module", file, () => machine.finitModule(file, params, flags)),
-  initModule: (image, params) =>
-    recorder.call("initModule", "init_module", undefined, () => machine.initModule(image, params)),
-  interfaceFlags: (name) => recorder.call("interfaceFlags", "ioctl", name, () => machine.interfaceFlags(name)),
-  setInterfaceFlags: (name, flags) =>
-    recorder.call("setInterfaceFlags", "ioctl", name, () => machine.setInterfaceFlags(name, flags)),
-  openConsole: (device) => recorder.call("openConsole", "open", device, () => machine.openConsole(device)),
-  setRawMode: (fd) =>
-    recorder.call("setRawMode", "ioctl", undefined, () => {
-      machine.terminal(fd).raw = true
-    }),
-  drain: (fd) =>
-    recorder.call("drain", "ioctl", undefined, () => {
-      machine.terminal(fd).drained = true
-    }),
-  write: (fd, data) => recorder.call("write", "write", undefined, () => machine.write(fd, data)),
-  close: (fd) => recorder.call("close", "close", undefined, () => machine.close(fd)),
-  isTerminal: (fd) => recorder.call("isTerminal", "ioctl", undefined, () => machine.isTerminal(fd)),
-  reopenStdio: (device) => recorder.call("reopenStdio", "open", device, () => machine.reopenStdio(device)),
-  symlink: (target, link) => recorder.call("symlink", "symlink", link, () => machine.symlink(target, link)),
-  mkdirAll: (dir, mode) => recorder.call("mkdirAll", "mkdir", dir, () => machine.mkdirAll(dir, mode)),
-  readFile: (file) => recorder.call("readFile", "open", file, () => machine.readFile(file)),
-  writeFile: (file, data) => recorder.call("writeFile", "open", file, () => machine.writeFile(file, data)),
-  fileType: (file) => recorder.call("fileType", "stat", file, () => machine.fileType(file)),
-  glob: (pattern) => recorder.call("glob", "scandir", pattern, () => machine.glob(pattern)),
-  zombieChildren: recorder.total("zombieChildren", () => machine.zombieChildren()),
-  waitpid: (pid) => recorder.call("waitpid", "waitpid", undefined, () => machine.waitpid(pid))
-})

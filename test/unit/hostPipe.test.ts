@@ -128,7 +128,7 @@ describe("HostPipe.setupHostPipes", () => {
       yield* mounted
       const kernel = yield* MemoryKernel
       kernel.fail({ call: "openConsole", errno: "EACCES", path: "/dev/hvc0" })
-      const error = yield* syscallError(HostPipe.withHostPipes.pipe(withState, Effect.scoped))
+      const error = yield* syscallError(HostPipe.setupHostPipes.pipe(withState, Effect.scoped))
       assert.deepStrictEqual([error.errno, error.path], ["EACCES", "/dev/hvc0"])
     }).pipe(withKernel({ consoles: { transport: "virtio", ports: [0, 1] } })))
 })
@@ -325,7 +325,7 @@ describe("HostPipe.withStdoutHostPipeWhenConnected, what Init.main does first", 
         const opened = Effect.sync(() =>
           seen.push([...kernel.state.consoles.values()].filter((c) => c.raw).map((c) => c.device))
         )
-        yield* Sysinit.runSteps(HostPipe.withStdoutHostPipeWhenConnected, opened, HostPipe.withHostPipes, opened)
+        yield* Sysinit.runSteps(HostPipe.withStdoutHostPipeWhenConnected, opened, HostPipe.setupHostPipes, opened)
         assert.deepStrictEqual(seen, [[], [device]])
         assert.isFalse(kernel.calls.some((c) => c.call === "redirectStdout"))
         assert.strictEqual(kernel.state.stdoutFd, undefined)

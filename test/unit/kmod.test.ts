@@ -219,7 +219,7 @@ describe("Kmod.loadModules", () => {
     "loads Debian's six virtio modules compressed with %s in dependency order",
     (format) =>
       Effect.gen(function*() {
-        yield* Kmod.withModules("/lib/modules/*")
+        yield* Kmod.loadModules("/lib/modules/*")
         const loaded = (yield* MemoryKernel).state.modules.map((m) => m.name)
         assert.deepStrictEqual(loaded, [
           "virtio_ring",

@@ -6,7 +6,7 @@
  * temporary file left behind. Each run bundles a tiny init and builds a real
  * initramfs (node and its libraries: one to two seconds), so the runs are
  * few; which line of which console means what is qemu.test.ts's, which exit
- * code and message each outcome gives is cli.test.ts's. The kernel is any
+ * code and message each outcome gives is verdictAndFlags.test.ts's. The kernel is any
  * file, since nothing boots.
  */
 import { afterAll, assert, describe, it } from "@effect/vitest"
@@ -77,7 +77,7 @@ describe.concurrent("effect-sysinit vm with a fake QEMU", () => {
     assert.deepStrictEqual(run.leftInTmp, [], "no temporary file is left")
   })
 
-  // The other guest errors (OOM, no exit line) take the same path: their codes and lines are Cli.exitOf's (cli.test.ts).
+  // The other guest errors (OOM, no exit line) take the same path: their codes and lines are verdict.exitOf's (verdictAndFlags.test.ts).
   it("exits with 122 after a kernel panic and says why; with --verbose, the accelerator and console 0 come first on stderr", async () => {
     const run = await runCli({ consoles: [`[    0.5] booting\n${panicLine}\n`] }, ["--verbose"])
     assert.strictEqual(run.status, 122, run.stderr)
@@ -88,6 +88,19 @@ describe.concurrent("effect-sysinit vm with a fake QEMU", () => {
         "Attempted to kill init! exitcode=0x00000000 (the init exited with status 0)\n"
     )
     assert.deepStrictEqual(run.leftInTmp, [])
+  })
+
+  it("exits with 121 when the init set no exit code, and says why without --verbose, naming the fix", async () => {
+    const said =
+      "sysinit 2026/12/04 03:00:00.000000 ERROR the run ended without an exit code: no step called Sysinit.setExitCode; " +
+      "end the steps with Sysinit.setExitCode(0)"
+    const run = await runCli({ consoles: [`[    0.5] booting\n${said}\n`] })
+    assert.strictEqual(run.status, 121, run.stderr)
+    assert.strictEqual(
+      run.stderr,
+      "effect-sysinit: guest: the run ended without an exit code: no step called Sysinit.setExitCode; " +
+        "end the steps with Sysinit.setExitCode(0)\neffect-sysinit: guest error: no exit code found\n"
+    )
   })
 
   it("exits with 124 at --timeout, says so, and QEMU is gone", async () => {

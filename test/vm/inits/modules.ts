@@ -16,7 +16,7 @@ const write = (bytes: Uint8Array) =>
   })
 
 Init.main(
-  Kmod.withModules("/lib/modules/*"),
+  Kmod.loadModules("/lib/modules/*"),
   HostPipe.withStdoutHostPipe,
   Effect.gen(function*() {
     const payload = randomBytes(1024 * 1024)
