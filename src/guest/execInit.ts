@@ -17,6 +17,7 @@ Init.main(
   Effect.gen(function*() {
     const spec = yield* Exec.readExecSpec
     yield* Env.setEnv(spec.env)
+    if (spec.hostname !== undefined) yield* Network.setHostname(spec.hostname)
     if (spec.hostRoot !== undefined) yield* Share.mountHostRoot(spec.hostRoot)
     yield* Share.withShares(spec.shares)
     // A direct child of PID 1: its exit code is the run's; killed by a signal, the run fails naming it.

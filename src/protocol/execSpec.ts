@@ -38,6 +38,8 @@ export interface ExecSpec {
   readonly env: Readonly<Record<string, string>>
   readonly hostRoot?: HostRootSpec | undefined
   readonly shares: ReadonlyArray<ShareSpec>
+  /** The guest's host name, when not the kernel's. */
+  readonly hostname?: string | undefined
 }
 
 /** 9p over virtio: QEMU's transport caps msize at 512000. */

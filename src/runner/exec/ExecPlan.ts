@@ -17,7 +17,7 @@ import * as Architecture from "../machine/Architecture.ts"
 import * as Kernel from "../machine/Kernel.ts"
 import type { InvalidInput } from "../machine/Preflight.ts"
 import type { NinePShare } from "../machine/qemuCommand.ts"
-import { type GuestSettings, guestSettings } from "./execFlags.ts"
+import { type GuestInput, type GuestSettings, guestSettings } from "./execFlags.ts"
 import * as GoTest from "./goTest.ts"
 import { findInPath, kindOf, programArchitecture, ProgramUnusable, resolveProgram } from "./program.ts"
 import { hostRootSpec, hostRootTag, parseShare, type Share, shareTag, visibleAt } from "./shares.ts"
@@ -255,7 +255,7 @@ export interface ExecInput {
   readonly inputs: ReadonlyArray<string>
   /** Rewrite go test's file flags (unless `--no-go-test-rewrite`). */
   readonly goTestRewrite: boolean
-  readonly guest: { readonly env: ReadonlyArray<string> }
+  readonly guest: GuestInput
 }
 
 /**
@@ -297,7 +297,7 @@ export const make = Effect.fn("ExecPlan.make")(function*(
     shares.push(share)
   }
   const guest = guestSettings(input.guest)
-  if (Result.isFailure(guest)) return yield* unusable(guest.failure)
+  if (Result.isFailure(guest)) return yield* guest.failure
   const arch = input.arch ?? (yield* programArchitecture(input.program, input.cwd, input.hostEnv))
   const transport = input.transport ?? arch.defaultTransport
   const found = yield* Kernel.find(input.kernel, arch)

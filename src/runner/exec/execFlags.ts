@@ -7,10 +7,11 @@
  *
  * @since 0.1.0
  */
-import { Result } from "effect"
+import { Option, Result } from "effect"
 import { Flag } from "effect/cli"
 import type { ExecSpec } from "../../protocol/execSpec.ts"
 import { many, outputFlag, programArchFlag } from "../cli/flags.ts"
+import { InvalidInput } from "../machine/Preflight.ts"
 
 /**
  * The settings of the guest that the built-in init applies.
@@ -18,7 +19,7 @@ import { many, outputFlag, programArchFlag } from "../cli/flags.ts"
  * @since 0.1.0
  * @category models
  */
-export type GuestSettings = Pick<ExecSpec, "env">
+export type GuestSettings = Pick<ExecSpec, "env" | "hostname">
 
 /**
  * The flags of the guest's settings.
@@ -27,7 +28,22 @@ export type GuestSettings = Pick<ExecSpec, "env">
  * @category flags
  */
 export const guestFlags = {
-  env: many(Flag.String("env")).pipe(Flag.withDescription("K=V: a variable of the program's environment"))
+  env: many(Flag.String("env")).pipe(Flag.withDescription("K=V: a variable of the program's environment")),
+  hostname: Flag.String("hostname").pipe(
+    Flag.withDescription("The guest's host name (uname -n, os.hostname()); the kernel's (none) by default"),
+    Flag.optional
+  )
+}
+
+/**
+ * The guest settings' flags as parsed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type GuestInput = {
+  readonly [K in keyof typeof guestFlags]: (typeof guestFlags)[K] extends Flag.Flag<infer A> ? A
+    : never
 }
 
 /**
@@ -36,14 +52,20 @@ export const guestFlags = {
  * @since 0.1.0
  * @category parsing
  */
-export const guestSettings = (input: { readonly env: ReadonlyArray<string> }): Result.Result<GuestSettings, string> => {
+export const guestSettings = (input: GuestInput): Result.Result<GuestSettings, InvalidInput> => {
   const env: Record<string, string> = {}
   for (const pair of input.env) {
     const at = pair.indexOf("=")
-    if (at <= 0) return Result.fail(`--env ${pair}: expected K=V`)
+    if (at <= 0) return Result.fail(new InvalidInput({ flag: "--env", reason: `${pair}: expected K=V` }))
     env[pair.slice(0, at)] = pair.slice(at + 1)
   }
-  return Result.succeed({ env })
+  const hostname = Option.getOrUndefined(input.hostname)
+  if (hostname !== undefined && (hostname === "" || Buffer.byteLength(hostname) > 64)) {
+    return Result.fail(
+      new InvalidInput({ flag: "--hostname", reason: `${JSON.stringify(hostname)}: a name of 1 to 64 bytes` })
+    )
+  }
+  return Result.succeed({ env, hostname })
 }
 
 /**

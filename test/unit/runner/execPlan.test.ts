@@ -1,9 +1,10 @@
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Option, Result } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import { join } from "node:path"
+import { type GuestInput, guestSettings } from "../../../src/runner/exec/execFlags.ts"
 import * as ExecPlan from "../../../src/runner/exec/ExecPlan.ts"
 import { programArchitecture } from "../../../src/runner/exec/program.ts"
 import * as Architecture from "../../../src/runner/machine/Architecture.ts"
@@ -141,5 +142,30 @@ describe("exec's plan", () => {
       const shares = [{ host: dir, guest: dir, readOnly: true }]
       const planned = yield* plan("/bin/sh", { shares, moduleTree: builtinTree })
       assert.deepStrictEqual(planned.modules, [])
+    }))
+})
+
+describe("exec's guest settings", () => {
+  const settings: ReadonlyArray<readonly [string, GuestInput, string | object]> = [
+    ["--env pairs", { env: ["A=1", "B=x=y"], hostname: Option.none() }, { env: { A: "1", B: "x=y" } }],
+    ["--env without =", { env: ["A"], hostname: Option.none() }, "--env: A: expected K=V"],
+    ["--hostname", { env: [], hostname: Option.some("guest") }, { env: {}, hostname: "guest" }],
+    ["an empty --hostname", { env: [], hostname: Option.some("") }, "a name of 1 to 64 bytes"],
+    ["a --hostname over 64 bytes", { env: [], hostname: Option.some("x".repeat(65)) }, "a name of 1 to 64 bytes"]
+  ]
+  for (const [name, input, expected] of settings) {
+    it(`reads ${name}`, () => {
+      const result = guestSettings(input)
+      if (typeof expected === "string") {
+        assert.include(Result.isFailure(result) ? result.failure.message : "accepted", expected)
+      } else assert.deepInclude(Result.getOrThrow(result), expected)
+    })
+  }
+
+  it.effect("go into the description as they are", () =>
+    Effect.gen(function*() {
+      const planned = yield* plan("/bin/sh", { guest: { env: { A: "1" }, hostname: "guest" } })
+      assert.strictEqual(planned.spec.hostname, "guest")
+      assert.strictEqual(planned.spec.env["A"], "1")
     }))
 })
