@@ -79,6 +79,8 @@ export interface MemoryKernelHandle {
   readonly raise: (signal: SignalName) => boolean
   /** Makes the process do what `processFaults` catches (a throw nobody caught, `process.exit`, …). */
   readonly processFault: (fault: ProcessFault) => void
+  /** Sends bytes to a console device (`/dev/hvc3`): what the host writes to it, which reads of it get. */
+  readonly sendToConsole: (device: string, data: Uint8Array) => void
   /** Adds a zombie child of the init: an orphan, or a child Node spawned itself. */
   readonly addZombie: (pid: number, options?: { readonly spawnedByNode?: boolean }) => void
 }
@@ -131,6 +133,7 @@ export const memory = (options: MemoryKernelOptions = {}): Layer.Layer<Syscalls 
       clearFaults: () => recorder.clearFaults(),
       raise: driver.raise,
       processFault: driver.processFault,
+      sendToConsole: (device, data) => machine.sendToConsole(device, data),
       addZombie: (pid, zombie = {}) => {
         machine.zombies.push({ pid, spawnedByNode: zombie.spawnedByNode ?? false })
       }

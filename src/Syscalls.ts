@@ -103,6 +103,18 @@ export interface SyscallsShape {
   readonly sync: Effect.Effect<void>
   /** `sethostname(2)`: the name `uname -n`, `/proc/sys/kernel/hostname` and `os.hostname()` give. */
   readonly sethostname: (name: string) => Effect.Effect<void, SyscallError>
+  /**
+   * `clock_settime(CLOCK_REALTIME)`: sets the wall clock, in milliseconds
+   * since the epoch; a time before the epoch is `EINVAL`.
+   */
+  readonly setClock: (epochMillis: number) => Effect.Effect<void, SyscallError>
+  /**
+   * Mixes bytes into the kernel's random pool, credited as entropy
+   * (`RNDADDENTROPY` on /dev/urandom), and reseeds its generator from the
+   * pool (`RNDRESEEDCRNG`), so that what it gives from now on differs from
+   * what a copy of this machine gives. Needs `CAP_SYS_ADMIN`.
+   */
+  readonly addEntropy: (bytes: Uint8Array) => Effect.Effect<void, SyscallError>
 
   /** `finit_module(2)` on the file at `path`; `flags` may hold `MODULE_INIT_COMPRESSED_FILE`. */
   readonly finitModule: (path: string, params: string, flags: number) => Effect.Effect<void, SyscallError>
@@ -116,6 +128,14 @@ export interface SyscallsShape {
 
   /** Opens a console device `O_WRONLY | O_NOCTTY | O_NDELAY | O_CLOEXEC` and returns its descriptor. */
   readonly openConsole: (path: string) => Effect.Effect<number, SyscallError>
+  /** Opens a console device for reading, `O_RDONLY | O_NOCTTY | O_NDELAY | O_CLOEXEC`; `setRawMode` makes reads block. */
+  readonly openConsoleForReading: (path: string) => Effect.Effect<number, SyscallError>
+  /**
+   * Reads at least one byte and at most `size` from a descriptor, waiting
+   * for them without holding up the process's other work; empty at the
+   * end of the input.
+   */
+  readonly read: (fd: number, size: number) => Effect.Effect<Uint8Array, SyscallError>
   /** Raw mode (`c_cflag = CLOCAL`, no input, output or line processing) and blocking writes. */
   readonly setRawMode: (fd: number) => Effect.Effect<void, SyscallError>
   /** Waits until everything written to a terminal has been sent (`tcdrain`). */

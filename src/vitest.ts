@@ -26,7 +26,7 @@ import { createServer, type Server, type Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join, sep } from "node:path"
 import type { PoolOptions, PoolRunnerInitializer, PoolWorker, WorkerRequest } from "vitest/node"
-import { decodePayload, encodeFrame, FrameDecoder, isHello } from "./protocol/vitestFraming.ts"
+import { decodePayload, encodeMessage, FrameDecoder, isHello } from "./protocol/vitestFraming.ts"
 import { durationExamples, parseDuration } from "./runner/duration.ts"
 import { shownByHostRoot } from "./runner/exec/shares.ts"
 import { bin as runnerBin, guestModule, packageRoot } from "./runner/packageFiles.ts"
@@ -143,7 +143,7 @@ class VmPoolWorker implements PoolWorker {
       this.armWatchdog()
     }
     if (this.channel === undefined || this.channel.destroyed) return // a dying VM: its exit reports
-    this.channel.write(encodeFrame(message))
+    this.channel.write(encodeMessage(message))
   }
 
   deserialize(data: unknown): unknown {

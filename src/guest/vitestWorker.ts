@@ -6,7 +6,7 @@ import { openSync } from "node:fs"
 import { ReadStream } from "node:tty"
 import { init, runBaseTests, setupEnvironment } from "vitest/worker"
 import { inputsVariable } from "../protocol/consoles.ts"
-import { decodePayload, encodeFrame, FrameDecoder, hello } from "../protocol/vitestFraming.ts"
+import { decodePayload, encodeMessage, FrameDecoder, hello } from "../protocol/vitestFraming.ts"
 
 // The pool gives exec one --input: the console vitest's messages come in on.
 const device = process.env[inputsVariable]?.split(" ")[0]
@@ -31,7 +31,7 @@ input.on("data", (chunk: Buffer) => decoder.push(chunk))
 input.on("error", () => process.exit(1))
 
 // process.stdout is a tty here: its writes are synchronous, a frame is never split by other output of this process.
-const post = (message: unknown) => void process.stdout.write(encodeFrame(message))
+const post = (message: unknown) => void process.stdout.write(encodeMessage(message))
 
 init({
   post,

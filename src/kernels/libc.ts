@@ -40,6 +40,11 @@ export const SIOCGIFFLAGS = 0x8913
 export const SIOCSIFFLAGS = 0x8914
 export const TCGETS = 0x5401
 export const TCSETS = 0x5402
+/** clock_settime(2)'s clock of the wall time. */
+export const CLOCK_REALTIME = 0
+/** random(4)'s ioctls: `_IOW('R', 0x03, int[2])`, add entropy; `_IO('R', 0x07)`, reseed the CRNG. */
+export const RNDADDENTROPY = 0x40085203
+export const RNDRESEEDCRNG = 0x5207
 /** With a non-zero argument: wait until the output is sent, what glibc's `tcdrain` does. */
 export const TCSBRK = 0x5409
 export const CLOCAL = 0o4000
@@ -77,6 +82,8 @@ export interface Libc {
   readonly ioctlValue: (fd: number, request: number, value: number) => number
   /** `waitpid(2)`: the pid reaped (0 when WNOHANG found it still running) and its wait status. */
   readonly waitpid: (pid: number, options: number) => { readonly pid: number; readonly status: number }
+  /** `clock_settime(2)` with a `struct timespec`. */
+  readonly clockSettime: (clock: number, timespec: Uint8Array) => number
   readonly finitModule: (fd: number, params: string, flags: number) => number
   readonly initModule: (image: Uint8Array, params: string) => number
   /** `getpid` through `syscall(2)` and the table, to prove the table right. */
@@ -88,6 +95,11 @@ export interface Libc {
 export interface Structs {
   readonly ifreqSize: number
   readonly termiosSize: number
+  readonly timespecSize: number
+  /** A `struct timespec` of whole seconds and nanoseconds. */
+  readonly timespec: (seconds: bigint, nanoseconds: number) => Uint8Array
+  /** A `struct rand_pool_info` holding `bytes`, credited with 8 bits of entropy each. */
+  readonly randPoolInfo: (bytes: Uint8Array) => Uint8Array
   /** A `struct ifreq` naming an interface, with `ifr_flags` set. */
   readonly ifreq: (name: string, flags: number) => Uint8Array
   readonly ifreqFlags: (ifreq: Uint8Array) => number
@@ -165,10 +177,27 @@ const declareStructs = (koffi: KoffiModule) => {
     c_line: "uint8",
     c_cc: koffi.array("uint8", 19, "Typed")
   })
+  // struct timespec: time_t (64 bits on the 64-bit architectures with a table) and long nanoseconds.
+  const timespec = koffi.struct({ tv_sec: "int64", tv_nsec: "long" })
+  // struct rand_pool_info (linux/random.h): entropy_count in bits, buf_size in bytes, then the bytes.
+  const randPoolInfo = koffi.struct({ entropy_count: "int", buf_size: "int" })
   const flagsOffset = koffi.offsetof(ifreq, "ifr_ifru")
   const structs: Structs = {
     ifreqSize: koffi.sizeof(ifreq),
     termiosSize: koffi.sizeof(termios),
+    timespecSize: koffi.sizeof(timespec),
+    timespec: (seconds, nanoseconds) => {
+      const buffer = Buffer.alloc(koffi.sizeof(timespec))
+      koffi.encode(buffer, 0, timespec, { tv_sec: seconds, tv_nsec: nanoseconds })
+      return buffer
+    },
+    randPoolInfo: (bytes) => {
+      const header = koffi.sizeof(randPoolInfo)
+      const buffer = Buffer.alloc(header + bytes.byteLength)
+      koffi.encode(buffer, 0, randPoolInfo, { entropy_count: bytes.byteLength * 8, buf_size: bytes.byteLength })
+      buffer.set(bytes, header)
+      return buffer
+    },
     ifreq: (name, flags) => {
       const buffer = Buffer.alloc(koffi.sizeof(ifreq))
       buffer.write(name, 0, IFNAMSIZ - 1, "utf8")
@@ -213,6 +242,7 @@ const bind = async (numbers: SyscallNumbers): Promise<Libc> => {
   const ioctl = lib.func("int ioctl(int fd, unsigned long request, ...)")
   const syscall = lib.func("long syscall(long number, ...)")
   const waitpid = lib.func("int waitpid(int pid, _Out_ int *status, int options)")
+  const clockSettime = lib.func("int clock_settime(int clock, const void *timespec)")
 
   // `fail` reads errno first thing, before any other native call.
   return {
@@ -240,6 +270,7 @@ const bind = async (numbers: SyscallNumbers): Promise<Libc> => {
       const result = fail(waitpid(pid, status, options))
       return { pid: result, status: status[0]! }
     },
+    clockSettime: (clock, value) => fail(clockSettime(clock, value)),
     // syscall(2) reads every argument as a long: pass them as such.
     finitModule: (fd, params, flags) =>
       fail(syscall(numbers.finit_module, "long", fd, "const char *", params, "long", flags)),

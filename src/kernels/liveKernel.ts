@@ -12,6 +12,7 @@ import { type FileType, isErrno, SyscallError, type SyscallsShape } from "../Sys
 import {
   AF_INET,
   CLOCAL,
+  CLOCK_REALTIME,
   F_GETFL,
   F_SETFL,
   type Libc,
@@ -23,6 +24,8 @@ import {
   O_RDONLY,
   O_RDWR,
   O_WRONLY,
+  RNDADDENTROPY,
+  RNDRESEEDCRNG,
   SIOCGIFFLAGS,
   SIOCSIFFLAGS,
   SOCK_CLOEXEC,
@@ -152,6 +155,31 @@ const live = (libc: Libc): SyscallsShape => {
 
     sethostname: (name) => Effect.asVoid(kernelCall("sethostname", name, () => libc.sethostname(name))),
 
+    setClock: (epochMillis) =>
+      Effect.suspend(() => {
+        // The kernel refuses a time before the epoch; so does a timespec whose nanoseconds are negative.
+        if (!Number.isFinite(epochMillis) || epochMillis < 0) {
+          return Effect.fail(SyscallError.of("clock_settime", "EINVAL"))
+        }
+        const millis = BigInt(Math.floor(epochMillis))
+        const timespec = libc.structs.timespec(millis / 1000n, Number(millis % 1000n) * 1_000_000)
+        return Effect.asVoid(kernelCall("clock_settime", undefined, () => libc.clockSettime(CLOCK_REALTIME, timespec)))
+      }),
+
+    addEntropy: (bytes) =>
+      Effect.flatMap(
+        kernelCall("open", "/dev/urandom", () => libc.open("/dev/urandom", O_WRONLY | O_CLOEXEC)),
+        (fd) =>
+          Effect.asVoid(kernelCall("ioctl", "/dev/urandom", () => {
+            try {
+              const added = libc.ioctlStruct(fd, RNDADDENTROPY, libc.structs.randPoolInfo(bytes))
+              return added < 0 ? added : libc.ioctlValue(fd, RNDRESEEDCRNG, 0)
+            } finally {
+              libc.close(fd)
+            }
+          }))
+      ),
+
     finitModule: (path, params, flags) =>
       Effect.flatMap(
         kernelCall("open", path, () => libc.open(path, O_RDONLY | O_CLOEXEC)),
@@ -186,6 +214,25 @@ const live = (libc: Libc): SyscallsShape => {
 
     openConsole: (path) =>
       kernelCall("open", path, () => libc.open(path, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)),
+
+    openConsoleForReading: (path) =>
+      kernelCall("open", path, () => libc.open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)),
+
+    // A read(2) on libuv's thread pool: the event loop goes on while the console has nothing.
+    read: (fd, size) =>
+      Effect.callback<Uint8Array, SyscallError>((resume) => {
+        const buffer = Buffer.alloc(size)
+        const attempt = () =>
+          fs.read(fd, buffer, 0, size, null, (error, bytesRead) => {
+            if (error === null) return resume(Effect.succeed(new Uint8Array(buffer.subarray(0, bytesRead))))
+            // Still O_NDELAY (no setRawMode): wait a moment for input.
+            if (isNodeErrnoError(error) && error.code === "EAGAIN") return void setTimeout(attempt, 10)
+            resume(
+              isNodeErrnoError(error) ? Effect.fail(toSyscallError("read", undefined, error)) : Effect.die(error)
+            )
+          })
+        attempt()
+      }),
 
     setRawMode: (fd) =>
       Effect.gen(function*() {

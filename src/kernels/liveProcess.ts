@@ -145,6 +145,8 @@ export const make = (): NodeProcessShape => {
   let stdoutRedirected = false
 
   return {
+    getEnv: (name) => Effect.sync(() => process.env[name]),
+
     setEnv: (name, value) =>
       Effect.suspend(() => {
         if (!isValidEnvVariable(name, value)) return Effect.fail(SyscallError.of("setenv", "EINVAL", name))

@@ -87,6 +87,12 @@ export class MemoryMachine implements MemoryKernelState {
   readonly reaped: Array<number> = []
   settles = 0
   syncs = 0
+  clock: number | undefined = undefined
+  entropyBytes = 0
+  reseeds = 0
+  /** Bytes the host sent to each console device that nobody has read yet, and the reads waiting for some. */
+  private readonly pendingInput = new Map<string, Uint8Array>()
+  private readonly readers = new Map<string, Array<() => void>>()
   /** What the init wrote to stderr that reached a console. */
   stderr = ""
   /** The device that descriptors 0, 1 and 2 are open on. */
@@ -336,6 +342,55 @@ export class MemoryMachine implements MemoryKernelState {
     const fd = this.nextFd++
     this.consoles.set(fd, { device: resolved, raw: false, open: true, drained: true, output: new Uint8Array() })
     return fd
+  }
+
+  /** What the host sends to a console device: a read of it gets these bytes. */
+  sendToConsole(device: string, data: Uint8Array): void {
+    this.pendingInput.set(device, concat(this.pendingInput.get(device) ?? new Uint8Array(), data))
+    const waiting = this.readers.get(device) ?? []
+    this.readers.delete(device)
+    for (const wake of waiting) wake()
+  }
+
+  /** Up to `size` bytes of a file, or sent to the console of `fd`, waiting until there are some. */
+  read(fd: number, size: number): Effect.Effect<Uint8Array, KernelFault> {
+    const file = this.openFile(fd)
+    if (file !== undefined) {
+      const node = this.tree.get(file.path)
+      const data = node?.type === "file" ? node.data.slice(file.offset, file.offset + size) : new Uint8Array()
+      file.offset += data.length
+      return Effect.succeed(data)
+    }
+    const { device } = this.console(fd)
+    const pending = this.pendingInput.get(device)
+    if (pending !== undefined && pending.length > 0) {
+      this.pendingInput.set(device, pending.subarray(size))
+      return Effect.succeed(pending.slice(0, size))
+    }
+    return Effect.andThen(
+      Effect.callback<void>((resume) => {
+        this.readers.set(device, [...(this.readers.get(device) ?? []), () => resume(Effect.void)])
+      }),
+      Effect.suspend(() => {
+        try {
+          return this.read(fd, size)
+        } catch (error) {
+          if (error instanceof KernelFault) return Effect.fail(error)
+          throw error
+        }
+      })
+    )
+  }
+
+  setClock(epochMillis: number): void {
+    if (!Number.isFinite(epochMillis) || epochMillis < 0) fault("EINVAL")
+    this.clock = Math.floor(epochMillis)
+  }
+
+  addEntropy(bytes: Uint8Array): void {
+    if (this.lookup(this.resolve("/dev/urandom"))?.type !== "device") fault("ENOENT", "/dev/urandom", "open")
+    this.entropyBytes += bytes.byteLength
+    this.reseeds += 1
   }
 
   isTerminal(fd: number): boolean {

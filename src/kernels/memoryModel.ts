@@ -116,6 +116,11 @@ export interface MemoryKernelState {
   readonly reaped: ReadonlyArray<number>
   readonly settles: number
   readonly syncs: number
+  /** The wall clock set with `setClock`, in milliseconds since the epoch; undefined until set. */
+  readonly clock: number | undefined
+  /** Bytes mixed into the random pool with `addEntropy`, and how often the generator was reseeded. */
+  readonly entropyBytes: number
+  readonly reseeds: number
   /** What the init wrote to stderr that reached a console. */
   readonly stderr: string
   /** The device that descriptors 0, 1 and 2 are open on. */

@@ -21,6 +21,7 @@ export const make = (machine: MemoryMachine, recorder: Recorder): [NodeProcessSh
   const signalHandlers = new Set<{ names: ReadonlyArray<SignalName>; push: (signal: SignalName) => void }>()
   const faultHandlers = new Set<(fault: ProcessFault) => void>()
   const nodeProcess: NodeProcessShape = {
+    getEnv: (name) => recorder.total("getEnv", () => machine.env.get(name)),
     setEnv: (name, value) => recorder.call("setEnv", "setenv", name, () => machine.setEnv(name, value)),
     signals: (names) =>
       Effect.andThen(

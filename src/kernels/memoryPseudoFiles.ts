@@ -46,7 +46,7 @@ export const virtualNode = (machine: PseudoSource, resolved: string): Node | und
     }
     case "devtmpfs": {
       const device = /^(hvc|ttyS)(\d+)$/.exec(relative)
-      if (device === null) return relative === "console" || relative === "null" ? { type: "device" } : undefined
+      if (device === null) return ["console", "null", "urandom"].includes(relative) ? { type: "device" } : undefined
       const index = Number(device[2])
       if (device[1] === "hvc") {
         return machine.consolesConfig.transport === "virtio" && index < consoleLimit.virtio

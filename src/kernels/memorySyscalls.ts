@@ -17,6 +17,11 @@ export const makeSyscalls = (machine: MemoryMachine, recorder: Recorder): Syscal
   sync: recorder.total("sync", () => {
     machine.syncs += 1
   }),
+  setClock: (epochMillis) => recorder.call("setClock", "clock_settime", undefined, () => machine.setClock(epochMillis)),
+  addEntropy: (bytes) => recorder.call("addEntropy", "ioctl", "/dev/urandom", () => machine.addEntropy(bytes)),
+  openConsoleForReading: (device) =>
+    recorder.call("openConsoleForReading", "open", device, () => machine.openConsole(device)),
+  read: (fd, size) => recorder.call("read", "read", undefined, () => machine.read(fd, size)),
   sethostname: (name) => recorder.call("sethostname", "sethostname", name, () => machine.sethostname(name)),
   finitModule: (file, params, flags) =>
     recorder.call("finitModule", "finit_module", file, () => machine.finitModule(file, params, flags)),

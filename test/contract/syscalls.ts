@@ -238,6 +238,20 @@ export const syscallsContract: ReadonlyArray<ContractCase<Syscalls>> = [
     expected: fails("sethostname", "EINVAL", longHostName)
   },
 
+  // clock_settime(2)
+  {
+    name: "the wall clock set before the epoch is EINVAL",
+    run: Syscalls.use((syscalls) => syscalls.setClock(-1000)),
+    expected: fails("clock_settime", "EINVAL")
+  },
+  {
+    name: "the wall clock is set",
+    run: Syscalls.use((syscalls) => syscalls.setClock(Date.now())),
+    expected: succeeds(),
+    // CAP_SYS_TIME of the first user namespace: a namespace's root has none.
+    inUserNamespace: fails("clock_settime", "EPERM")
+  },
+
   // finit_module(2), init_module(2)
   {
     name: "finit_module of a missing file is ENOENT from open",
@@ -305,6 +319,33 @@ export const syscallsContract: ReadonlyArray<ContractCase<Syscalls>> = [
       return (yield* syscalls.readFile(`${scratch("large")}/file`)).byteLength
     }),
     expected: succeeds(4 * 1024 * 1024)
+  },
+  {
+    name: "a regular file opened for reading reads back its bytes, then nothing at its end",
+    run: inDirectory(scratch("read-file"), (syscalls) =>
+      Effect.gen(function*() {
+        const file = `${scratch("read-file")}/file`
+        yield* syscalls.writeFile(file, "hello")
+        const fd = yield* syscalls.openConsoleForReading(file)
+        const read = Effect.gen(function*() {
+          const first = decoder.decode(yield* syscalls.read(fd, 3))
+          const second = decoder.decode(yield* syscalls.read(fd, 3))
+          const end = (yield* syscalls.read(fd, 3)).length
+          return [first, second, end]
+        })
+        return yield* Effect.ensuring(read, Effect.ignore(syscalls.close(fd)))
+      })),
+    expected: succeeds(["hel", "lo", 0])
+  },
+  {
+    name: "read of a closed descriptor is EBADF",
+    run: Effect.gen(function*() {
+      const syscalls = yield* Syscalls
+      const fd = yield* openFile(scratch("read-closed"))
+      yield* syscalls.close(fd)
+      return yield* syscalls.read(fd, 1)
+    }),
+    expected: fails("read", "EBADF")
   },
   {
     name: "write to a closed descriptor is EBADF",

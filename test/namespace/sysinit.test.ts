@@ -41,6 +41,7 @@ const guardedProcess = (touched: Array<string>) => {
       return Effect.die(new Error(`${name} reached the host's process`))
     })
   return Layer.succeed(NodeProcess, {
+    getEnv: () => refuse("getEnv"),
     setEnv: () => refuse("setEnv"),
     signals: () => refuse("signals"),
     processFaults: refuse("processFaults"),
