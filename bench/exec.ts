@@ -112,19 +112,20 @@ const program = Effect.gen(function*() {
     moduleTree: tree._tag === "Some" ? tree.value : undefined,
     hostEnv: process.env,
     color: { NO_COLOR: "1" },
-    guest: { env: {} }
+    guest: { env: {} },
+    runShare: false
   })
   const hostRootPeer = path.join(dir, "peer-hostroot.cpio")
   yield* Initramfs.build({
     output: hostRootPeer,
     init: new TextEncoder().encode(hostRootPeerScript(
       `${Initramfs.dataDirectory}/busybox`,
-      planned.modules,
+      planned.imageModules,
       planned.spec.hostRoot!.binds
     )),
     node,
     files: [busybox, helloFile],
-    modules: planned.modules
+    modules: planned.imageModules
   })
   // A peer's boot, timed from QEMU's start as the runner's consoles see it (console 1 followed as a file).
   const timePeer = (initramfs: string, hostRoot: boolean) =>

@@ -100,7 +100,7 @@ export const buildPeer = (options: {
     init: new TextEncoder().encode(peerScript()),
     node: options.node,
     files: [options.busybox, options.hello]
-  })
+  }).pipe(Effect.map((built) => built.bytes))
 
 /** Builds configuration 3's image: the directories, /dev/console and /init of the runner's layout, busybox, no node. */
 export const buildFloor = (options: { readonly output: string; readonly busybox: string }) =>

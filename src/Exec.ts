@@ -9,10 +9,11 @@
 import { Data, Effect } from "effect"
 import type { Scope } from "effect"
 import { setupHostPipes } from "./HostPipe.ts"
-import type { LoadModulesError } from "./Kmod.ts"
+import { loadModules, type LoadModulesError } from "./Kmod.ts"
 import { type ChildEnd, NodeProcess } from "./NodeProcess.ts"
 import { stderrPort, stdoutPort } from "./protocol/consoles.ts"
-import { type ExecSpec, execSpecPath, parseExecSpec } from "./protocol/execSpec.ts"
+import { type ExecSpec, isExecSpec, runModulesDirectory, runShareMountPoint, runShareTag } from "./protocol/execSpec.ts"
+import { mountShare } from "./Share.ts"
 import type { State } from "./State.ts"
 import { type SyscallError, Syscalls } from "./Syscalls.ts"
 import { setExitCode } from "./Sysinit.ts"
@@ -187,34 +188,49 @@ export const withProgram = (
 export type { ExecSpec }
 
 /**
- * The file the runner wrote is missing or not an exec description.
+ * The run the init was sent is not an exec description.
  *
  * @since 0.1.0
  * @category errors
  */
-export class InvalidExecSpec extends Data.TaggedError("InvalidExecSpec")<{
-  readonly path: string
-  readonly reason: string
-}> {
+export class InvalidExecSpec extends Data.TaggedError("InvalidExecSpec")<{ readonly reason: string }> {
   override get message(): string {
-    return `cannot read ${this.path}: ${this.reason}`
+    return `the run is not an exec description: ${this.reason}`
   }
 }
 
 /**
- * Reads what the runner's `exec` wrote into the initramfs (`/exec.json`).
+ * The exec description of a run (`Restore.awaitRun`'s message), checked.
  *
  * @since 0.1.0
  * @category operations
  */
-export const readExecSpec: Effect.Effect<ExecSpec, SyscallError | InvalidExecSpec, Syscalls> = Effect.gen(
-  function*() {
-    const syscalls = yield* Syscalls
-    const text = new TextDecoder().decode(yield* syscalls.readFile(execSpecPath))
-    return yield* Effect.try({
-      try: () => parseExecSpec(text),
-      catch: (error) =>
-        new InvalidExecSpec({ path: execSpecPath, reason: error instanceof Error ? error.message : String(error) })
-    })
+export const execSpecOf = (run: unknown): Effect.Effect<ExecSpec, InvalidExecSpec> =>
+  isExecSpec(run)
+    ? Effect.succeed(run)
+    : Effect.fail(
+      new InvalidExecSpec({ reason: `${JSON.stringify(run)?.slice(0, 200)} has no command, args or shares` })
+    )
+
+/**
+ * Puts this run's files in place: mounts the run's share read-only and
+ * links each file the description names at its own path (when the path is
+ * free: the image's own files stay), then loads the run's modules
+ * (`--add-module`). Nothing to do when the files are in the initramfs.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const placeRunFiles = Effect.fn("Exec.placeRunFiles")(function*(spec: ExecSpec) {
+  const syscalls = yield* Syscalls
+  if (spec.runFiles !== undefined) {
+    yield* mountShare({ tag: runShareTag, guest: runShareMountPoint, readOnly: true })
+    for (const file of spec.runFiles) {
+      const free = yield* Effect.result(syscalls.fileType(file))
+      if (free._tag === "Success") continue
+      yield* syscalls.mkdirAll(file.slice(0, file.lastIndexOf("/")) || "/", 0o755)
+      yield* syscalls.symlink(`${runShareMountPoint}${file}`, file)
+    }
   }
-)
+  if (spec.modules === true) yield* loadModules(`${runModulesDirectory}/*`)
+})

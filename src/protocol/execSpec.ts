@@ -1,14 +1,20 @@
 // What the runner's `exec` tells the built-in init: the program, its
-// arguments, working directory and environment, and the host directories to
-// mount. The kernel command line splits at spaces and carries no quotes, so
-// the runner writes this as JSON into the initramfs and the init reads it.
-// Both sides import this file; the 9p mount options live here too.
+// arguments, working directory and environment, the host directories to
+// mount, and this run's own files. It is the run of the run message
+// (control.ts) that the init gets at its ready point. Both sides import
+// this file; the 9p mount options live here too.
 
-/** Where the runner puts the description in the initramfs. */
-export const execSpecPath = "/exec.json"
-
-/** Where a program that is not run in place is copied in the initramfs. */
+/** Where a program that is not run in place is put in the guest. */
 export const execDirectory = "/exec"
+
+/** Where `--add-module` files are put in the guest, and loaded from before the program starts. */
+export const runModulesDirectory = "/lib/modules/run"
+
+/** QEMU's mount tag of the share that holds this run's files (the program, `--add-file`s, …). */
+export const runShareTag = "run"
+
+/** Where the init mounts the run's share; each of its files is linked at its own path. */
+export const runShareMountPoint = "/.effect-sysinit-run"
 
 /** A host directory shared over 9p: QEMU's `mount_tag` and where the guest mounts it. */
 export interface ShareSpec {
@@ -40,6 +46,14 @@ export interface ExecSpec {
   readonly shares: ReadonlyArray<ShareSpec>
   /** The guest's host name, when not the kernel's. */
   readonly hostname?: string | undefined
+  /**
+   * This run's files on the run share (`runShareTag`), by their guest path;
+   * the init links each one there (when the path is free). Absent when the
+   * files are in the initramfs already (a kernel without 9p).
+   */
+  readonly runFiles?: ReadonlyArray<string> | undefined
+  /** Whether `runModulesDirectory` holds modules to load before the program. */
+  readonly modules?: boolean | undefined
 }
 
 /** 9p over virtio: QEMU's transport caps msize at 512000. */
@@ -62,11 +76,9 @@ export const ninePMountData = (readOnly: boolean): string =>
  */
 export const ninePModules: ReadonlyArray<string> = ["9p", "9pnet_virtio", "virtio_pci"]
 
-/** Reads the description; throws on a malformed one (the runner wrote it). */
-export const parseExecSpec = (text: string): ExecSpec => {
-  const value = JSON.parse(text) as ExecSpec
-  if (typeof value.command !== "string" || !Array.isArray(value.args) || !Array.isArray(value.shares)) {
-    throw new Error(`${execSpecPath} is not an exec description`)
-  }
-  return value
+/** Whether a run's description is an exec description. */
+export const isExecSpec = (value: unknown): value is ExecSpec => {
+  const spec = value as Partial<ExecSpec> | null
+  return typeof spec === "object" && spec !== null && typeof spec.command === "string" &&
+    Array.isArray(spec.args) && Array.isArray(spec.shares) && typeof spec.env === "object"
 }

@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Option } from "effect"
+import { Console, Effect, Option } from "effect"
 import { Argument, Command } from "effect/cli"
 import { execFlags } from "../exec/execFlags.ts"
 import * as ExecPlan from "../exec/ExecPlan.ts"
@@ -13,7 +13,7 @@ import { verdictOf } from "../machine/verdict.ts"
 import { guestModule } from "../packageFiles.ts"
 import * as Runner from "../Runner.ts"
 import { machineFlags } from "./flags.ts"
-import { colorEnvironment, fail, finish, reporters, writeStderr, writeStdout } from "./output.ts"
+import * as Output from "./output.ts"
 
 /**
  * The flags of `exec`, by name as the command takes them.
@@ -40,12 +40,13 @@ export const execCommand = Command.make("exec", {
   ...flags
 }, (input) =>
   Effect.gen(function*() {
+    const timings = Output.timings()
     const plan = yield* ExecPlan.make({
       program: input.program,
       args: input.args,
       cwd: process.cwd(),
       hostEnv: process.env,
-      color: colorEnvironment(process.stdout.isTTY === true, process.env),
+      color: Output.colorEnvironment(process.stdout.isTTY === true, process.env),
       arch: Option.getOrUndefined(input.arch),
       transport: Option.getOrUndefined(input.transport),
       kernel: Option.getOrUndefined(input.kernel),
@@ -55,8 +56,11 @@ export const execCommand = Command.make("exec", {
       outputs: input.output,
       inputs: input.input,
       goTestRewrite: !input.noGoTestRewrite,
-      guest: input.guest
+      guest: input.guest,
+      addFiles: input.addFile,
+      addModules: input.addModule
     })
+    timings.mark("plan")
     const report = yield* Runner.run({
       init: guestModule("execInit"),
       kernel: plan.kernel,
@@ -67,18 +71,28 @@ export const execCommand = Command.make("exec", {
       smp: input.smp,
       kvm: Option.getOrElse(input.kvm, () => "auto" as const),
       timeout: Option.getOrUndefined(input.timeout),
-      files: input.addFile,
-      modules: [...input.addModule, ...plan.modules],
+      modules: plan.imageModules,
+      // This run's files travel on a share of their own when the kernel has 9p; else in the image.
+      extraFiles: plan.restorable ? plan.imageFiles : [...plan.imageFiles, ...plan.runFiles],
       outputs: plan.outputs,
       inputs: plan.inputs,
-      extraFiles: plan.files,
       shares: plan.shares,
-      stdout: writeStdout,
-      stderr: writeStderr,
-      ...reporters(input.verbose)
+      control: {
+        run: plan.spec,
+        runFiles: plan.restorable ? plan.runFiles : undefined,
+        restore: plan.restorable && !input.cold
+      },
+      stdout: Output.writeStdout,
+      stderr: Output.writeStderr,
+      mark: timings.mark,
+      ...Output.reporters(input.verbose)
     })
-    yield* finish(verdictOf({ ...report, kvm: report.kvm.kvm }, { verbose: input.verbose, transport: plan.transport }))
-  }).pipe(Effect.catch(fail))).pipe(
+    yield* Output.finish(
+      verdictOf({ ...report, kvm: report.kvm.kvm }, { verbose: input.verbose, transport: plan.transport })
+    )
+    timings.mark("runner exit")
+    if (input.timings) yield* Console.error(timings.line())
+  }).pipe(Effect.catch(Output.fail))).pipe(
     Command.withDescription(
       "Run PROGRAM as a child of a built-in init in a fresh Linux VM; exits with its exit code (go test -exec works)"
     )

@@ -162,6 +162,10 @@ export const machineFlags = {
   ),
   kvm: kvmFlag,
   timeout: timeoutFlag,
+  timings: Flag.Boolean("timings").pipe(
+    Flag.withDescription("Say on stderr when the run reached each of its phases, in ms from the command's start"),
+    Flag.withDefault(false)
+  ),
   verbose: Flag.Boolean("verbose").pipe(
     Flag.withDescription("Show the kernel console (console 0) and the runner's choices (KVM, start-up) on stderr"),
     Flag.withDefault(false)

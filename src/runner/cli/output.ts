@@ -86,6 +86,24 @@ export const finish = (
     Effect.forEach(verdict.lines, (line) => Console.error(line), { discard: true })
   )
 
+/**
+ * The moments a run reaches, in milliseconds from the command's start (the
+ * process's), for `--timings`.
+ *
+ * @since 0.1.0
+ * @category output
+ */
+export const timings = () => {
+  const marks: Array<readonly [string, number]> = []
+  return {
+    mark: (milestone: string): void => void marks.push([milestone, performance.now()]),
+    line: (): string =>
+      `effect-sysinit: timings, ms from the command's start: ${
+        marks.map(([milestone, at]) => `${milestone} ${at.toFixed(0)}`).join(", ")
+      }`
+  }
+}
+
 const usageErrors = new Set(["InvalidInput", "ProgramUnusable"])
 
 /**

@@ -4,13 +4,13 @@
  *
  * @since 0.1.0
  */
-import { Effect, Option } from "effect"
+import { Console, Effect, Option } from "effect"
 import { Argument, Command } from "effect/cli"
 import * as Kernel from "../machine/Kernel.ts"
 import { verdictOf } from "../machine/verdict.ts"
 import * as Runner from "../Runner.ts"
 import { archFlag, machineFlags, outputFlag } from "./flags.ts"
-import { colorEnvironment, fail, finish, reporters, writeStdout } from "./output.ts"
+import * as Output from "./output.ts"
 
 /**
  * The `vm` command.
@@ -31,11 +31,14 @@ export const vmCommand = Command.make("vm", {
   output: outputFlag({})
 }, (input) =>
   Effect.gen(function*() {
+    const timings = Output.timings()
     const transport = Option.getOrElse(input.transport, () => input.arch.defaultTransport)
+    const kernel = yield* Kernel.find(Option.getOrUndefined(input.kernel), input.arch)
+    timings.mark("plan")
     const report = yield* Runner.run({
       init: input.init,
       args: input.args,
-      kernel: yield* Kernel.find(Option.getOrUndefined(input.kernel), input.arch),
+      kernel,
       node: Option.getOrUndefined(input.node),
       arch: input.arch,
       transport,
@@ -46,9 +49,12 @@ export const vmCommand = Command.make("vm", {
       files: input.addFile,
       modules: input.addModule,
       outputs: input.output,
-      environment: colorEnvironment(process.stdout.isTTY === true, process.env),
-      stdout: writeStdout,
-      ...reporters(input.verbose)
+      environment: Output.colorEnvironment(process.stdout.isTTY === true, process.env),
+      stdout: Output.writeStdout,
+      mark: timings.mark,
+      ...Output.reporters(input.verbose)
     })
-    yield* finish(verdictOf({ ...report, kvm: report.kvm.kvm }, { verbose: input.verbose, transport }))
-  }).pipe(Effect.catch(fail))).pipe(Command.withDescription("Run INIT as PID 1 of a fresh Linux VM under QEMU"))
+    yield* Output.finish(verdictOf({ ...report, kvm: report.kvm.kvm }, { verbose: input.verbose, transport }))
+    timings.mark("runner exit")
+    if (input.timings) yield* Console.error(timings.line())
+  }).pipe(Effect.catch(Output.fail))).pipe(Command.withDescription("Run INIT as PID 1 of a fresh Linux VM under QEMU"))

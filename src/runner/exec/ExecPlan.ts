@@ -11,8 +11,15 @@ import { Data, Effect, FileSystem, Option, Path, Result } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 import type { ChildProcessSpawner } from "effect/process"
 import { hostPipePath, inputsVariable, layout, numbersOf, type Transport } from "../../protocol/consoles.ts"
-import { execDirectory, type ExecSpec, execSpecPath, ninePModules, type ShareSpec } from "../../protocol/execSpec.ts"
+import {
+  execDirectory,
+  type ExecSpec,
+  ninePModules,
+  runModulesDirectory,
+  type ShareSpec
+} from "../../protocol/execSpec.ts"
 import * as KernelModules from "../image/KernelModules.ts"
+import * as SharedLibraries from "../image/SharedLibraries.ts"
 import * as Architecture from "../machine/Architecture.ts"
 import * as Kernel from "../machine/Kernel.ts"
 import type { InvalidInput } from "../machine/Preflight.ts"
@@ -56,11 +63,15 @@ export interface GuestFile {
  * @category models
  */
 export interface ProgramPlan {
+  /** The description the init is sent. */
   readonly spec: ExecSpec
-  /** Files for the initramfs, `/exec.json` among them. */
-  readonly files: ReadonlyArray<GuestFile>
-  /** Module files of the kernel's tree, for /lib/modules. */
-  readonly modules: ReadonlyArray<string>
+  /** This run's files (the program, `--add-file`s, …): on the run's share when `spec.runFiles` names them, else for the initramfs. */
+  readonly runFiles: ReadonlyArray<GuestFile>
+  /** Module files of the kernel's tree that every run's image holds (9p's), for /lib/modules. */
+  readonly imageModules: ReadonlyArray<string>
+  /** Files every run's image holds (`modules.builtin`, which Kmod reads). */
+  readonly imageFiles: ReadonlyArray<GuestFile>
+  /** The 9p devices of the shares and the host's root. */
   readonly shares: ReadonlyArray<NinePShare>
 }
 
@@ -89,6 +100,15 @@ export interface PlanOptions {
   readonly guest: GuestSettings
   /** The program's input consoles (`--input`), by number. */
   readonly inputConsoles?: ReadonlyArray<number> | undefined
+  /** Host files for /data (`--add-file`) and kernel modules to load before the program (`--add-module`). */
+  readonly addFiles?: ReadonlyArray<string> | undefined
+  readonly addModules?: ReadonlyArray<string> | undefined
+  /**
+   * This run's files travel on a 9p share of their own (what a restored
+   * machine needs: its image is every run's); else in the initramfs. The
+   * kernel must have 9p (`moduleTree`).
+   */
+  readonly runShare: boolean
 }
 
 const guestPathWithoutHostRoot = `${execDirectory}:/data:/usr/bin:/bin`
@@ -131,7 +151,14 @@ export const plan = Effect.fn("ExecPlan.plan")(function*(
 > {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
-  const files: Array<GuestFile> = []
+  const files: Array<GuestFile> = [
+    ...(options.addFiles ?? []).map((file) => ({ guest: `/data/${path.basename(file)}`, source: file, mode: 0o755 })),
+    ...(options.addModules ?? []).map((file) => ({
+      guest: `${runModulesDirectory}/${path.basename(file)}`,
+      source: file,
+      mode: 0o644
+    }))
+  ]
   const absolute = yield* resolveProgram(options.program, options.cwd, options.hostEnv)
   const native = Architecture.isHost(options.arch)
   if (options.hostRoot && !native) {
@@ -198,17 +225,37 @@ export const plan = Effect.fn("ExecPlan.plan")(function*(
   const hostRoot = options.hostRoot ? yield* hostRootSpec() : undefined
   if (hostRoot !== undefined) devices.push({ tag: hostRootTag, path: "/", readOnly: true, multidevs: true })
 
-  let modules: ReadonlyArray<string> = []
-  if (devices.length > 0) {
-    modules = yield* ninePModuleFiles(options.moduleTree, "--share and --host-root (9p over virtio)")
-    if (modules.length > 0 && options.moduleTree !== undefined) {
+  const imageFiles: Array<GuestFile> = []
+  let imageModules: ReadonlyArray<string> = []
+  if (devices.length > 0 || options.runShare) {
+    imageModules = yield* ninePModuleFiles(
+      options.moduleTree,
+      devices.length > 0 ? "--share and --host-root (9p over virtio)" : "a run's own files (9p over virtio)"
+    )
+    if (imageModules.length > 0 && options.moduleTree !== undefined) {
       // Kmod reads which modules the kernel has built in from here, for the dependencies of those it loads.
-      files.push({
+      imageFiles.push({
         guest: "/lib/modules/modules.builtin",
         source: path.join(options.moduleTree, "modules.builtin"),
         mode: 0o644
       })
     }
+  }
+  // On the run's share, an ELF program brings the libraries the image lacks; the init links only what is missing.
+  if (options.runShare && !options.hostRoot) {
+    const elves: Array<string> = []
+    for (const file of files) {
+      if (typeof file.source === "string" && (yield* SharedLibraries.needsLibraries(file.source))) {
+        elves.push(file.source)
+      }
+    }
+    const libraries = yield* SharedLibraries.resolve(elves, options.arch.librarySearchPath).pipe(
+      Effect.catchTag(
+        ["SharedLibraryNotFound", "ElfError"],
+        (error) => Effect.fail(new ProgramUnusable({ program: absolute, reason: error.message }))
+      )
+    )
+    for (const library of libraries) files.push({ guest: library, source: yield* fs.realPath(library), mode: 0o755 })
   }
 
   const cwd = visibleAt(options.cwd, options.shares, options.hostRoot) ?? "/"
@@ -226,9 +273,18 @@ export const plan = Effect.fn("ExecPlan.plan")(function*(
   const [command, args] = kind._tag === "Node"
     ? ["node", [guestProgram, ...options.args]] as const
     : [guestProgram, options.args] as const
-  const spec: ExecSpec = { ...options.guest, command, args, cwd, env, hostRoot, shares: shareSpecs }
-  files.push({ guest: execSpecPath, source: new TextEncoder().encode(JSON.stringify(spec)), mode: 0o644 })
-  return { spec, files, modules, shares: devices }
+  const spec: ExecSpec = {
+    ...options.guest,
+    command,
+    args,
+    cwd,
+    env,
+    hostRoot,
+    shares: shareSpecs,
+    ...(options.runShare ? { runFiles: files.map((file) => file.guest) } : {}),
+    ...((options.addModules ?? []).length > 0 ? { modules: true } : {})
+  }
+  return { spec, runFiles: files, imageModules, imageFiles, shares: devices }
 })
 
 /**
@@ -256,6 +312,9 @@ export interface ExecInput {
   /** Rewrite go test's file flags (unless `--no-go-test-rewrite`). */
   readonly goTestRewrite: boolean
   readonly guest: GuestInput
+  /** `--add-file` and `--add-module`: this run's. */
+  readonly addFiles: ReadonlyArray<string>
+  readonly addModules: ReadonlyArray<string>
 }
 
 /**
@@ -271,6 +330,11 @@ export interface ExecPlan extends ProgramPlan {
   /** Host files of the output consoles: `--output`s, then go test's. */
   readonly outputs: ReadonlyArray<string>
   readonly inputs: ReadonlyArray<string>
+  /**
+   * Whether the machine may be saved and restored: this run's files travel
+   * on a share, so the image is every run's (the kernel has 9p).
+   */
+  readonly restorable: boolean
 }
 
 /**
@@ -299,15 +363,25 @@ export const make = Effect.fn("ExecPlan.make")(function*(
   const guest = guestSettings(input.guest)
   if (Result.isFailure(guest)) return yield* guest.failure
   const arch = input.arch ?? (yield* programArchitecture(input.program, input.cwd, input.hostEnv))
-  const transport = input.transport ?? arch.defaultTransport
   const found = yield* Kernel.find(input.kernel, arch)
   const kernel: Kernel.Resolved = { ...found, moduleTree: input.kernelModules ?? found.moduleTree }
+  const has = (modules: ReadonlyArray<string>) =>
+    kernel.moduleTree === undefined
+      ? Effect.succeed(false)
+      : KernelModules.closure(kernel.moduleTree, modules).pipe(
+        Effect.as(true),
+        Effect.catchTag("ModuleNotInTree", () => Effect.succeed(false))
+      )
+  // Virtio consoles when the kernel has them: room for stdout, stderr, outputs, inputs and the control console.
+  const transport = input.transport ??
+    ((yield* has(arch.transportModules.virtio)) ? "virtio" : arch.defaultTransport)
+  const runShare = yield* has(ninePModules)
   const [goTestPort] = numbersOf(layout({ stderr: true, outputs: input.outputs.length + 1 }), "output").slice(-1)
   const goTest = input.goTestRewrite && GoTest.isGoTest(input.args)
     ? GoTest.rewriteGoTestFlags(input.args, input.cwd, goTestPort!)
     : { args: input.args, outputs: [] }
   const outputs = [...input.outputs, ...goTest.outputs]
-  const consoles = layout({ stderr: true, outputs: outputs.length, inputs: input.inputs.length })
+  const consoles = layout({ stderr: true, outputs: outputs.length, inputs: input.inputs.length, control: true })
   const program = yield* plan({
     program: input.program,
     args: goTest.args,
@@ -319,7 +393,10 @@ export const make = Effect.fn("ExecPlan.make")(function*(
     hostEnv: input.hostEnv,
     color: input.color,
     guest: guest.success,
-    inputConsoles: numbersOf(consoles, "input")
+    inputConsoles: numbersOf(consoles, "input"),
+    addFiles: input.addFiles,
+    addModules: input.addModules,
+    runShare
   })
-  return { ...program, arch, transport, kernel, outputs, inputs: input.inputs }
+  return { ...program, arch, transport, kernel, outputs, inputs: input.inputs, restorable: runShare }
 })

@@ -97,6 +97,12 @@ export const execFlags = {
     ),
     Flag.withDefault(false)
   ),
+  cold: Flag.Boolean("cold").pipe(
+    Flag.withDescription(
+      "Boot the machine cold and save nothing; by default a run restores the machine saved at the init's ready point"
+    ),
+    Flag.withDefault(false)
+  ),
   noGoTestRewrite: Flag.Boolean("no-go-test-rewrite").pipe(
     Flag.withDescription("Pass go test's -test.*profile and -test.outputdir flags unchanged"),
     Flag.withDefault(false)

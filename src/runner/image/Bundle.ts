@@ -62,6 +62,8 @@ export interface Bundle {
   readonly sourceMap: Effect.Effect<string, BundleError>
   /** Lines of `code` before esbuild's output: the interpreter line. */
   readonly lineOffset: number
+  /** The files esbuild read, absolute: the bundle is the same while none of them changes. */
+  readonly inputs: ReadonlyArray<string>
 }
 
 /**
@@ -149,6 +151,8 @@ export interface Built {
    * the runner does only to show a stack trace.
    */
   readonly sourceMap: Effect.Effect<string, BundleError>
+  /** The files esbuild read, absolute. */
+  readonly inputs: ReadonlyArray<string>
 }
 
 /**
@@ -184,6 +188,7 @@ export const build = Effect.fn("Bundle.build")(function*(
           minify: options.minify ?? false,
           conditions: ["source"],
           write: false,
+          metafile: true,
           outfile,
           // "external" adds no comment: the code is the same with the map and without.
           ...(sourceMap ? { sourcemap: "external", sourcesContent: false } as const : {}),
@@ -194,7 +199,8 @@ export const build = Effect.fn("Bundle.build")(function*(
         }),
       catch: (error) => new BundleError({ entry: name, reason: error instanceof Error ? error.message : String(error) })
     })
-  const output = (yield* run(false)).outputFiles.find((file) => file.path.endsWith(outfile))
+  const result = yield* run(false)
+  const output = result.outputFiles.find((file) => file.path.endsWith(outfile))
   if (output === undefined) return yield* new BundleError({ entry: name, reason: "esbuild wrote no output" })
   const sourceMap = Effect.flatMap(run(true), (result) => {
     const map = result.outputFiles.find((file) => file.path.endsWith(".map"))
@@ -202,7 +208,10 @@ export const build = Effect.fn("Bundle.build")(function*(
       ? Effect.fail(new BundleError({ entry: name, reason: "esbuild wrote no source map" }))
       : Effect.succeed(map.text)
   })
-  return { code: output.text, koffiNative, sourceMap }
+  // The metafile names inputs relative to the working directory; the entry given as text has a name in <>.
+  const inputs = Object.keys(result.metafile.inputs).filter((input) => !input.startsWith("<"))
+    .map((input) => NodePath.resolve(input.replace(/^[a-z-]+:/, "")))
+  return { code: output.text, koffiNative, sourceMap, inputs }
 })
 
 // esbuild's ESM output calls `require` for Node built-ins that CommonJS dependencies require.
@@ -228,6 +237,7 @@ export const bundle = Effect.fn("Bundle.bundle")(function*(entry: string): Effec
     code: new TextEncoder().encode(`#!${guestNodePath}\n${text}`),
     koffiNative: built.koffiNative,
     sourceMap: built.sourceMap,
-    lineOffset: interpreterLine.test(built.code) ? 0 : 1
+    lineOffset: interpreterLine.test(built.code) ? 0 : 1,
+    inputs: built.inputs
   }
 })

@@ -73,6 +73,17 @@ export interface Options {
 }
 
 /**
+ * An image written: its size, and every host file it holds.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Built {
+  readonly bytes: number
+  readonly sources: ReadonlyArray<string>
+}
+
+/**
  * The directory of extra files in the guest.
  *
  * @since 0.1.0
@@ -88,19 +99,8 @@ export const dataDirectory = "/data"
  */
 export const modulesDirectory = "/lib/modules"
 
-const isDynamicElf = Effect.fnUntraced(function*(path: string) {
-  const fs = yield* FileSystem.FileSystem
-  return yield* Effect.scoped(Effect.flatMap(fs.open(path), (file) => {
-    const read = Elf.fromFile(file)
-    return Effect.map(
-      Elf.readDynamic(read),
-      (dynamic) => dynamic.interpreter !== undefined || dynamic.needed.length > 0
-    )
-  })).pipe(Effect.catchTag("ElfError", () => Effect.succeed(false)))
-})
-
 /**
- * Writes the image and returns its size in bytes.
+ * Writes the image; returns its size and the host files it holds.
  *
  * @since 0.1.0
  * @category constructors
@@ -108,7 +108,7 @@ const isDynamicElf = Effect.fnUntraced(function*(path: string) {
 export const build = Effect.fn("Initramfs.build")(function*(
   options: Options
 ): Effect.fn.Return<
-  number,
+  Built,
   PlatformError | Cpio.CpioError | Elf.ElfError | SharedLibraries.SharedLibraryNotFound,
   FileSystem.FileSystem | Path.Path
 > {
@@ -117,9 +117,11 @@ export const build = Effect.fn("Initramfs.build")(function*(
   const modules = options.modules ?? []
   const elfFiles: Array<string> = []
   const extraFiles = options.extraFiles ?? []
-  for (const file of files) if (yield* isDynamicElf(file)) elfFiles.push(file)
+  for (const file of files) if (yield* SharedLibraries.needsLibraries(file)) elfFiles.push(file)
   for (const extra of extraFiles) {
-    if (typeof extra.source === "string" && (yield* isDynamicElf(extra.source))) elfFiles.push(extra.source)
+    if (typeof extra.source === "string" && (yield* SharedLibraries.needsLibraries(extra.source))) {
+      elfFiles.push(extra.source)
+    }
   }
   const sysroot = options.sysroot ?? "/"
   const libraries = yield* SharedLibraries.resolve(
@@ -197,6 +199,15 @@ export const build = Effect.fn("Initramfs.build")(function*(
     }
 
     yield* writer.finish
-    return yield* writer.size
+    const sources = [
+      options.node,
+      ...(options.koffiNative === undefined ? [] : [options.koffiNative]),
+      ...libraries.map((library) => path.join(sysroot, library)),
+      ...files,
+      ...modules,
+      ...transportModules,
+      ...extraFiles.flatMap((extra) => typeof extra.source === "string" ? [extra.source] : [])
+    ]
+    return { bytes: yield* writer.size, sources } satisfies Built
   }))
 })

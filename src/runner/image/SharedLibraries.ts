@@ -101,3 +101,21 @@ export const resolve = Effect.fn("SharedLibraries.resolve")(function*(
   }
   return found
 })
+
+/**
+ * Whether a file is an ELF program or library that needs others (a dynamic
+ * loader or `DT_NEEDED` libraries); a file that is no ELF does not.
+ *
+ * @since 0.1.0
+ * @category resolution
+ */
+export const needsLibraries = Effect.fn("SharedLibraries.needsLibraries")(function*(path: string) {
+  const fs = yield* FileSystem.FileSystem
+  return yield* Effect.scoped(Effect.flatMap(fs.open(path), (file) => {
+    const read = Elf.fromFile(file)
+    return Effect.map(
+      Elf.readDynamic(read),
+      (dynamic) => dynamic.interpreter !== undefined || dynamic.needed.length > 0
+    )
+  })).pipe(Effect.catchTag("ElfError", () => Effect.succeed(false)))
+})

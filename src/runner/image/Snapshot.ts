@@ -121,7 +121,45 @@ export interface Snapshot {
    * more), which the runner does only to show a stack trace.
    */
   readonly sourceMap: Effect.Effect<SourceMapping.Generated, SnapshotError>
+  /** The files esbuild read for the script, absolute. */
+  readonly inputs: ReadonlyArray<string>
 }
+
+/** The script that is snapshotted: the init bundled as one CommonJS script. */
+const script = (entry: string, options: Options) => {
+  const absoluteEntry = NodePath.resolve(entry)
+  return Bundle.build(entry, {
+    contents: snapshotEntry(absoluteEntry, options),
+    resolveDir: NodePath.dirname(absoluteEntry),
+    format: "cjs",
+    minify: options.minify ?? false,
+    define: { "import.meta": "__sysinitImportMeta" },
+    banner: importMetaShim
+  }).pipe(Effect.mapError((error) => new SnapshotError({ reason: error.reason })))
+}
+
+// V8 names the script by the path node was given: a file without a name, so /proc/<pid>/fd/<n> of the
+// run that made the blob, which may be an earlier one when the blob comes from the cache.
+const generatedOf = (map: Effect.Effect<string, Bundle.BundleError>) =>
+  map.pipe(
+    Effect.mapError((error) => new SnapshotError({ reason: error.reason })),
+    Effect.map((text): SourceMapping.Generated => ({
+      names: [/\/proc\/\d+\/fd\/\d+/],
+      map: text,
+      lineOffset: 0,
+      sourceRoot: process.cwd()
+    }))
+  )
+
+/**
+ * The source map of the script a snapshot of `entry` was made from (esbuild
+ * bundles it again), for the stack traces of a guest that ran it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const sourceMapOf = (entry: string, options: Options = {}) =>
+  Effect.flatMap(script(entry, options), (built) => generatedOf(built.sourceMap))
 
 /**
  * Bundles `entry` as one script and snapshots it with `node`.
@@ -141,31 +179,12 @@ export const make = Effect.fn("Snapshot.make")(function*(
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
-  const absoluteEntry = NodePath.resolve(entry)
-  const built = yield* Bundle.build(entry, {
-    contents: snapshotEntry(absoluteEntry, options),
-    resolveDir: path.dirname(absoluteEntry),
-    format: "cjs",
-    minify: options.minify ?? false,
-    define: { "import.meta": "__sysinitImportMeta" },
-    banner: importMetaShim
-  }).pipe(Effect.mapError((error) => new SnapshotError({ reason: error.reason })))
+  const built = yield* script(entry, options)
   const koffiNative = built.koffiNative
-  const script = { contents: new TextEncoder().encode(built.code) }
-  // V8 names the script by the path node was given: a file without a name, so /proc/<pid>/fd/<n> of the
-  // run that made the blob, which may be an earlier one when the blob comes from the cache.
-  const sourceMap = built.sourceMap.pipe(
-    Effect.mapError((error) => new SnapshotError({ reason: error.reason })),
-    Effect.map((map): SourceMapping.Generated => ({
-      names: [/\/proc\/\d+\/fd\/\d+/],
-      map,
-      lineOffset: 0,
-      sourceRoot: process.cwd()
-    }))
-  )
+  const sourceMap = generatedOf(built.sourceMap)
   // The same script snapshotted by the same node gives the same blob: kept in the cache, by both.
   const nodeInfo = yield* fs.stat(node).pipe(Effect.option)
-  const key = createHash("sha256").update(script.contents).update(
+  const key = createHash("sha256").update(built.code).update(
     `\0${node}\0${
       Option.match(nodeInfo, {
         onNone: () => "",
@@ -175,12 +194,12 @@ export const make = Effect.fn("Snapshot.make")(function*(
   ).digest("hex")
   const cached = path.join(yield* Cache.folder("snapshots"), `${key}.blob`)
   const hit = yield* fs.readFile(cached).pipe(Effect.option)
-  if (Option.isSome(hit)) return { blob: hit.value, koffiNative, sourceMap } satisfies Snapshot
+  if (Option.isSome(hit)) return { blob: hit.value, koffiNative, sourceMap, inputs: built.inputs } satisfies Snapshot
   return yield* Effect.gen(function*() {
     // Files without a name: nothing is left on disk if the runner is killed meanwhile.
     const scriptFile = yield* AnonymousFile.make
     const blobFile = yield* AnonymousFile.make
-    yield* fs.writeFile(scriptFile.path, script.contents)
+    yield* fs.writeFileString(scriptFile.path, built.code)
     const handle = yield* spawner.spawn(
       ChildProcess.make(node, ["--snapshot-blob", blobFile.path, "--build-snapshot", scriptFile.path], {
         cwd: os.tmpdir(),
@@ -197,7 +216,7 @@ export const make = Effect.fn("Snapshot.make")(function*(
     if (blob.length === 0) return yield* new SnapshotError({ reason: `${node} wrote no snapshot` })
     // Written beside, then renamed: a concurrent run (go test of several packages) never reads half a blob.
     yield* Effect.ignore(Cache.writeFile(cached, blob))
-    return { blob, koffiNative, sourceMap } satisfies Snapshot
+    return { blob, koffiNative, sourceMap, inputs: built.inputs } satisfies Snapshot
   }).pipe(
     Effect.scoped,
     Effect.catchTag(

@@ -50,6 +50,8 @@ export interface Facts {
    * console N stays `hvc<N>` in the guest.
    */
   readonly serialConsoleZero: boolean
+  /** Whether QEMU gives the machine a VM generation ID device (ACPI `vmgenid`), which tells a restored kernel to reseed. */
+  readonly vmgenid: boolean
   /** QEMU's virtio-serial device for the virtio transport. */
   readonly virtioSerialDevice: string
   /** The modules whose drivers give the transport's consoles (with what they need, from the kernel's tree). */
@@ -74,6 +76,7 @@ const x86_64: Facts = {
   transports: ["serial", "virtio"],
   kernelConsole,
   serialConsoleZero: false,
+  vmgenid: true,
   virtioSerialDevice: "virtio-serial-pci",
   transportModules: { serial: [], virtio: ["virtio_console", "virtio_pci"] },
   librarySearchPath: ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib"]
@@ -94,6 +97,8 @@ const aarch64: Facts = {
   transports: ["virtio"],
   kernelConsole: () => "ttyAMA0",
   serialConsoleZero: true,
+  // virt has ACPI only with UEFI firmware; a kernel booted directly reads a device tree.
+  vmgenid: false,
   virtioSerialDevice: "virtio-serial-device",
   transportModules: { serial: [], virtio: ["virtio_console", "virtio_mmio"] },
   librarySearchPath: [

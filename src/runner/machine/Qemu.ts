@@ -17,16 +17,19 @@
  *
  * @since 0.1.0
  */
-import { Data, Deferred, Duration, Effect, Fiber, FileSystem, Latch, Option, Stream } from "effect"
+import { Cause, Data, Deferred, Duration, Effect, Exit, Fiber, FileSystem, Option, Stream } from "effect"
 import { type PlatformError, SystemError } from "effect/PlatformError"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
+import * as os from "node:os"
 import * as NodePath from "node:path"
 import { layout, type Role } from "../../protocol/consoles.ts"
 import * as AnonymousFile from "./anonymousFile.ts"
 import * as Architecture from "./Architecture.ts"
 import { emptyReading, Outcome, type Reading, readLine } from "./consoleLog.ts"
+import { follow } from "./follow.ts"
 import {
   type ConsoleBackend,
   type InvalidMachine,
@@ -35,6 +38,7 @@ import {
   qemuArguments,
   qemuBinary
 } from "./qemuCommand.ts"
+import * as Qmp from "./Qmp.ts"
 import { kvmHint } from "./verdict.ts"
 
 /**
@@ -168,79 +172,26 @@ export interface Streams {
   readonly inputs?: ReadonlyArray<string> | undefined
   /** Kills QEMU after this long. */
   readonly timeout?: Duration.Input | undefined
+  /** A control console (the last console) that the runner writes to through `Vm.sendControl`. */
+  readonly control?: boolean | undefined
+  /** Runs once QEMU is started, beside the run; when it fails, QEMU is killed and the run fails with it. */
+  readonly onStart?: ((vm: Vm) => Effect.Effect<void, Qmp.QmpError>) | undefined
 }
 
-const followedChunkSize = 64 * 1024
-// While QEMU writes: the time between two reads of a followed file that found its end.
-const followInterval = Duration.millis(10)
-// After this many reads in a row found nothing, the follower sleeps until the file is written to.
-const followIdleReads = 5
-// How long a missed wake-up can delay a read.
-const followFallback = Duration.millis(250)
-
 /**
- * Waits until the file at `path` grows past `offset`: an inotify watch on it
- * for the time of the wait, or a poll interval where it cannot watch.
+ * A started QEMU, for `Streams.onStart`.
+ *
+ * @since 0.1.0
+ * @category models
  */
-const untilWritten = (
-  file: FileSystem.File,
-  path: string,
-  offset: number,
-  ended: Deferred.Deferred<void>
-): Effect.Effect<void, PlatformError> =>
-  Effect.scoped(Effect.gen(function*() {
-    const written = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const latch = Latch.makeUnsafe(false)
-        try {
-          const watcher = fs.watch(path, { persistent: false }, () => Latch.openUnsafe(latch))
-          watcher.on("error", () => Latch.openUnsafe(latch))
-          return { latch, watcher }
-        } catch {
-          return undefined
-        }
-      }),
-      (watch) => Effect.sync(() => watch?.watcher.close())
-    )
-    if (written === undefined) return yield* Effect.sleep(followInterval)
-    // Written between the last read and the watch: no event will come for it.
-    if (Number((yield* file.stat).size) > offset) return
-    yield* Effect.timeoutOption(Effect.raceFirst(written.latch.await, Deferred.await(ended)), followFallback)
-  }))
-
-/**
- * A file's bytes as QEMU appends them, until `ended` is done and the end of
- * the file is read once more after that. While QEMU writes, it reads every
- * few milliseconds; once the file has been quiet for a while, it sleeps
- * until the file is written to (reading three consoles every 10 ms for a
- * whole boot took a third of a core from the QEMUs beside it; a watch kept
- * while a serial console writes a few bytes at a time costs more than the
- * reads).
- */
-const follow = (
-  file: FileSystem.File,
-  path: string,
-  ended: Deferred.Deferred<void>
-): Stream.Stream<Uint8Array, PlatformError> =>
-  Stream.paginate(
-    { endedBeforeRead: false, offset: 0, emptyReads: 0 },
-    (state) =>
-      Effect.gen(function*() {
-        const chunk = yield* file.readAlloc(followedChunkSize)
-        if (Option.isSome(chunk)) {
-          const next = { ...state, offset: state.offset + chunk.value.length, emptyReads: 0 }
-          return [[chunk.value], Option.some(next)] as const
-        }
-        if (state.endedBeforeRead) return [[], Option.none()] as const
-        const hasEnded = yield* Deferred.isDone(ended)
-        if (!hasEnded) {
-          yield* (state.emptyReads < followIdleReads
-            ? Effect.sleep(followInterval)
-            : untilWritten(file, path, state.offset, ended))
-        }
-        return [[], Option.some({ ...state, endedBeforeRead: hasEnded, emptyReads: state.emptyReads + 1 })] as const
-      })
-  )
+export interface Vm {
+  /** QEMU's monitor, when the machine has one (`Machine.qmp`). */
+  readonly qmp: Qmp.Client | undefined
+  /** Writes to the control console, once QEMU has connected to it. */
+  readonly sendControl: (bytes: Uint8Array) => Effect.Effect<void>
+  /** Ends QEMU at once. */
+  readonly kill: Effect.Effect<void>
+}
 
 /**
  * Whether KVM really works here: a device node alone proves nothing (nested
@@ -290,13 +241,37 @@ const isNotFound = (error: PlatformError): boolean =>
  * @category consoles
  */
 export const consoleLayout = (
-  streams: Pick<Streams, "stderr" | "outputs" | "inputs">
+  streams: Pick<Streams, "stderr" | "outputs" | "inputs" | "control">
 ): ReadonlyArray<Role> =>
   layout({
     stderr: streams.stderr !== undefined,
     outputs: streams.outputs.length,
-    inputs: streams.inputs?.length ?? 0
+    inputs: streams.inputs?.length ?? 0,
+    control: streams.control === true
   })
+
+/** A unix socket the runner listens on for QEMU's end of the control console, and what QEMU connected. */
+const controlServer = Effect.acquireRelease(
+  Effect.callback<{ readonly path: string; readonly server: net.Server; readonly connection: Promise<net.Socket> }>(
+    (resume) => {
+      const directory = fs.mkdtempSync(NodePath.join(os.tmpdir(), "effect-sysinit-control-"))
+      const path = NodePath.join(directory, "control.sock")
+      let connected!: (socket: net.Socket) => void
+      const connection = new Promise<net.Socket>((resolve) => (connected = resolve))
+      const server = net.createServer((socket) => {
+        // The guest never writes here; a QEMU that ends closes it.
+        socket.on("error", () => {})
+        connected(socket)
+      })
+      server.listen(path, () => resume(Effect.succeed({ path, server, connection })))
+    }
+  ),
+  ({ path, server }) =>
+    Effect.sync(() => {
+      server.close()
+      fs.rmSync(NodePath.dirname(path), { recursive: true, force: true })
+    })
+)
 
 /**
  * Boots the machine and waits for it to end. The outcome is the first line
@@ -311,7 +286,7 @@ export const run = Effect.fn("Qemu.run")(function*(
   streams: Streams
 ): Effect.fn.Return<
   Ending,
-  QemuNotFound | QemuFailed | InvalidMachine | PlatformError | AnonymousFile.TemporaryFileError,
+  QemuNotFound | QemuFailed | InvalidMachine | PlatformError | AnonymousFile.TemporaryFileError | Qmp.QmpError,
   ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem
 > {
   const fileSystem = yield* FileSystem.FileSystem
@@ -330,9 +305,11 @@ export const run = Effect.fn("Qemu.run")(function*(
     const outputs = [...streams.outputs]
     const inputs = [...(streams.inputs ?? [])]
     const consoleFiles: Array<ConsoleBackend> = []
+    const control = streams.control === true ? yield* controlServer : undefined
     for (const role of consoleLayout(streams)) {
       if (role === "output") consoleFiles.push(outputs.shift()!)
       else if (role === "input") consoleFiles.push({ socket: inputs.shift()! })
+      else if (role === "control") consoleFiles.push({ socket: control!.path })
       else {
         const anonymous = yield* AnonymousFile.make
         followed.set(role, { path: anonymous.path, file: yield* fileSystem.open(anonymous.path, { flag: "r" }) })
@@ -351,12 +328,17 @@ export const run = Effect.fn("Qemu.run")(function*(
       const console = followed.get(role)
       return console === undefined ? Stream.empty : follow(console.file, console.path, ended)
     }
+    const kill = Effect.ignore(handle.kill({ killSignal: "SIGKILL" }))
+    // Once the guest has said its exit code, everything it wrote is in the console files: nothing is left
+    // to wait for but the poweroff.
     const console0 = followOf("log").pipe(
       Stream.decodeText(),
       Stream.splitLines,
       Stream.runForEach((line) => {
+        const decided = reading.outcome !== undefined
         reading = readLine(reading, line)
-        return streams.console(line.replace(/\r+$/, ""))
+        const exited = !decided && reading.outcome?._tag === "Exited"
+        return Effect.andThen(streams.console(line.replace(/\r+$/, "")), exited ? kill : Effect.void)
       })
     )
     const stdout = followOf("stdout").pipe(Stream.runForEach(streams.stdout))
@@ -370,10 +352,27 @@ export const run = Effect.fn("Qemu.run")(function*(
     )
     const stderr = yield* Effect.forkChild(qemuStderr)
     yield* handle.stdout.pipe(Stream.runDrain, Effect.forkChild)
+    const onStart = streams.onStart
+    const started = onStart === undefined ? undefined : yield* Effect.forkChild(
+      Effect.gen(function*() {
+        const qmp = machine.qmp === undefined ? undefined : yield* Qmp.connect(machine.qmp)
+        const sendControl = (bytes: Uint8Array) =>
+          control === undefined ? Effect.void : Effect.promise(async () => {
+            const socket = await control.connection
+            await new Promise<void>((resolve) => socket.write(bytes, () => resolve()))
+          })
+        yield* onStart({ qmp, sendControl, kill })
+      }).pipe(Effect.scoped, Effect.tapError(() => kill))
+    )
     // A QEMU killed by a signal (an assertion of its KVM code aborts it) has no exit code.
     const exitCode = yield* handle.exitCode.pipe(Effect.orElseSucceed(() => killedBySignal))
     yield* Deferred.succeed(ended, undefined)
     yield* Fiber.join(readers)
+    if (started !== undefined) {
+      const startExit = yield* Fiber.await(started)
+      if (Exit.isFailure(startExit) && !Cause.hasInterruptsOnly(startExit.cause)) yield* startExit
+      yield* Fiber.interrupt(started)
+    }
     if (reading.outcome !== undefined) return endingOf(reading.outcome, reading)
     if (exitCode !== 0) return yield* new QemuFailed({ exitCode, stderr: yield* Fiber.join(stderr), kvm: machine.kvm })
     return endingOf(Outcome.NoExitCode(), reading)

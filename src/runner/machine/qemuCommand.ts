@@ -33,6 +33,17 @@ export interface Machine {
   readonly qemu?: string | undefined
   /** Host directories shared over 9p. */
   readonly shares?: ReadonlyArray<NinePShare> | undefined
+  /**
+   * The guest's RAM as a file (`memory-backend-file`): written through
+   * (`shared`) while a first boot runs up to its ready point, so that the
+   * file is the RAM of the saved state; mapped privately by a restore, which
+   * then reads only the pages the guest touches and changes none of them.
+   */
+  readonly ramFile?: { readonly path: string; readonly shared: boolean } | undefined
+  /** The unix socket of QEMU's monitor (QMP), which QEMU listens on. */
+  readonly qmp?: string | undefined
+  /** Waits for a saved state over QMP instead of booting (`-incoming defer`). */
+  readonly incoming?: boolean | undefined
 }
 
 /**
@@ -152,14 +163,21 @@ const bareMachine = (
   arch: Architecture.Facts,
   kernel: string,
   memory: number,
-  kvm: boolean
+  kvm: boolean,
+  ramFile?: Machine["ramFile"]
 ): ReadonlyArray<string> => [
   "-kernel",
   kernel,
   "-machine",
-  arch.machine,
+  ramFile === undefined ? arch.machine : `${arch.machine},memory-backend=ram0`,
   "-m",
   String(memory),
+  ...(ramFile === undefined ? [] : [
+    "-object",
+    `memory-backend-file,id=ram0,size=${memory}M,mem-path=${escapeOptionValue(ramFile.path)},share=${
+      ramFile.shared ? "on" : "off"
+    }`
+  ]),
   ...(kvm
     ? ["-enable-kvm", "-cpu", "host"]
     : ["-accel", "tcg", ...(arch.tcgCpu === undefined ? [] : ["-cpu", arch.tcgCpu])]),
@@ -215,7 +233,7 @@ export const qemuArguments = (
       return [...chardev, "-serial", "chardev:con0", "-chardev", "null,id=hvc0", "-device", "virtconsole,chardev=hvc0"]
     })
     return [
-      ...bareMachine(arch, machine.kernel, machine.memory, machine.kvm),
+      ...bareMachine(arch, machine.kernel, machine.memory, machine.kvm, machine.ramFile),
       "-initrd",
       machine.initramfs,
       "-smp",
@@ -223,6 +241,10 @@ export const qemuArguments = (
       ...(machine.transport === "virtio" ? ["-device", `${arch.virtioSerialDevice},max_ports=${max}`] : []),
       ...consoles,
       ...ninePArguments(machine.shares ?? []),
+      // A new generation ID at each restore: the guest's kernel reseeds its random generator on it.
+      ...(machine.ramFile !== undefined && arch.vmgenid ? ["-device", "vmgenid,guid=auto"] : []),
+      ...(machine.qmp === undefined ? [] : ["-qmp", `unix:${escapeOptionValue(machine.qmp)},server=on,wait=off`]),
+      ...(machine.incoming === true ? ["-incoming", "defer"] : []),
       "-append",
       yield* kernelCommandLine(machine)
     ]

@@ -54,7 +54,11 @@ const runCli = (
     const child = ChildProcess.execFile(
       process.execPath,
       [cli, "vm", "--no-kvm", "--kernel", kernel, ...flags, init],
-      { env: { ...process.env, PATH: bin, TMPDIR: tmp }, encoding: "utf8", timeout: 60_000 },
+      {
+        env: { ...process.env, PATH: bin, TMPDIR: tmp, SYSINIT_CACHE_DIR: path.join(dir, "cache") },
+        encoding: "utf8",
+        timeout: 60_000
+      },
       (error, stdout, stderr) => {
         if (error !== null && typeof error.code !== "number") return reject(error)
         resolve({ status: child.exitCode, stdout, stderr, leftInTmp: fs.readdirSync(tmp), fake })
@@ -81,8 +85,9 @@ describe.concurrent("effect-sysinit vm with a fake QEMU", () => {
   it("exits with 122 after a kernel panic and says why; with --verbose, the accelerator and console 0 come first on stderr", async () => {
     const run = await runCli({ consoles: [`[    0.5] booting\n${panicLine}\n`] }, ["--verbose"])
     assert.strictEqual(run.status, 122, run.stderr)
+    assert.match(run.stderr, /^effect-sysinit: image: (?:built|from the cache), \S+\.cpio\n/)
     assert.strictEqual(
-      run.stderr,
+      run.stderr.replace(/^effect-sysinit: image: .*\n/, ""),
       "effect-sysinit: KVM: not used, as --no-kvm asks; TCG emulates the guest\n" +
         `[    0.5] booting\n${panicLine}\neffect-sysinit: guest error: kernel panic: ` +
         "Attempted to kill init! exitcode=0x00000000 (the init exited with status 0)\n"

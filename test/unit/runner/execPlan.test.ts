@@ -44,6 +44,7 @@ const options = (program: string, extra: Partial<ExecPlan.PlanOptions> = {}): Ex
   hostEnv: { PATH: "/usr/bin:/bin", TERM: "xterm" },
   color: { NO_COLOR: "1" },
   guest: { env: {} },
+  runShare: false,
   ...extra
 })
 
@@ -68,7 +69,7 @@ describe("exec's plan", () => {
       const planned = yield* plan("/bin/sh")
       assert.strictEqual(planned.spec.command, "/exec/sh")
       assert.deepStrictEqual(planned.spec.args, ["a b"])
-      assert.deepInclude(planned.files, { guest: "/exec/sh", source: "/bin/sh", mode: 0o755 })
+      assert.deepInclude(planned.runFiles, { guest: "/exec/sh", source: "/bin/sh", mode: 0o755 })
       assert.strictEqual(planned.spec.cwd, "/")
       assert.deepStrictEqual(planned.spec.env, {
         PATH: "/exec:/data:/usr/bin:/bin",
@@ -76,7 +77,7 @@ describe("exec's plan", () => {
         TERM: "xterm",
         NO_COLOR: "1"
       })
-      assert.deepStrictEqual(planned.modules, [])
+      assert.deepStrictEqual(planned.imageModules, [])
     }))
 
   it.effect("refuses an ELF of another machine before any boot", () =>
@@ -100,7 +101,7 @@ describe("exec's plan", () => {
       assert.deepStrictEqual(script.spec.args, ["/exec/hello.mjs", "a b"])
       const shell = yield* plan(file("run.sh", "#!/bin/sh\necho hi\n"))
       assert.strictEqual(shell.spec.command, "/exec/run.sh")
-      assert.isTrue(shell.files.some((entry) => entry.guest === "/usr/bin/sh"), JSON.stringify(shell.files))
+      assert.isTrue(shell.runFiles.some((entry) => entry.guest === "/usr/bin/sh"), JSON.stringify(shell.runFiles))
     }))
 
   it.effect("refuses a script whose interpreter does not exist, and a file of no known kind", () =>
@@ -141,7 +142,7 @@ describe("exec's plan", () => {
     Effect.gen(function*() {
       const shares = [{ host: dir, guest: dir, readOnly: true }]
       const planned = yield* plan("/bin/sh", { shares, moduleTree: builtinTree })
-      assert.deepStrictEqual(planned.modules, [])
+      assert.deepStrictEqual(planned.imageModules, [])
     }))
 })
 

@@ -21,7 +21,7 @@ describe("Initramfs", () => {
         const module = join(dir, "dummy.ko")
         yield* fs.writeFileString(module, "not really a module")
         const output = join(dir, "initramfs.cpio")
-        const size = yield* Initramfs.build({
+        const { bytes: size } = yield* Initramfs.build({
           output,
           init: bundle.code,
           node: nodeBinary,
