@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import { createRequire } from "node:module"
 import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -16,6 +17,16 @@ import { fileURLToPath } from "node:url"
  * @category constants
  */
 export const packageRoot: string = fileURLToPath(new URL("../../", import.meta.url))
+
+/**
+ * `require` as the package's own modules have it: resolves the packages it
+ * depends on (esbuild, koffi) from its `node_modules`, wherever the runner's
+ * build is.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const requireFromPackage: NodeJS.Require = createRequire(NodePath.join(packageRoot, "package.json"))
 
 /**
  * Whether the package is installed (under `node_modules`), where node strips

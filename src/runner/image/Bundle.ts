@@ -10,7 +10,8 @@ import { Data, Effect } from "effect"
 import type { Plugin } from "esbuild"
 import { createRequire } from "node:module"
 import * as NodePath from "node:path"
-import { guestModule } from "../packageFiles.ts"
+import { pathToFileURL } from "node:url"
+import { guestModule, requireFromPackage } from "../packageFiles.ts"
 
 /**
  * The interpreter line of the bundle; where the initramfs puts node.
@@ -169,7 +170,9 @@ export const build = Effect.fn("Bundle.build")(function*(
   options: BuildOptions
 ): Effect.fn.Return<Built, BundleError> {
   let koffiNative: string | undefined
-  const esbuild = yield* Effect.promise(() => import("esbuild"))
+  const esbuild = yield* Effect.promise((): Promise<typeof import("esbuild")> =>
+    import(pathToFileURL(requireFromPackage.resolve("esbuild")).href)
+  )
   const outfile = options.format === "esm" ? "init.mjs" : "init.cjs"
   const run = (sourceMap: boolean) =>
     Effect.tryPromise({

@@ -22,6 +22,7 @@
 import { Effect, FileSystem, Option, Path } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 import { createHash, randomBytes } from "node:crypto"
+import * as fs from "node:fs"
 import * as Cache from "../cache.ts"
 
 /**
@@ -78,6 +79,11 @@ type Identity = readonly [path: string, size: number, mtimeMs: number]
 
 const hash = (value: unknown): string => createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 32)
 
+const identityOf = (file: string): Identity => {
+  const stat = fs.statSync(file, { throwIfNoEntry: false })
+  return stat === undefined ? [file, -1, 0] : [file, stat.size, stat.mtimeMs]
+}
+
 /**
  * The identity of a host file: its path, size and mtime; size -1 when it
  * does not exist.
@@ -85,16 +91,11 @@ const hash = (value: unknown): string => createHash("sha256").update(JSON.string
  * @since 0.1.0
  * @category keys
  */
-export const identity = Effect.fnUntraced(function*(file: string) {
-  const fs = yield* FileSystem.FileSystem
-  const info = yield* fs.stat(file).pipe(Effect.option)
-  return Option.match(info, {
-    onNone: (): Identity => [file, -1, 0],
-    onSome: (stat): Identity => [file, Number(stat.size), Option.getOrElse(stat.mtime, () => new Date(0)).getTime()]
-  })
-})
+export const identity = (file: string): Effect.Effect<Identity> => Effect.sync(() => identityOf(file))
 
-const identities = (files: ReadonlyArray<string>) => Effect.forEach([...new Set(files)].toSorted(), identity)
+// Hundreds of files (a bundle's sources): a synchronous stat each costs less than their round trips to libuv's pool.
+const identities = (files: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<Identity>> =>
+  Effect.sync(() => [...new Set(files)].toSorted().map(identityOf))
 
 const directory = Cache.folder("images")
 

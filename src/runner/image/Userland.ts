@@ -13,9 +13,8 @@
  */
 import { Data, Effect, FileSystem, Path } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
-import { createRequire } from "node:module"
 import * as Architecture from "../machine/Architecture.ts"
-import { libexec, packagedNode } from "../packageFiles.ts"
+import { libexec, packagedNode, requireFromPackage } from "../packageFiles.ts"
 
 /**
  * The guest's programs and libraries on the host.
@@ -83,7 +82,7 @@ const koffiVersion = Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const main = yield* Effect.try({
-    try: () => createRequire(import.meta.url).resolve("koffi"),
+    try: () => requireFromPackage.resolve("koffi"),
     catch: () => "koffi is not installed"
   })
   const text = yield* fs.readFileString(path.join(path.dirname(main), "package.json")).pipe(
