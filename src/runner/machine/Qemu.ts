@@ -369,9 +369,10 @@ export const run = Effect.fn("Qemu.run")(function*(
     yield* Deferred.succeed(ended, undefined)
     yield* Fiber.join(readers)
     if (started !== undefined) {
+      // QEMU is gone: what the hook still waits for will not come. A failure it had is the run's.
+      yield* Fiber.interrupt(started)
       const startExit = yield* Fiber.await(started)
       if (Exit.isFailure(startExit) && !Cause.hasInterruptsOnly(startExit.cause)) yield* startExit
-      yield* Fiber.interrupt(started)
     }
     if (reading.outcome !== undefined) return endingOf(reading.outcome, reading)
     if (exitCode !== 0) return yield* new QemuFailed({ exitCode, stderr: yield* Fiber.join(stderr), kvm: machine.kvm })

@@ -73,7 +73,9 @@ export const connect = Effect.fn("Qmp.connect")(function*(
   let greeted: ((value: unknown) => void) | undefined
   const greeting = new Promise((resolve) => (greeted = resolve))
   let buffered = ""
+  let closed: string | undefined
   const failAll = (reason: string) => {
+    closed ??= reason
     for (const pending of queue.splice(0)) pending.reject(new QmpError({ command: pending.command, reason }))
   }
   socket.setEncoding("utf8")
@@ -102,6 +104,7 @@ export const connect = Effect.fn("Qmp.connect")(function*(
   yield* Effect.promise(() => greeting)
   const execute = (command: string, args?: Readonly<Record<string, unknown>>) =>
     Effect.callback<unknown, QmpError>((resume) => {
+      if (closed !== undefined) return resume(Effect.fail(new QmpError({ command, reason: closed })))
       queue.push({
         command,
         resolve: (value) => resume(Effect.succeed(value)),
