@@ -9,8 +9,8 @@ import { Effect, FileSystem } from "effect"
 import { existsSync, readdirSync } from "node:fs"
 import * as Elf from "../../src/formats/elf.ts"
 import { ninePModules } from "../../src/protocol/execSpec.ts"
-import * as KernelModules from "../../src/runner/image/KernelModules.ts"
-import * as Kernel from "../../src/runner/machine/Kernel.ts"
+import * as Kernel from "../../src/runner/kernel/Kernel.ts"
+import * as KernelModules from "../../src/runner/kernel/KernelModules.ts"
 
 const cache = `${process.env["HOME"]}/.cache/effect-sysinit/kernel`
 const modules = `${cache}/modules`

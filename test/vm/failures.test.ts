@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import { join } from "node:path"
 import { exitCodes } from "../../src/runner/exitCodes.ts"
-import * as Kernel from "../../src/runner/machine/Kernel.ts"
+import * as Kernel from "../../src/runner/kernel/Kernel.ts"
 import { boot, bootTimeout, hasQemu, inits } from "./harness.ts"
 
 const bin = join(import.meta.dirname, "../../bin/effect-sysinit")

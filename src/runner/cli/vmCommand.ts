@@ -6,7 +6,7 @@
  */
 import { Console, Effect, Option } from "effect"
 import { Argument, Command } from "effect/cli"
-import * as Kernel from "../machine/Kernel.ts"
+import * as Kernel from "../kernel/Kernel.ts"
 import { verdictOf } from "../machine/verdict.ts"
 import * as Runner from "../Runner.ts"
 import { archFlag, machineFlags, outputFlag } from "./flags.ts"

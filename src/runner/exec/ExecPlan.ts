@@ -18,10 +18,10 @@ import {
   runModulesDirectory,
   type ShareSpec
 } from "../../protocol/execSpec.ts"
-import * as KernelModules from "../image/KernelModules.ts"
 import * as SharedLibraries from "../image/SharedLibraries.ts"
+import * as Kernel from "../kernel/Kernel.ts"
+import * as KernelModules from "../kernel/KernelModules.ts"
 import * as Architecture from "../machine/Architecture.ts"
-import * as Kernel from "../machine/Kernel.ts"
 import type { InvalidInput } from "../machine/Preflight.ts"
 import type { NinePShare } from "../machine/qemuCommand.ts"
 import { type GuestInput, type GuestSettings, guestSettings } from "./execFlags.ts"

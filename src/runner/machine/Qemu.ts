@@ -26,6 +26,7 @@ import * as net from "node:net"
 import * as os from "node:os"
 import * as NodePath from "node:path"
 import { layout, type Role } from "../../protocol/consoles.ts"
+import * as Qmp from "../restore/Qmp.ts"
 import * as AnonymousFile from "./anonymousFile.ts"
 import * as Architecture from "./Architecture.ts"
 import { emptyReading, Outcome, type Reading, readLine } from "./consoleLog.ts"
@@ -38,7 +39,6 @@ import {
   qemuArguments,
   qemuBinary
 } from "./qemuCommand.ts"
-import * as Qmp from "./Qmp.ts"
 import { kvmHint } from "./verdict.ts"
 
 /**

