@@ -163,7 +163,7 @@ const runShare = Effect.fnUntraced(function*(files: ReadonlyArray<GuestFile>) {
  */
 const machineKey = Effect.fnUntraced(function*(machine: Machine, streams: Qemu.Streams, imageKey: string) {
   const consoles = Qemu.consoleLayout(streams).map((role) =>
-    role === "input" || role === "control" ? { socket: "<socket>" } : "<file>"
+    role === "input" || role === "control" ? { socket: "<socket>" } : "<file>" as const
   )
   const args = yield* qemuArguments({
     ...machine,

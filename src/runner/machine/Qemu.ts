@@ -174,6 +174,12 @@ export interface Streams {
   readonly timeout?: Duration.Input | undefined
   /** A control console (the last console) that the runner writes to through `Vm.sendControl`. */
   readonly control?: boolean | undefined
+  /**
+   * Connects none of the consoles that face the user (outputs, inputs, the
+   * control console): a boot that only saves the machine at its ready point
+   * must neither write their files nor take their sockets' connections.
+   */
+  readonly detached?: boolean | undefined
   /** Runs once QEMU is started, beside the run; when it fails, QEMU is killed and the run fails with it. */
   readonly onStart?: ((vm: Vm) => Effect.Effect<void, Qmp.QmpError>) | undefined
 }
@@ -305,9 +311,11 @@ export const run = Effect.fn("Qemu.run")(function*(
     const outputs = [...streams.outputs]
     const inputs = [...(streams.inputs ?? [])]
     const consoleFiles: Array<ConsoleBackend> = []
-    const control = streams.control === true ? yield* controlServer : undefined
+    const detached = streams.detached === true
+    const control = streams.control === true && !detached ? yield* controlServer : undefined
     for (const role of consoleLayout(streams)) {
-      if (role === "output") consoleFiles.push(outputs.shift()!)
+      if (detached && (role === "output" || role === "input" || role === "control")) consoleFiles.push({ null: true })
+      else if (role === "output") consoleFiles.push(outputs.shift()!)
       else if (role === "input") consoleFiles.push({ socket: inputs.shift()! })
       else if (role === "control") consoleFiles.push({ socket: control!.path })
       else {

@@ -221,7 +221,17 @@ const abandonedAfterMillis = 60 * 60 * 1000
  * @since 0.1.0
  * @category writing
  */
-export const trim: Effect.Effect<void, never, FileSystem.FileSystem | Path.Path> = Effect.gen(function*() {
+export const trim: Effect.Effect<void, never, FileSystem.FileSystem | Path.Path> = Effect.suspend(() => trimTo(limits))
+
+/**
+ * `trim` within other limits.
+ *
+ * @since 0.1.0
+ * @category writing
+ */
+export const trimTo = (
+  within: { readonly entries: number; readonly bytes: number }
+): Effect.Effect<void, never, FileSystem.FileSystem | Path.Path> => Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const parent = yield* directory
@@ -245,6 +255,6 @@ export const trim: Effect.Effect<void, never, FileSystem.FileSystem | Path.Path>
   let bytes = 0
   for (const [index, entry] of entries.entries()) {
     bytes += entry.bytes
-    if (index >= limits.entries || (index > 0 && bytes > limits.bytes)) yield* discard(entry.dir)
+    if (index >= within.entries || (index > 0 && bytes > within.bytes)) yield* discard(entry.dir)
   }
 })
