@@ -132,8 +132,8 @@ export interface SyscallsShape {
   readonly openConsoleForReading: (path: string) => Effect.Effect<number, SyscallError>
   /**
    * Reads at least one byte and at most `size` from a descriptor, waiting
-   * for them without holding up the process's other work; empty at the
-   * end of the input.
+   * until there are some (the live kernel holds the process there, as
+   * read(2) does); empty at the end of the input.
    */
   readonly read: (fd: number, size: number) => Effect.Effect<Uint8Array, SyscallError>
   /** Raw mode (`c_cflag = CLOCAL`, no input, output or line processing) and blocking writes. */
