@@ -1,17 +1,19 @@
 /**
  * The `effect-sysinit` command: its subcommands, the flag sources of `exec`
  * (its command line, `.effect-sysinit-args`, `$EFFECT_SYSINIT_ARGS`), and
- * how the process ends (signals, a parent that goes away).
+ * how the process ends (signals, a parent that goes away, a command line
+ * it refuses).
  *
  * @since 0.1.0
  */
 import { Cause, Duration, Effect, Exit, FileSystem, Runtime } from "effect"
-import { CliError, Command } from "effect/cli"
+import { CliError, CliOutput, Command } from "effect/cli"
 import * as os from "node:os"
-import { exitCodes, signalStatus } from "../exitCodes.ts"
+import { signalStatus } from "../exitCodes.ts"
 import { bundleCommand } from "./bundleCommand.ts"
 import * as ExecCommand from "./execCommand.ts"
 import * as FlagSources from "./flagSources.ts"
+import * as Output from "./output.ts"
 import { vmCommand } from "./vmCommand.ts"
 
 /**
@@ -37,15 +39,24 @@ export const execFlagTable: FlagSources.FlagTable = {
   "log-level": { value: true, repeatable: false }
 }
 
-const isUsageError = (error: unknown): boolean =>
-  CliError.isCliError(error) && error._tag === "ShowHelp" && error.errors.length > 0
-
 const version = "0.1.0"
 
+const subcommandNames = new Set(command.subcommands.flatMap((group) => group.commands.map(({ name }) => name)))
+
+// A handler ran, so the command line parsed: its first word that names a subcommand is the subcommand.
+const commandPathOf = (argv: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const subcommand = argv.find((arg) => subcommandNames.has(arg))
+  return subcommand === undefined ? [command.name] : [command.name, subcommand]
+}
+
+const isRefusedInvocation = (error: unknown): error is CliError.ShowHelp =>
+  CliError.isCliError(error) && error._tag === "ShowHelp" && error.errors.length > 0
+
 /**
- * Runs the command on the process's arguments. A command line it refuses
- * (the errors and the help are printed already) exits with
- * `exitCodes.UsageError`.
+ * Runs the command on the process's arguments. A command line it refuses,
+ * while parsing or after (`Output.UsageError`), is said in two lines on
+ * stderr (`Output.refuse`) and exits with `exitCodes.UsageError`; the help
+ * is printed only when asked for (`--help`, or no command).
  *
  * @since 0.1.0
  * @category running
@@ -53,7 +64,14 @@ const version = "0.1.0"
 export const main = Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
   const argv = process.argv.slice(2)
-  if (argv[0] !== "exec") return yield* Command.runWith(command, { version })(argv)
+  const run = (args: ReadonlyArray<string>) =>
+    Command.runWith(command, { version })(args).pipe(
+      Effect.catchIf(isRefusedInvocation, (error) =>
+        Output.refuse(error.commandPath, Output.usageErrorOf(error.errors[0]!))),
+      Effect.catchTag("UsageError", (error) =>
+        Output.refuse(commandPathOf(argv), error))
+    )
+  if (argv[0] !== "exec") return yield* run(argv)
   const commandLine = FlagSources.splitArgs(argv.slice(1), execFlagTable)
   const fileText = yield* fs.readFileString(FlagSources.argsFile).pipe(Effect.orElseSucceed(() => ""))
   const fromFile = FlagSources.splitArgs(FlagSources.parseArgsFile(fileText, process.env), execFlagTable).flags
@@ -63,10 +81,8 @@ export const main = Effect.gen(function*() {
   ).flags
   const flags = FlagSources.mergeFlags(commandLine.flags, fromFile, fromEnv, execFlagTable)
   // Everything from the program on is an operand: the program's flags are not ours.
-  return yield* Command.runWith(command, { version })(["exec", ...flags, "--", ...commandLine.program])
-}).pipe(
-  Effect.catchIf(isUsageError, () => Effect.sync(() => void (process.exitCode = exitCodes.UsageError)))
-)
+  return yield* run(["exec", ...flags, "--", ...commandLine.program])
+}).pipe(Effect.provide(CliOutput.layerPresenter(Output.presenter)))
 
 /**
  * The signals that stop the runner (QEMU is killed and the temporary files

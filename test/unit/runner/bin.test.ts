@@ -22,8 +22,8 @@ const timeout = 120_000
 
 describe("the effect-sysinit command", () => {
   const usageErrors: ReadonlyArray<readonly [string, ReadonlyArray<string>, string]> = [
-    ["an unknown flag", ["vm", "--bogus", hello], "Unrecognized flag: --bogus"],
-    ["no INIT", ["vm"], "Missing required argument: init"],
+    ["an unknown flag", ["vm", "--bogus", hello], "--bogus: not a flag of effect-sysinit vm"],
+    ["no INIT", ["vm"], "missing <init>"],
     ["--memory abc", ["vm", "--memory", "abc", hello], "--memory"],
     [
       "three --output on serial",
