@@ -41,6 +41,48 @@ export const execFlagTable: FlagSources.FlagTable = {
 
 const version = "0.1.0"
 
+/**
+ * Where a flag of `exec` came from, when not from the command line: its
+ * source's name, e.g. `.effect-sysinit-args`; none when it came from the
+ * command line or cannot be told (a repeatable flag in several sources,
+ * refused without its value).
+ *
+ * @since 0.1.0
+ * @category flags
+ */
+export type FlagSourceOf = (flag: string | undefined, value: string | undefined) => string | undefined
+
+const fromTheCommandLine: FlagSourceOf = () => undefined
+
+const valueOf = (flag: FlagSources.FlagTokens): string | undefined => {
+  if (flag.tokens.length > 1) return flag.tokens[1]
+  const at = flag.tokens[0]!.indexOf("=")
+  return at < 0 ? undefined : flag.tokens[0]!.slice(at + 1)
+}
+
+/**
+ * The source of a flag among the sources of `exec`'s flags, highest
+ * precedence first (as `FlagSources.mergeFlags` takes them): the first that
+ * gave it (with that value, when known), as a flag given once comes from
+ * the highest source that has it.
+ *
+ * @since 0.1.0
+ * @category flags
+ */
+export const flagSourceOf = (
+  sources: ReadonlyArray<{ readonly name: string | undefined; readonly flags: ReadonlyArray<FlagSources.FlagTokens> }>,
+  table: FlagSources.FlagTable
+): FlagSourceOf =>
+(flag, value) => {
+  if (flag === undefined || !flag.startsWith("-")) return undefined
+  const name = flag.replace(/^--?/, "")
+  const giving = sources.filter((source) =>
+    source.flags.some((given) => given.name === name && (value === undefined || valueOf(given) === value))
+  )
+  if (value === undefined && table[name]?.repeatable === true && giving.length > 1) return undefined
+  return giving[0]?.name
+}
+
 const subcommandNames = new Set(command.subcommands.flatMap((group) => group.commands.map(({ name }) => name)))
 
 // A handler ran, so the command line parsed: its first word that names a subcommand is the subcommand.
@@ -52,6 +94,28 @@ const commandPathOf = (argv: ReadonlyArray<string>): ReadonlyArray<string> => {
 const isRefusedInvocation = (error: unknown): error is CliError.ShowHelp =>
   CliError.isCliError(error) && error._tag === "ShowHelp" && error.errors.length > 0
 
+// The arguments `exec` runs with, its flags from its three sources, and where each flag came from.
+const execArguments = Effect.fnUntraced(function*(args: ReadonlyArray<string>) {
+  const fs = yield* FileSystem.FileSystem
+  const commandLine = FlagSources.splitArgs(args, execFlagTable)
+  const fileText = yield* fs.readFileString(FlagSources.argsFile).pipe(Effect.orElseSucceed(() => ""))
+  const fromFile = FlagSources.splitArgs(FlagSources.parseArgsFile(fileText, process.env), execFlagTable).flags
+  const fromEnv = FlagSources.splitArgs(
+    FlagSources.parseArgsVariable(process.env[FlagSources.argsVariable]),
+    execFlagTable
+  ).flags
+  const flags = FlagSources.mergeFlags(commandLine.flags, fromFile, fromEnv, execFlagTable)
+  return {
+    // Everything from the program on is an operand: the program's flags are not ours.
+    args: ["exec", ...flags, "--", ...commandLine.program],
+    sourceOf: flagSourceOf([
+      { name: undefined, flags: commandLine.flags },
+      { name: FlagSources.argsFile, flags: fromFile },
+      { name: `$${FlagSources.argsVariable}`, flags: fromEnv }
+    ], execFlagTable)
+  }
+})
+
 /**
  * Runs the command on the process's arguments. A command line it refuses,
  * while parsing or after (`Output.UsageError`), is said in two lines on
@@ -62,26 +126,16 @@ const isRefusedInvocation = (error: unknown): error is CliError.ShowHelp =>
  * @category running
  */
 export const main = Effect.gen(function*() {
-  const fs = yield* FileSystem.FileSystem
   const argv = process.argv.slice(2)
-  const run = (args: ReadonlyArray<string>) =>
-    Command.runWith(command, { version })(args).pipe(
-      Effect.catchIf(isRefusedInvocation, (error) =>
-        Output.refuse(error.commandPath, Output.usageErrorOf(error.errors[0]!))),
-      Effect.catchTag("UsageError", (error) =>
-        Output.refuse(commandPathOf(argv), error))
-    )
-  if (argv[0] !== "exec") return yield* run(argv)
-  const commandLine = FlagSources.splitArgs(argv.slice(1), execFlagTable)
-  const fileText = yield* fs.readFileString(FlagSources.argsFile).pipe(Effect.orElseSucceed(() => ""))
-  const fromFile = FlagSources.splitArgs(FlagSources.parseArgsFile(fileText, process.env), execFlagTable).flags
-  const fromEnv = FlagSources.splitArgs(
-    FlagSources.parseArgsVariable(process.env[FlagSources.argsVariable]),
-    execFlagTable
-  ).flags
-  const flags = FlagSources.mergeFlags(commandLine.flags, fromFile, fromEnv, execFlagTable)
-  // Everything from the program on is an operand: the program's flags are not ours.
-  return yield* run(["exec", ...flags, "--", ...commandLine.program])
+  const { args, sourceOf } = argv[0] === "exec"
+    ? yield* execArguments(argv.slice(1))
+    : { args: argv, sourceOf: fromTheCommandLine }
+  const refuse = (commandPath: ReadonlyArray<string>, error: Output.UsageError) =>
+    Output.refuse(commandPath, error, sourceOf(error.flag, error.value))
+  return yield* Command.runWith(command, { version })(args).pipe(
+    Effect.catchIf(isRefusedInvocation, (error) => refuse(error.commandPath, Output.usageErrorOf(error.errors[0]!))),
+    Effect.catchTag("UsageError", (error) => refuse(commandPathOf(argv), error))
+  )
 }).pipe(Effect.provide(CliOutput.layerPresenter(Output.presenter)))
 
 /**

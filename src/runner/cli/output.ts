@@ -129,12 +129,12 @@ const pathProblem = /^(?:Path|File) (does not exist|is not a file|is not a direc
 
 const invalidValue = (error: CliError.InvalidValue): UsageError => {
   const flag = error.kind === "flag" ? `--${error.option}` : `<${error.option}>`
-  const refused = (reason: string, value: string | undefined = error.value) =>
-    new UsageError({ flag, value, message: `${flag}: ${reason}` })
-  if (error.value === "") return refused(`needs a value (${expectation(error.expected)})`, undefined)
+  const refused = (reason: string) => new UsageError({ flag, value: error.value, message: `${flag}: ${reason}` })
+  const unvalued = (reason: string) => new UsageError({ flag, value: undefined, message: `${flag}: ${reason}` })
+  if (error.value === "") return unvalued(`needs a value (${expectation(error.expected)})`)
   const occurrences = /^(\d+) occurrences$/.exec(error.value)
   if (occurrences !== null && error.expected === "at most 1 value") {
-    return refused(`given ${occurrences[1]} times; it takes one value`, undefined)
+    return unvalued(`given ${occurrences[1]} times; it takes one value`)
   }
   const path = pathProblem.exec(error.expected)
   if (path !== null) return refused(`${error.value} ${path[1]}`)
@@ -191,17 +191,22 @@ export const usageErrorOf = (error: CliError.NonShowHelpErrors): UsageError => {
 
 /**
  * Ends the command on a command line it refuses: exit
- * `exitCodes.UsageError`, the complaint on stderr, then the command's help
- * to read, e.g. `effect-sysinit: see effect-sysinit exec --help`.
+ * `exitCodes.UsageError`, the complaint on stderr (saying where the flag
+ * came from when that was not the command line: `source`), then the
+ * command's help to read, e.g. `effect-sysinit: see effect-sysinit exec --help`.
  *
  * @since 0.1.0
  * @category usage errors
  */
-export const refuse = (commandPath: ReadonlyArray<string>, error: UsageError): Effect.Effect<void> =>
+export const refuse = (
+  commandPath: ReadonlyArray<string>,
+  error: UsageError,
+  source?: string | undefined
+): Effect.Effect<void> =>
   finish({
     code: exitCodes.UsageError,
     lines: [
-      `effect-sysinit: ${error.message}`,
+      `effect-sysinit: ${error.message}${source === undefined ? "" : ` (from ${source})`}`,
       `effect-sysinit: see ${commandPath.join(" ")} --help`
     ]
   })
