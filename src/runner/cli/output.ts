@@ -110,8 +110,8 @@ export const timings = () => {
 /**
  * A command line the runner refuses: the flag or argument (`--memory`,
  * `<init>`; none for one it cannot name) and the value as given, when
- * known, and the whole complaint, e.g. `--memory: "abc" is not a number of
- * MiB above 0`.
+ * known, and the whole complaint, e.g. `--memory: "abc" is not a whole
+ * number of MiB above 0`.
  *
  * @since 0.1.0
  * @category errors
@@ -213,9 +213,9 @@ export const refuse = (
 
 /**
  * effect/cli's output: help and the version as it writes them, on stdout;
- * an invocation it refuses, nothing, as the command ends with the refusal
- * (a `CliError.ShowHelp` carrying it), which `refuse` says in two lines.
- * It would print the whole help on stdout and the error under it.
+ * for an invocation it refuses, nothing (its default prints the whole help
+ * on stdout, then the error): the run fails with the refusal, a
+ * `CliError.ShowHelp` carrying it, which `refuse` says in two lines.
  *
  * @since 0.1.0
  * @category usage errors
