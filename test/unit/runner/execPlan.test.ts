@@ -149,10 +149,14 @@ describe("exec's plan", () => {
 describe("exec's guest settings", () => {
   const settings: ReadonlyArray<readonly [string, GuestInput, string | object]> = [
     ["--env pairs", { env: ["A=1", "B=x=y"], hostname: Option.none() }, { env: { A: "1", B: "x=y" } }],
-    ["--env without =", { env: ["A"], hostname: Option.none() }, "--env: A: expected K=V"],
+    ["--env without =", { env: ["A"], hostname: Option.none() }, "--env: \"A\" is not K=V"],
     ["--hostname", { env: [], hostname: Option.some("guest") }, { env: {}, hostname: "guest" }],
-    ["an empty --hostname", { env: [], hostname: Option.some("") }, "a name of 1 to 64 bytes"],
-    ["a --hostname over 64 bytes", { env: [], hostname: Option.some("x".repeat(65)) }, "a name of 1 to 64 bytes"]
+    ["an empty --hostname", { env: [], hostname: Option.some("") }, "is not a host name of 1 to 64 bytes"],
+    [
+      "a --hostname over 64 bytes",
+      { env: [], hostname: Option.some("x".repeat(65)) },
+      "is not a host name of 1 to 64 bytes"
+    ]
   ]
   for (const [name, input, expected] of settings) {
     it(`reads ${name}`, () => {
