@@ -387,9 +387,9 @@ export class MemoryMachine implements MemoryKernelState {
     this.clock = Math.floor(epochMillis)
   }
 
-  addEntropy(bytes: Uint8Array): void {
+  addEntropy(entropy: Uint8Array): void {
     if (this.lookup(this.resolve("/dev/urandom"))?.type !== "device") fault("ENOENT", "/dev/urandom", "open")
-    this.entropyBytes += bytes.byteLength
+    this.entropyBytes += entropy.byteLength
     this.reseeds += 1
   }
 

@@ -258,7 +258,7 @@ export const run = Effect.fn("Runner.run")(function*(options: Options) {
   const ending: Restorable.Ending = yield* (control === undefined
     ? Effect.map(
       Qemu.run(machine, { ...streams, onStart: () => Effect.sync(() => mark("qemu spawned")) }),
-      (ending) => ({ ...ending, start: "cold" as const })
+      (coldEnding) => ({ ...coldEnding, start: "cold" as const })
     )
     : Effect.flatMap(machineKey(machine, streams, image.key), (key) =>
       Restorable.run(machine, streams, {

@@ -122,17 +122,19 @@ describe.skipIf(!hasQemu)("exec from a saved machine", () => {
 
   it("two first runs at once on an empty cache both pass, and one saved machine is kept", async () => {
     const empty = cacheDir()
-    const runs = await Promise.all([0, 1].map(() =>
-      new Promise<{ readonly status: number | null; readonly stderr: string }>((resolve) => {
-        let stderr = ""
-        const child = spawn(process.execPath, [cli, "exec", ...kernelFlags(), "/bin/sh", "-c", "exit 3"], {
-          env: { ...process.env, SYSINIT_CACHE_DIR: empty },
-          stdio: ["ignore", "ignore", "pipe"]
+    const runs = await Promise.all(
+      [0, 1].map(() =>
+        new Promise<{ readonly status: number | null; readonly stderr: string }>((resolve) => {
+          let stderr = ""
+          const child = spawn(process.execPath, [cli, "exec", ...kernelFlags(), "/bin/sh", "-c", "exit 3"], {
+            env: { ...process.env, SYSINIT_CACHE_DIR: empty },
+            stdio: ["ignore", "ignore", "pipe"]
+          })
+          child.stderr.on("data", (chunk: Buffer) => void (stderr += chunk.toString()))
+          child.on("exit", (status) => resolve({ status, stderr }))
         })
-        child.stderr.on("data", (chunk: Buffer) => void (stderr += chunk.toString()))
-        child.on("exit", (status) => resolve({ status, stderr }))
-      })
-    ))
+      )
+    )
     for (const run of runs) assert.strictEqual(run.status, 3, run.stderr)
     const kept = fs.readdirSync(join(empty, "machines"))
     assert.strictEqual(kept.length, 1, kept.join(", "))

@@ -124,7 +124,7 @@ export const make = Effect.fn("Image.make")(function*(options: Options) {
     ]
   }
   let startup: Startup = native ? asked : "bundle"
-  const image = yield* ImageCache.image(recipe, (output) =>
+  const image = yield* ImageCache.lookupOrBuild(recipe, (output) =>
     Effect.gen(function*() {
       const snapshot = startup === "snapshot"
         ? yield* Effect.option(Snapshot.make(options.init, node, options.snapshot))

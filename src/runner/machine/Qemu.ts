@@ -279,6 +279,13 @@ const controlServer = Effect.acquireRelease(
     })
 )
 
+/** Writes to the control console once QEMU has connected to it; nothing when there is none. */
+const sendControlOf = (control: { readonly connection: Promise<net.Socket> } | undefined) => (bytes: Uint8Array) =>
+  control === undefined ? Effect.void : Effect.promise(async () => {
+    const socket = await control.connection
+    await new Promise<void>((resolve) => socket.write(bytes, () => resolve()))
+  })
+
 /**
  * Boots the machine and waits for it to end. The outcome is the first line
  * of console 0 that tells how the guest ended; without one, the guest ended
@@ -364,12 +371,7 @@ export const run = Effect.fn("Qemu.run")(function*(
     const started = onStart === undefined ? undefined : yield* Effect.forkChild(
       Effect.gen(function*() {
         const qmp = machine.qmp === undefined ? undefined : yield* Qmp.connect(machine.qmp)
-        const sendControl = (bytes: Uint8Array) =>
-          control === undefined ? Effect.void : Effect.promise(async () => {
-            const socket = await control.connection
-            await new Promise<void>((resolve) => socket.write(bytes, () => resolve()))
-          })
-        yield* onStart({ qmp, sendControl, kill })
+        yield* onStart({ qmp, sendControl: sendControlOf(control), kill })
       }).pipe(Effect.scoped, Effect.tapError(() => kill))
     )
     // A QEMU killed by a signal (an assertion of its KVM code aborts it) has no exit code.

@@ -104,7 +104,6 @@ const deliver = (vm: Qemu.Vm, nonce: string, run: unknown, started: Deferred.Def
 export const run = Effect.fn("Restorable.run")(function*(machine: Machine, streams: Qemu.Streams, options: Options) {
   const nonce = randomBytes(8).toString("hex")
   const mark = options.mark ?? (() => undefined)
-  const qmp = () => NodePath.join(os.tmpdir(), `effect-sysinit-qmp-${process.pid}-${randomBytes(6).toString("hex")}`)
   const controlled = { ...streams, control: true }
 
   const cold = Effect.gen(function*() {
@@ -146,7 +145,9 @@ export const run = Effect.fn("Restorable.run")(function*(machine: Machine, strea
           Effect.flatMap(
             Deferred.isDone(watched.started),
             (started): Effect.Effect<never, Qemu.QemuFailed | Qmp.QmpError> =>
-              started ? Effect.fail(error) : Effect.fail(new Qmp.QmpError({ command: "restore", reason: error.message }))
+              started
+                ? Effect.fail(error)
+                : Effect.fail(new Qmp.QmpError({ command: "restore", reason: error.message }))
           ))
       )
       // A machine that never took its run did not restore; what the run did after is the run's.
@@ -215,3 +216,7 @@ export const run = Effect.fn("Restorable.run")(function*(machine: Machine, strea
 })
 
 const rmSocket = (socket: string): void => fs.rmSync(socket, { force: true })
+
+/** A path for a QMP socket of this run's own. */
+const qmp = (): string =>
+  NodePath.join(os.tmpdir(), `effect-sysinit-qmp-${process.pid}-${randomBytes(6).toString("hex")}`)

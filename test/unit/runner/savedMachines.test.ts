@@ -14,7 +14,7 @@ import * as SavedMachines from "../../../src/runner/restore/SavedMachines.ts"
 const memoryMiB = 1
 
 /** A cache directory of the test's own. */
-const inCache = <A, E>(effect: (cache: string) => Effect.Effect<A, E, any>) => {
+const inCache = <A, E, R>(effect: (cache: string) => Effect.Effect<A, E, R>) => {
   const cache = fs.mkdtempSync(join(os.tmpdir(), "effect-sysinit-machines-"))
   return effect(cache).pipe(
     Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord({ SYSINIT_CACHE_DIR: cache }))),
@@ -67,7 +67,11 @@ describe("the cache of saved machines", () => {
     ))
 
   const damages: ReadonlyArray<readonly [string, (dir: string) => void, string]> = [
-    ["a state that is not the one saved", (dir) => fs.writeFileSync(join(dir, "state"), "other"), "its state is not the one saved"],
+    [
+      "a state that is not the one saved",
+      (dir) => fs.writeFileSync(join(dir, "state"), "other"),
+      "its state is not the one saved"
+    ],
     ["a truncated RAM file", (dir) => fs.truncateSync(join(dir, "ram"), 4096), "its RAM file has 4096 bytes"],
     ["a missing state", (dir) => fs.rmSync(join(dir, "state")), "its files cannot be read"],
     ["a record that is not JSON", (dir) => fs.writeFileSync(join(dir, "entry.json"), "{"), "its files cannot be read"]
