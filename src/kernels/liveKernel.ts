@@ -319,7 +319,7 @@ const live = (libc: Libc): SyscallsShape => {
 
     readFile: (path) => nodeCall("open", path, () => new Uint8Array(fs.readFileSync(path))),
 
-    writeFile: (path, data) => nodeCall("open", path, () => fs.writeFileSync(path, data)),
+    writeFile: (path, data, mode = 0o644) => nodeCall("open", path, () => fs.writeFileSync(path, data, { mode })),
 
     fileType: (path) =>
       Effect.flatMap(
