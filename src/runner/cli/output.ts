@@ -224,7 +224,8 @@ export const presenter: CliOutput.Presenter = {
   present: (event) => event._tag === "InvalidInvocation" ? Effect.void : CliOutput.defaultPresenter.present(event)
 }
 
-const usageErrors = new Set(["InvalidInput", "ProgramUnusable"])
+// KernelLacksModules: the fix is a flag (--kernel-modules, or another --kernel).
+const usageErrors = new Set(["InvalidInput", "ProgramUnusable", "KernelLacksModules"])
 
 /**
  * Ends the command after a failure of its own: input it refuses (its

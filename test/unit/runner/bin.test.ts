@@ -122,7 +122,7 @@ const refusals: Readonly<Record<string, ReadonlyArray<Refusal>>> = {
     {
       name: "three --output on serial, refused after parsing",
       args: ["vm", "--output", "a", "--output", "b", "--output", "c", hello],
-      says: "--output: 3 outputs and inputs need 5 consoles"
+      says: "--output: 5 consoles are needed (console 0, stdout, 3 output files)"
     },
     {
       name: "a bad global flag",
