@@ -18,6 +18,7 @@ import {
   runModulesDirectory,
   type ShareSpec
 } from "../../protocol/execSpec.ts"
+import { imageNodePath } from "../image/Initramfs.ts"
 import * as SharedLibraries from "../image/SharedLibraries.ts"
 import * as Userland from "../image/Userland.ts"
 import * as Kernel from "../kernel/Kernel.ts"
@@ -112,9 +113,20 @@ export interface PlanOptions {
   readonly runShare: boolean
   /** The libraries the image holds (node's), which a program's need not bring. */
   readonly imageLibraries?: ReadonlySet<string> | undefined
+  /** The node binary the image holds (at `Initramfs.imageNodePath`). */
+  readonly imageNode?: string | undefined
   /** Where the guest's libraries are found on the host: `/` for the host's own architecture. */
   readonly sysroot?: string | undefined
 }
+
+/** Whether two paths are one file (the same device and inode, links followed). */
+const sameFile = Effect.fnUntraced(function*(a: string, b: string) {
+  const fs = yield* FileSystem.FileSystem
+  const both = yield* Effect.option(Effect.all([fs.stat(a), fs.stat(b)]))
+  if (Option.isNone(both)) return false
+  const [first, second] = both.value
+  return first.dev === second.dev && Option.getOrUndefined(first.ino) === Option.getOrUndefined(second.ino)
+})
 
 /** The most bytes of this run's files that travel in the run itself rather than on a share. */
 export const inlineLimit = 1024 * 1024
@@ -185,7 +197,9 @@ export const plan = Effect.fn("ExecPlan.plan")(function*(
     })
   }
   const kind = yield* kindOf(absolute, options.arch)
-  const inPlace = visibleAt(absolute, options.shares, options.hostRoot)
+  // The image's own node, when the program is that very file: from the guest's memory rather than over 9p.
+  const imageNode = options.imageNode !== undefined && (yield* sameFile(absolute, options.imageNode))
+  const inPlace = imageNode ? imageNodePath : visibleAt(absolute, options.shares, options.hostRoot)
   const guestProgram = inPlace ?? `${execDirectory}/${path.basename(absolute)}`
   if (inPlace === undefined) {
     files.push({ guest: guestProgram, source: absolute, mode: 0o755 })
@@ -441,6 +455,7 @@ export const make = Effect.fn("ExecPlan.make")(function*(
     addModules: input.addModules,
     runShare,
     imageLibraries,
+    imageNode: input.node ?? userland.node,
     sysroot: userland.sysroot
   })
   return { ...program, arch, transport, kernel, outputs, inputs: input.inputs, restorable: runShare }

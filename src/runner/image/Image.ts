@@ -101,7 +101,8 @@ export const make = Effect.fn("Image.make")(function*(options: Options) {
   const extraFiles = options.extraFiles ?? []
   const recipe = {
     parts: {
-      format: 1,
+      // The layout of the image: one more whenever Initramfs or the guest entries change what an image holds.
+      format: 2,
       init: options.init,
       arch: arch.name,
       startup: native ? asked : "bundle",

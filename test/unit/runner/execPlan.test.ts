@@ -174,3 +174,24 @@ describe("exec's guest settings", () => {
       assert.strictEqual(planned.spec.env["A"], "1")
     }))
 })
+
+describe("exec's plan of node", () => {
+  it.effect("a program that is the image's own node runs the image's copy, not the host's file over 9p", () =>
+    Effect.gen(function*() {
+      const node = file("node-copy", "#!/bin/sh\n")
+      const link = join(dir, "node-link")
+      fs.symlinkSync(node, link)
+      const planned = yield* plan(link, {
+        shares: [{ host: dir, guest: dir, readOnly: true }],
+        moduleTree: builtinTree,
+        imageNode: node
+      })
+      assert.strictEqual(planned.spec.command, "/.effect-sysinit/node")
+      const other = yield* plan(file("other-script", "#!/bin/sh\n"), {
+        shares: [{ host: dir, guest: dir, readOnly: true }],
+        moduleTree: builtinTree,
+        imageNode: node
+      })
+      assert.strictEqual(other.spec.command, join(dir, "other-script"))
+    }))
+})
