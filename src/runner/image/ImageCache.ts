@@ -21,9 +21,9 @@
  */
 import { Effect, FileSystem, Option, Path } from "effect"
 import type { PlatformError } from "effect/PlatformError"
-import { createHash, randomBytes } from "node:crypto"
-import * as NodeFs from "node:fs"
+import { randomBytes } from "node:crypto"
 import * as Cache from "../cache.ts"
+import { hash, identities, type Identity } from "../remembered.ts"
 
 /**
  * An image ready to boot.
@@ -74,28 +74,6 @@ interface RecipeRecord {
   /** The identities of the files the image was built from. */
   readonly sources: ReadonlyArray<Identity>
 }
-
-type Identity = readonly [path: string, size: number, mtimeMs: number]
-
-const hash = (value: unknown): string => createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 32)
-
-const identityOf = (file: string): Identity => {
-  const stat = NodeFs.statSync(file, { throwIfNoEntry: false })
-  return stat === undefined ? [file, -1, 0] : [file, stat.size, stat.mtimeMs]
-}
-
-/**
- * The identity of a host file: its path, size and mtime; size -1 when it
- * does not exist.
- *
- * @since 0.1.0
- * @category keys
- */
-export const identity = (file: string): Effect.Effect<Identity> => Effect.sync(() => identityOf(file))
-
-// Hundreds of files (a bundle's sources): a synchronous stat each costs less than their round trips to libuv's pool.
-const identities = (files: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<Identity>> =>
-  Effect.sync(() => [...new Set(files)].toSorted().map(identityOf))
 
 const directory = Cache.folder("images")
 

@@ -111,10 +111,8 @@ export const run = Effect.fn("Restorable.run")(function*(machine: Machine, strea
     const ending = yield* Qemu.run(machine, {
       ...controlled,
       console: watched.console,
-      onStart: (vm) => {
-        mark("qemu spawned")
-        return Effect.andThen(Deferred.await(watched.ready), deliver(vm, nonce, options.run, watched.started))
-      }
+      onSpawn: () => mark("qemu spawned"),
+      onStart: (vm) => Effect.andThen(Deferred.await(watched.ready), deliver(vm, nonce, options.run, watched.started))
     })
     return { ...ending, start: "cold" } satisfies Ending
   })
@@ -131,9 +129,9 @@ export const run = Effect.fn("Restorable.run")(function*(machine: Machine, strea
       }, {
         ...controlled,
         console: watched.console,
+        onSpawn: () => mark("qemu spawned"),
         onStart: (vm) =>
           Effect.gen(function*() {
-            mark("qemu spawned")
             yield* Qmp.loadState(vm.qmp!, entry.state)
             mark("guest ready")
             yield* deliver(vm, nonce, options.run, watched.started)

@@ -20,6 +20,7 @@ import { Effect, FileSystem, Option, Path } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 import { createHash, randomBytes } from "node:crypto"
 import * as Cache from "../cache.ts"
+import * as Remembered from "../remembered.ts"
 
 /**
  * A saved machine, ready to restore.
@@ -69,8 +70,7 @@ export const limits = {
  * @since 0.1.0
  * @category keys
  */
-export const keyOf = (facts: unknown): string =>
-  createHash("sha256").update(JSON.stringify(facts)).digest("hex").slice(0, 32)
+export const keyOf = (facts: unknown): string => Remembered.hash(facts)
 
 const recordName = "entry.json"
 
