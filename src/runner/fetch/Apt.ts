@@ -6,10 +6,11 @@
  *
  * @since 0.1.0
  */
-import { Data, Duration, Effect, Fiber, FileSystem, Path, Stream } from "effect"
+import { Data, Duration, Effect, Fiber, FileSystem, Path } from "effect"
 import type { PlatformError } from "effect/PlatformError"
-import { ChildProcess, ChildProcessSpawner } from "effect/process"
+import type { ChildProcessSpawner } from "effect/process"
 import { Progress } from "./Progress.ts"
+import * as Tool from "./tool.ts"
 
 /**
  * An apt tool is missing or failed.
@@ -72,39 +73,12 @@ export const parseRecords = (text: string): ReadonlyArray<PackageRecord> =>
     }]
   })
 
-const lastLines = (text: string): string => text.trim().split("\n").slice(-3).join("; ")
-
-/** Runs one tool to its end: its stdout, or why it failed. */
-const run = Effect.fnUntraced(function*(
-  command: string,
-  args: ReadonlyArray<string>,
-  options: { readonly cwd?: string | undefined } = {}
-): Effect.fn.Return<string, AptError, ChildProcessSpawner.ChildProcessSpawner> {
-  const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
-  const shown = [command, ...args].join(" ")
-  return yield* Effect.scoped(Effect.gen(function*() {
-    const handle = yield* spawner.spawn(ChildProcess.make(command, args, { cwd: options.cwd, stdin: "ignore" }))
-    const [stdout, stderr, exitCode] = yield* Effect.all([
-      handle.stdout.pipe(Stream.decodeText(), Stream.mkString),
-      handle.stderr.pipe(Stream.decodeText(), Stream.mkString),
-      handle.exitCode
-    ], { concurrency: 3 })
-    if (exitCode !== 0) {
-      return yield* new AptError({ command: shown, reason: `exited with ${exitCode}: ${lastLines(stderr)}` })
-    }
-    return stdout
-  })).pipe(
-    Effect.catchTag("PlatformError", (error) =>
-      Effect.fail(
-        new AptError({
-          command: shown,
-          reason: error.reason._tag === "NotFound"
-            ? `${command} not found: fetching from Debian's archive needs Debian's or Ubuntu's apt and dpkg`
-            : error.message
-        })
-      ))
-  )
-})
+/** Runs one apt tool to its end: its stdout, or why it failed. */
+const run = (command: string, args: ReadonlyArray<string>, options: { readonly cwd?: string | undefined } = {}) =>
+  Tool.run(command, args, {
+    ...options,
+    missing: "fetching from Debian's archive needs Debian's or Ubuntu's apt and dpkg"
+  }).pipe(Effect.mapError((error) => new AptError({ command: error.command, reason: error.reason })))
 
 const isRoot = (): boolean => process.getuid?.() === 0
 
