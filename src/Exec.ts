@@ -213,16 +213,21 @@ export const execSpecOf = (run: unknown): Effect.Effect<ExecSpec, InvalidExecSpe
     )
 
 /**
- * Puts this run's files in place: mounts the run's share read-only and
- * links each file the description names at its own path (when the path is
- * free: the image's own files stay), then loads the run's modules
- * (`--add-module`). Nothing to do when the files are in the initramfs.
+ * Puts this run's files in place: writes those the run carries, or mounts
+ * the run's share read-only and links each file the description names at
+ * its own path (when the path is free: the image's own files stay), then
+ * loads the run's modules (`--add-module`). Nothing to do when the files are
+ * in the initramfs.
  *
  * @since 0.1.0
  * @category operations
  */
 export const placeRunFiles = Effect.fn("Exec.placeRunFiles")(function*(spec: ExecSpec) {
   const syscalls = yield* Syscalls
+  for (const file of spec.inlineFiles ?? []) {
+    yield* syscalls.mkdirAll(file.path.slice(0, file.path.lastIndexOf("/")) || "/", 0o755)
+    yield* syscalls.writeFile(file.path, Buffer.from(file.data, "base64"), file.mode)
+  }
   if (spec.runFiles !== undefined) {
     yield* mountShare({ tag: runShareTag, guest: runShareMountPoint, readOnly: true })
     for (const file of spec.runFiles) {

@@ -152,14 +152,17 @@ export const awaitRun = Effect.fn("Restore.awaitRun")(function*(
   const message = yield* Effect.gen(function*() {
     yield* syscalls.setRawMode(fd)
     yield* nodeProcess.writeStderr(`${readyLine}\n`)
-    let received: RunMessage | undefined
-    const decoder = new FrameDecoder((payload) => void (received ??= decodeRunMessage(payload)), () => {})
-    while (received === undefined) {
+    const received: Array<RunMessage> = []
+    const decoder = new FrameDecoder((payload) => {
+      const decoded = decodeRunMessage(payload)
+      if (decoded !== undefined) received.push(decoded)
+    }, () => {})
+    while (received.length === 0) {
       const chunk = yield* syscalls.read(fd, readChunk)
       if (chunk.length === 0) return yield* new ControlConsoleClosed({ device })
       decoder.push(Buffer.from(chunk))
     }
-    return received
+    return received[0]!
   }).pipe(Effect.ensuring(Effect.ignore(syscalls.close(fd))))
   yield* freshen(message)
   yield* nodeProcess.writeStderr(formatStartedLine(message.nonce))

@@ -132,8 +132,8 @@ export interface SyscallsShape {
   readonly openConsoleForReading: (path: string) => Effect.Effect<number, SyscallError>
   /**
    * Reads at least one byte and at most `size` from a descriptor, waiting
-   * for them without holding up the process's other work; empty at the
-   * end of the input.
+   * until there are some (the live kernel holds the process there, as
+   * read(2) does); empty at the end of the input.
    */
   readonly read: (fd: number, size: number) => Effect.Effect<Uint8Array, SyscallError>
   /** Raw mode (`c_cflag = CLOCAL`, no input, output or line processing) and blocking writes. */
@@ -155,8 +155,12 @@ export interface SyscallsShape {
   /** Creates a directory and its missing parents; an existing directory is fine. */
   readonly mkdirAll: (path: string, mode: number) => Effect.Effect<void, SyscallError>
   readonly readFile: (path: string) => Effect.Effect<Uint8Array, SyscallError>
-  /** Writes a whole file, as `echo -n data > path` does (sysctls, /sys attributes). */
-  readonly writeFile: (path: string, data: string | Uint8Array) => Effect.Effect<void, SyscallError>
+  /**
+   * Writes a whole file, as `echo -n data > path` does (sysctls, /sys
+   * attributes); a file it creates gets `mode` (0644 by default) less the
+   * umask's bits, one that exists keeps its own.
+   */
+  readonly writeFile: (path: string, data: string | Uint8Array, mode?: number) => Effect.Effect<void, SyscallError>
   readonly fileType: (path: string) => Effect.Effect<FileType, SyscallError>
   /** The paths matching a glob pattern, sorted. */
   readonly glob: (pattern: string) => Effect.Effect<ReadonlyArray<string>, SyscallError>

@@ -84,6 +84,8 @@ export interface Libc {
   readonly waitpid: (pid: number, options: number) => { readonly pid: number; readonly status: number }
   /** `clock_settime(2)` with a `struct timespec`. */
   readonly clockSettime: (clock: number, timespec: Uint8Array) => number
+  /** One `read(2)` into `buffer`: how many bytes were read. */
+  readonly read: (fd: number, buffer: Uint8Array) => number
   readonly finitModule: (fd: number, params: string, flags: number) => number
   readonly initModule: (image: Uint8Array, params: string) => number
   /** `getpid` through `syscall(2)` and the table, to prove the table right. */
@@ -243,6 +245,7 @@ const bind = async (numbers: SyscallNumbers): Promise<Libc> => {
   const syscall = lib.func("long syscall(long number, ...)")
   const waitpid = lib.func("int waitpid(int pid, _Out_ int *status, int options)")
   const clockSettime = lib.func("int clock_settime(int clock, const void *timespec)")
+  const readFn = lib.func("long read(int fd, _Out_ void *buf, size_t count)")
 
   // `fail` reads errno first thing, before any other native call.
   return {
@@ -271,6 +274,7 @@ const bind = async (numbers: SyscallNumbers): Promise<Libc> => {
       return { pid: result, status: status[0]! }
     },
     clockSettime: (clock, value) => fail(clockSettime(clock, value)),
+    read: (fd, buffer) => fail(readFn(fd, buffer, buffer.byteLength)),
     // syscall(2) reads every argument as a long: pass them as such.
     finitModule: (fd, params, flags) =>
       fail(syscall(numbers.finit_module, "long", fd, "const char *", params, "long", flags)),

@@ -184,7 +184,7 @@ export class MemoryMachine implements MemoryKernelState {
     return node.data
   }
 
-  writeFile(file: string, data: string | Uint8Array): void {
+  writeFile(file: string, data: string | Uint8Array, mode = 0o644): void {
     const resolved = this.resolve(file)
     const mount = mountAt(this, resolved)
     if (mount?.fsType === "proc") {
@@ -201,7 +201,12 @@ export class MemoryMachine implements MemoryKernelState {
     this.requireParentDirectory(resolved)
     const node = this.lookup(resolved)
     if (node?.type === "directory") return fault("EISDIR", file)
-    this.tree.set(resolved, { type: "file", data: bytes(data), mode: 0o644 })
+    // The init's umask is 022; an existing file keeps its mode.
+    this.tree.set(resolved, {
+      type: "file",
+      data: bytes(data),
+      mode: node?.type === "file" ? node.mode : mode & ~0o022
+    })
   }
 
   fileType(file: string): "file" | "directory" | "symlink" | "other" {
@@ -387,9 +392,9 @@ export class MemoryMachine implements MemoryKernelState {
     this.clock = Math.floor(epochMillis)
   }
 
-  addEntropy(bytes: Uint8Array): void {
+  addEntropy(entropy: Uint8Array): void {
     if (this.lookup(this.resolve("/dev/urandom"))?.type !== "device") fault("ENOENT", "/dev/urandom", "open")
-    this.entropyBytes += bytes.byteLength
+    this.entropyBytes += entropy.byteLength
     this.reseeds += 1
   }
 

@@ -46,7 +46,7 @@ export const makeSyscalls = (machine: MemoryMachine, recorder: Recorder): Syscal
   symlink: (target, link) => recorder.call("symlink", "symlink", link, () => machine.symlink(target, link)),
   mkdirAll: (dir, mode) => recorder.call("mkdirAll", "mkdir", dir, () => machine.mkdirAll(dir, mode)),
   readFile: (file) => recorder.call("readFile", "open", file, () => machine.readFile(file)),
-  writeFile: (file, data) => recorder.call("writeFile", "open", file, () => machine.writeFile(file, data)),
+  writeFile: (file, data, mode) => recorder.call("writeFile", "open", file, () => machine.writeFile(file, data, mode)),
   fileType: (file) => recorder.call("fileType", "stat", file, () => machine.fileType(file)),
   glob: (pattern) => recorder.call("glob", "scandir", pattern, () => machine.glob(pattern)),
   zombieChildren: recorder.total("zombieChildren", () => machine.zombieChildren()),

@@ -52,6 +52,13 @@ export interface ExecSpec {
    * files are in the initramfs already (a kernel without 9p).
    */
   readonly runFiles?: ReadonlyArray<string> | undefined
+  /**
+   * This run's files when they are few and small: carried in the run itself,
+   * each written at its guest path with its mode (`data` is base64).
+   */
+  readonly inlineFiles?:
+    | ReadonlyArray<{ readonly path: string; readonly mode: number; readonly data: string }>
+    | undefined
   /** Whether `runModulesDirectory` holds modules to load before the program. */
   readonly modules?: boolean | undefined
 }

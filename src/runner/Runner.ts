@@ -163,7 +163,7 @@ const runShare = Effect.fnUntraced(function*(files: ReadonlyArray<GuestFile>) {
  */
 const machineKey = Effect.fnUntraced(function*(machine: Machine, streams: Qemu.Streams, imageKey: string) {
   const consoles = Qemu.consoleLayout(streams).map((role) =>
-    role === "input" || role === "control" ? { socket: "<socket>" } : "<file>"
+    role === "input" || role === "control" ? { socket: "<socket>" } : "<file>" as const
   )
   const args = yield* qemuArguments({
     ...machine,
@@ -258,7 +258,7 @@ export const run = Effect.fn("Runner.run")(function*(options: Options) {
   const ending: Restorable.Ending = yield* (control === undefined
     ? Effect.map(
       Qemu.run(machine, { ...streams, onStart: () => Effect.sync(() => mark("qemu spawned")) }),
-      (ending) => ({ ...ending, start: "cold" as const })
+      (coldEnding) => ({ ...coldEnding, start: "cold" as const })
     )
     : Effect.flatMap(machineKey(machine, streams, image.key), (key) =>
       Restorable.run(machine, streams, {

@@ -19,14 +19,14 @@ if (!hasQemu) {
 
 /**
  * qemu-system-aarch64 for the one arm64 boot. CI installs it
- * (scripts/install-qemu.sh arm64): there the boot runs anyway and a missing
+ * (scripts/setup.sh amd64 arm64): there the boot runs anyway and a missing
  * one fails it, naming the package.
  */
 export const hasArm64Qemu = hasTool("qemu-system-aarch64") || process.env["CI"] !== undefined
 
 if (!hasArm64Qemu) {
   console.warn(
-    "\n!!! ARM64 VM TEST SKIPPED: qemu-system-aarch64 is not installed.\n!!! Run `sh scripts/install-qemu.sh arm64` (as root) to install it; CI does.\n"
+    "\n!!! ARM64 VM TEST SKIPPED: qemu-system-aarch64 is not installed.\n!!! Run `sh scripts/setup.sh amd64 arm64` (as root) to install it and the arm64 kernel; CI does.\n"
   )
 }
 

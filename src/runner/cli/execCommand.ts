@@ -57,6 +57,7 @@ export const execCommand = Command.make("exec", {
       inputs: input.input,
       goTestRewrite: !input.noGoTestRewrite,
       guest: input.guest,
+      node: Option.getOrUndefined(input.node),
       addFiles: input.addFile,
       addModules: input.addModule
     })

@@ -1,7 +1,9 @@
 /**
  * The flags `vm` and `exec` share: the machine (kernel, node, architecture,
  * transport, memory, CPUs, KVM), the timeout, what to copy into the guest,
- * the output files, and `--verbose`.
+ * the output files, and `--verbose`. A flag's check says what the flag
+ * takes ("a whole number of MiB above 0"): the runner says a value it
+ * refuses as `--memory: "abc" is not a whole number of MiB above 0`.
  *
  * @since 0.1.0
  */
@@ -27,6 +29,26 @@ import * as Architecture from "../machine/Architecture.ts"
 export const many = <A>(flag: Flag.Flag<A>): Flag.Flag<ReadonlyArray<A>> => Flag.atLeast(flag, 0)
 
 /**
+ * A flag of a whole number above 0 (`--memory`, `--smp`), refused with
+ * what it takes, `expected`: effect/cli's own `Flag.Int` says "a string
+ * representing a finite number" of `abc`.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const countFlag = (name: string, expected: string): Flag.Flag<number> =>
+  Flag.String(name).pipe(
+    Flag.filterMap(
+      (text) =>
+        /^\d+$/.test(text) && Number(text) > 0 && Number.isSafeInteger(Number(text))
+          ? Option.some(Number(text))
+          : Option.none(),
+      () => expected
+    ),
+    Flag.withMetavar("integer")
+  )
+
+/**
  * `--timeout`: a duration above zero.
  *
  * @since 0.1.0
@@ -41,6 +63,7 @@ export const timeoutFlag: Flag.Flag<Option.Option<Duration.Duration>> = Flag.Str
         ? "a duration above 0 (leave --timeout out to wait as long as the guest runs)"
         : durationExamples
   ),
+  Flag.withMetavar("duration"),
   Flag.optional
 )
 
@@ -50,7 +73,7 @@ const archDescription =
 const parsedArch = (description: string) =>
   Flag.String("arch").pipe(
     Flag.withDescription(description),
-    Flag.filterMap(Architecture.parse, (text) => `unknown architecture ${text}: ${Architecture.names.join(", ")}`)
+    Flag.filterMap(Architecture.parse, () => `one of ${Architecture.names.join(", ")}`)
   )
 
 /**
@@ -152,14 +175,12 @@ export const machineFlags = {
     Flag.optional
   ),
   transport: transportFlag,
-  memory: Flag.Int("memory").pipe(
+  memory: countFlag("memory", "a whole number of MiB above 0").pipe(
     Flag.withDescription("MiB of guest memory"),
-    Flag.filter((n) => n > 0, (n) => `--memory must be a number of MiB above 0, got ${n}`),
     Flag.withDefault(1024)
   ),
-  smp: Flag.Int("smp").pipe(
+  smp: countFlag("smp", "a whole number of CPUs above 0").pipe(
     Flag.withDescription("Guest CPUs"),
-    Flag.filter((n) => n > 0, (n) => `--smp must be at least 1, got ${n}`),
     Flag.withDefault(1)
   ),
   kvm: kvmFlag,

@@ -1,17 +1,19 @@
 /**
  * The `effect-sysinit` command: its subcommands, the flag sources of `exec`
  * (its command line, `.effect-sysinit-args`, `$EFFECT_SYSINIT_ARGS`), and
- * how the process ends (signals, a parent that goes away).
+ * how the process ends (signals, a parent that goes away, a command line
+ * it refuses).
  *
  * @since 0.1.0
  */
 import { Cause, Duration, Effect, Exit, FileSystem, Runtime } from "effect"
-import { CliError, Command } from "effect/cli"
+import { CliError, CliOutput, Command } from "effect/cli"
 import * as os from "node:os"
-import { exitCodes, signalStatus } from "../exitCodes.ts"
+import { signalStatus } from "../exitCodes.ts"
 import { bundleCommand } from "./bundleCommand.ts"
 import * as ExecCommand from "./execCommand.ts"
 import * as FlagSources from "./flagSources.ts"
+import * as Output from "./output.ts"
 import { vmCommand } from "./vmCommand.ts"
 
 /**
@@ -37,24 +39,65 @@ export const execFlagTable: FlagSources.FlagTable = {
   "log-level": { value: true, repeatable: false }
 }
 
-const isUsageError = (error: unknown): boolean =>
-  CliError.isCliError(error) && error._tag === "ShowHelp" && error.errors.length > 0
-
 const version = "0.1.0"
 
 /**
- * Runs the command on the process's arguments. A command line it refuses
- * (the errors and the help are printed already) exits with
- * `exitCodes.UsageError`.
+ * Where a flag of `exec` came from, when not from the command line: its
+ * source's name, e.g. `.effect-sysinit-args`; none when it came from the
+ * command line or cannot be told (a repeatable flag in several sources,
+ * refused without its value).
  *
  * @since 0.1.0
- * @category running
+ * @category flags
  */
-export const main = Effect.gen(function*() {
+export type FlagSourceOf = (flag: string | undefined, value: string | undefined) => string | undefined
+
+const fromTheCommandLine: FlagSourceOf = () => undefined
+
+const valueOf = (flag: FlagSources.FlagTokens): string | undefined => {
+  if (flag.tokens.length > 1) return flag.tokens[1]
+  const at = flag.tokens[0]!.indexOf("=")
+  return at < 0 ? undefined : flag.tokens[0]!.slice(at + 1)
+}
+
+/**
+ * The source of a flag among the sources of `exec`'s flags, highest
+ * precedence first (as `FlagSources.mergeFlags` takes them): the first that
+ * gave it (with that value, when known), as a flag given once comes from
+ * the highest source that has it.
+ *
+ * @since 0.1.0
+ * @category flags
+ */
+export const flagSourceOf = (
+  sources: ReadonlyArray<{ readonly name: string | undefined; readonly flags: ReadonlyArray<FlagSources.FlagTokens> }>,
+  table: FlagSources.FlagTable
+): FlagSourceOf =>
+(flag, value) => {
+  if (flag === undefined || !flag.startsWith("-")) return undefined
+  const name = flag.replace(/^--?/, "")
+  const giving = sources.filter((source) =>
+    source.flags.some((given) => given.name === name && (value === undefined || valueOf(given) === value))
+  )
+  if (value === undefined && table[name]?.repeatable === true && giving.length > 1) return undefined
+  return giving[0]?.name
+}
+
+const subcommandNames = new Set(command.subcommands.flatMap((group) => group.commands.map(({ name }) => name)))
+
+// A handler ran, so the command line parsed: its first word that names a subcommand is the subcommand.
+const commandPathOf = (argv: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const subcommand = argv.find((arg) => subcommandNames.has(arg))
+  return subcommand === undefined ? [command.name] : [command.name, subcommand]
+}
+
+const isRefusedInvocation = (error: unknown): error is CliError.ShowHelp =>
+  CliError.isCliError(error) && error._tag === "ShowHelp" && error.errors.length > 0
+
+// The arguments `exec` runs with, its flags from its three sources, and where each flag came from.
+const execArguments = Effect.fnUntraced(function*(args: ReadonlyArray<string>) {
   const fs = yield* FileSystem.FileSystem
-  const argv = process.argv.slice(2)
-  if (argv[0] !== "exec") return yield* Command.runWith(command, { version })(argv)
-  const commandLine = FlagSources.splitArgs(argv.slice(1), execFlagTable)
+  const commandLine = FlagSources.splitArgs(args, execFlagTable)
   const fileText = yield* fs.readFileString(FlagSources.argsFile).pipe(Effect.orElseSucceed(() => ""))
   const fromFile = FlagSources.splitArgs(FlagSources.parseArgsFile(fileText, process.env), execFlagTable).flags
   const fromEnv = FlagSources.splitArgs(
@@ -62,11 +105,38 @@ export const main = Effect.gen(function*() {
     execFlagTable
   ).flags
   const flags = FlagSources.mergeFlags(commandLine.flags, fromFile, fromEnv, execFlagTable)
-  // Everything from the program on is an operand: the program's flags are not ours.
-  return yield* Command.runWith(command, { version })(["exec", ...flags, "--", ...commandLine.program])
-}).pipe(
-  Effect.catchIf(isUsageError, () => Effect.sync(() => void (process.exitCode = exitCodes.UsageError)))
-)
+  return {
+    // Everything from the program on is an operand: the program's flags are not ours.
+    args: ["exec", ...flags, "--", ...commandLine.program],
+    sourceOf: flagSourceOf([
+      { name: undefined, flags: commandLine.flags },
+      { name: FlagSources.argsFile, flags: fromFile },
+      { name: `$${FlagSources.argsVariable}`, flags: fromEnv }
+    ], execFlagTable)
+  }
+})
+
+/**
+ * Runs the command on the process's arguments. A command line it refuses,
+ * while parsing or after (`Output.UsageError`), is said in two lines on
+ * stderr (`Output.refuse`) and exits with `exitCodes.UsageError`; the help
+ * is printed only when asked for (`--help`, or no command).
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const main = Effect.gen(function*() {
+  const argv = process.argv.slice(2)
+  const { args, sourceOf } = argv[0] === "exec"
+    ? yield* execArguments(argv.slice(1))
+    : { args: argv, sourceOf: fromTheCommandLine }
+  const refuse = (commandPath: ReadonlyArray<string>, error: Output.UsageError) =>
+    Output.refuse(commandPath, error, sourceOf(error.flag, error.value))
+  return yield* Command.runWith(command, { version })(args).pipe(
+    Effect.catchIf(isRefusedInvocation, (error) => refuse(error.commandPath, Output.usageErrorOf(error.errors[0]!))),
+    Effect.catchTag("UsageError", (error) => refuse(commandPathOf(argv), error))
+  )
+}).pipe(Effect.provide(CliOutput.layerPresenter(Output.presenter)))
 
 /**
  * The signals that stop the runner (QEMU is killed and the temporary files

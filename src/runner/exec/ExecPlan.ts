@@ -18,7 +18,9 @@ import {
   runModulesDirectory,
   type ShareSpec
 } from "../../protocol/execSpec.ts"
+import { imageNodePath } from "../image/Initramfs.ts"
 import * as SharedLibraries from "../image/SharedLibraries.ts"
+import * as Userland from "../image/Userland.ts"
 import * as Kernel from "../kernel/Kernel.ts"
 import * as KernelModules from "../kernel/KernelModules.ts"
 import * as Architecture from "../machine/Architecture.ts"
@@ -109,7 +111,34 @@ export interface PlanOptions {
    * kernel must have 9p (`moduleTree`).
    */
   readonly runShare: boolean
+  /** The libraries the image holds (node's), which a program's need not bring. */
+  readonly imageLibraries?: ReadonlySet<string> | undefined
+  /** The node binary the image holds (at `Initramfs.imageNodePath`). */
+  readonly imageNode?: string | undefined
+  /** Where the guest's libraries are found on the host: `/` for the host's own architecture. */
+  readonly sysroot?: string | undefined
 }
+
+/** Whether two paths are one file (the same device and inode, links followed). */
+const sameFile = Effect.fnUntraced(function*(a: string, b: string) {
+  const fs = yield* FileSystem.FileSystem
+  const both = yield* Effect.option(Effect.all([fs.stat(a), fs.stat(b)]))
+  if (Option.isNone(both)) return false
+  const [first, second] = both.value
+  return first.dev === second.dev && Option.getOrUndefined(first.ino) === Option.getOrUndefined(second.ino)
+})
+
+/** The most bytes of this run's files that travel in the run itself rather than on a share. */
+export const inlineLimit = 1024 * 1024
+
+const totalBytes = Effect.fnUntraced(function*(files: ReadonlyArray<GuestFile>) {
+  const fs = yield* FileSystem.FileSystem
+  let total = 0
+  for (const file of files) {
+    total += typeof file.source === "string" ? Number((yield* fs.stat(file.source)).size) : file.source.byteLength
+  }
+  return total
+})
 
 const guestPathWithoutHostRoot = `${execDirectory}:/data:/usr/bin:/bin`
 
@@ -168,7 +197,9 @@ export const plan = Effect.fn("ExecPlan.plan")(function*(
     })
   }
   const kind = yield* kindOf(absolute, options.arch)
-  const inPlace = visibleAt(absolute, options.shares, options.hostRoot)
+  // The image's own node, when the program is that very file: from the guest's memory rather than over 9p.
+  const imageNode = options.imageNode !== undefined && (yield* sameFile(absolute, options.imageNode))
+  const inPlace = imageNode ? imageNodePath : visibleAt(absolute, options.shares, options.hostRoot)
   const guestProgram = inPlace ?? `${execDirectory}/${path.basename(absolute)}`
   if (inPlace === undefined) {
     files.push({ guest: guestProgram, source: absolute, mode: 0o755 })
@@ -249,14 +280,27 @@ export const plan = Effect.fn("ExecPlan.plan")(function*(
         elves.push(file.source)
       }
     }
-    const libraries = yield* SharedLibraries.resolve(elves, options.arch.librarySearchPath).pipe(
+    const libraries = yield* SharedLibraries.resolve(elves, options.arch.librarySearchPath, options.sysroot).pipe(
       Effect.catchTag(
         ["SharedLibraryNotFound", "ElfError"],
         (error) => Effect.fail(new ProgramUnusable({ program: absolute, reason: error.message }))
       )
     )
-    for (const library of libraries) files.push({ guest: library, source: yield* fs.realPath(library), mode: 0o755 })
+    for (const library of libraries) {
+      // The image has node's libraries at the same paths already.
+      if (options.imageLibraries?.has(library) === true) continue
+      files.push({ guest: library, source: yield* fs.realPath(library), mode: 0o755 })
+    }
   }
+  // Small files travel in the run itself: a restored guest then mounts no share for them.
+  const inline = options.runShare && (yield* totalBytes(files)) <= inlineLimit
+  const inlineFiles = inline
+    ? yield* Effect.forEach(files, (file) =>
+      Effect.map(
+        typeof file.source === "string" ? fs.readFile(file.source) : Effect.succeed(file.source),
+        (data) => ({ path: file.guest, mode: file.mode, data: Buffer.from(data).toString("base64") })
+      ))
+    : []
 
   const cwd = visibleAt(options.cwd, options.shares, options.hostRoot) ?? "/"
   const hostEnv = options.hostEnv
@@ -281,10 +325,10 @@ export const plan = Effect.fn("ExecPlan.plan")(function*(
     env,
     hostRoot,
     shares: shareSpecs,
-    ...(options.runShare ? { runFiles: files.map((file) => file.guest) } : {}),
+    ...(inline ? { inlineFiles } : options.runShare ? { runFiles: files.map((file) => file.guest) } : {}),
     ...((options.addModules ?? []).length > 0 ? { modules: true } : {})
   }
-  return { spec, runFiles: files, imageModules, imageFiles, shares: devices }
+  return { spec, runFiles: inline ? [] : files, imageModules, imageFiles, shares: devices }
 })
 
 /**
@@ -312,6 +356,8 @@ export interface ExecInput {
   /** Rewrite go test's file flags (unless `--no-go-test-rewrite`). */
   readonly goTestRewrite: boolean
   readonly guest: GuestInput
+  /** `--node`: the guest's node, when not the architecture's. */
+  readonly node: string | undefined
   /** `--add-file` and `--add-module`: this run's. */
   readonly addFiles: ReadonlyArray<string>
   readonly addModules: ReadonlyArray<string>
@@ -350,7 +396,12 @@ export const make = Effect.fn("ExecPlan.make")(function*(
   input: ExecInput
 ): Effect.fn.Return<
   ExecPlan,
-  ProgramUnusable | KernelLacksModules | InvalidInput | Kernel.KernelNotFound | PlatformError,
+  | ProgramUnusable
+  | KernelLacksModules
+  | InvalidInput
+  | Kernel.KernelNotFound
+  | Userland.UserlandNotFound
+  | PlatformError,
   FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner
 > {
   const unusable = (reason: string) => new ProgramUnusable({ program: input.program, reason })
@@ -376,6 +427,12 @@ export const make = Effect.fn("ExecPlan.make")(function*(
   const transport = input.transport ??
     ((yield* has(arch.transportModules.virtio)) ? "virtio" : arch.defaultTransport)
   const runShare = yield* has(ninePModules)
+  const userland = yield* Userland.resolve(arch)
+  const imageLibraries = new Set(
+    yield* SharedLibraries.resolve([input.node ?? userland.node], arch.librarySearchPath, userland.sysroot).pipe(
+      Effect.orElseSucceed((): ReadonlyArray<string> => [])
+    )
+  )
   const [goTestPort] = numbersOf(layout({ stderr: true, outputs: input.outputs.length + 1 }), "output").slice(-1)
   const goTest = input.goTestRewrite && GoTest.isGoTest(input.args)
     ? GoTest.rewriteGoTestFlags(input.args, input.cwd, goTestPort!)
@@ -396,7 +453,10 @@ export const make = Effect.fn("ExecPlan.make")(function*(
     inputConsoles: numbersOf(consoles, "input"),
     addFiles: input.addFiles,
     addModules: input.addModules,
-    runShare
+    runShare,
+    imageLibraries,
+    imageNode: input.node ?? userland.node,
+    sysroot: userland.sysroot
   })
   return { ...program, arch, transport, kernel, outputs, inputs: input.inputs, restorable: runShare }
 })

@@ -56,13 +56,16 @@ export const guestSettings = (input: GuestInput): Result.Result<GuestSettings, I
   const env: Record<string, string> = {}
   for (const pair of input.env) {
     const at = pair.indexOf("=")
-    if (at <= 0) return Result.fail(new InvalidInput({ flag: "--env", reason: `${pair}: expected K=V` }))
+    if (at <= 0) return Result.fail(new InvalidInput({ flag: "--env", reason: `${JSON.stringify(pair)} is not K=V` }))
     env[pair.slice(0, at)] = pair.slice(at + 1)
   }
   const hostname = Option.getOrUndefined(input.hostname)
   if (hostname !== undefined && (hostname === "" || Buffer.byteLength(hostname) > 64)) {
     return Result.fail(
-      new InvalidInput({ flag: "--hostname", reason: `${JSON.stringify(hostname)}: a name of 1 to 64 bytes` })
+      new InvalidInput({
+        flag: "--hostname",
+        reason: `${JSON.stringify(hostname)} is not a host name of 1 to 64 bytes`
+      })
     )
   }
   return Result.succeed({ env, hostname })

@@ -205,8 +205,8 @@ export const build = Effect.fn("Bundle.build")(function*(
   const result = yield* run(false)
   const output = result.outputFiles.find((file) => file.path.endsWith(outfile))
   if (output === undefined) return yield* new BundleError({ entry: name, reason: "esbuild wrote no output" })
-  const sourceMap = Effect.flatMap(run(true), (result) => {
-    const map = result.outputFiles.find((file) => file.path.endsWith(".map"))
+  const sourceMap = Effect.flatMap(run(true), (withMap) => {
+    const map = withMap.outputFiles.find((file) => file.path.endsWith(".map"))
     return map === undefined
       ? Effect.fail(new BundleError({ entry: name, reason: "esbuild wrote no source map" }))
       : Effect.succeed(map.text)

@@ -101,7 +101,8 @@ export const make = Effect.fn("Image.make")(function*(options: Options) {
   const extraFiles = options.extraFiles ?? []
   const recipe = {
     parts: {
-      format: 1,
+      // The layout of the image: one more whenever Initramfs or the guest entries change what an image holds.
+      format: 2,
       init: options.init,
       arch: arch.name,
       startup: native ? asked : "bundle",
@@ -124,10 +125,19 @@ export const make = Effect.fn("Image.make")(function*(options: Options) {
     ]
   }
   let startup: Startup = native ? asked : "bundle"
-  const image = yield* ImageCache.image(recipe, (output) =>
+  const image = yield* ImageCache.lookupOrBuild(recipe, (output) =>
     Effect.gen(function*() {
       const snapshot = startup === "snapshot"
-        ? yield* Effect.option(Snapshot.make(options.init, node, options.snapshot))
+        ? yield* Snapshot.make(options.init, node, options.snapshot).pipe(
+          Effect.map(Option.some),
+          Effect.catchTag("SnapshotError", (error) =>
+            Effect.as(
+              options.note(
+                `start-up: the bundle with V8's code cache, not a snapshot: ${error.message.replaceAll("\n", " ")}`
+              ),
+              Option.none<Snapshot.Snapshot>()
+            ))
+        )
         : Option.none<Snapshot.Snapshot>()
       if (startup === "snapshot" && Option.isNone(snapshot)) startup = "compile-cache"
       const bundled = Option.isSome(snapshot) ? undefined : yield* Bundle.bundle(options.init)

@@ -22,7 +22,7 @@
 import { Effect, FileSystem, Option, Path } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 import { createHash, randomBytes } from "node:crypto"
-import * as fs from "node:fs"
+import * as NodeFs from "node:fs"
 import * as Cache from "../cache.ts"
 
 /**
@@ -80,7 +80,7 @@ type Identity = readonly [path: string, size: number, mtimeMs: number]
 const hash = (value: unknown): string => createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 32)
 
 const identityOf = (file: string): Identity => {
-  const stat = fs.statSync(file, { throwIfNoEntry: false })
+  const stat = NodeFs.statSync(file, { throwIfNoEntry: false })
   return stat === undefined ? [file, -1, 0] : [file, stat.size, stat.mtimeMs]
 }
 
@@ -107,7 +107,7 @@ const directory = Cache.folder("images")
  * @since 0.1.0
  * @category images
  */
-export const image = <E, R>(
+export const lookupOrBuild = <E, R>(
   recipe: { readonly parts: unknown; readonly files: ReadonlyArray<string> },
   build: (output: string) => Effect.Effect<Built, E, R>
 ): Effect.Effect<Image, E | PlatformError, R | FileSystem.FileSystem | Path.Path> =>

@@ -84,6 +84,16 @@ export interface Built {
 }
 
 /**
+ * Where the image holds its node: not under /usr, which the host's root
+ * (`exec --host-root`) covers, so that a program that is this same node
+ * (the vitest pool's worker) runs it from the guest's memory, not over 9p.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const imageNodePath = "/.effect-sysinit/node"
+
+/**
  * The directory of extra files in the guest.
  *
  * @since 0.1.0
@@ -180,8 +190,11 @@ export const build = Effect.fn("Initramfs.build")(function*(
     if (options.koffiNative !== undefined) {
       yield* writer.copyFile(`/${koffiNativeName}`, options.koffiNative, 0o755)
     }
+    // node itself where the host's root does not cover it, /usr/bin/node a link to it.
+    yield* parentOf(imageNodePath)
+    yield* writer.copyFile(imageNodePath, options.node, 0o755)
     yield* parentOf(guestNodePath)
-    yield* writer.copyFile(guestNodePath, options.node, 0o755)
+    yield* writer.symlink(guestNodePath, imageNodePath)
     yield* writer.symlink("/bin", "usr/bin")
     for (const library of libraries) {
       yield* parentOf(library)

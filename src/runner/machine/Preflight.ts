@@ -45,19 +45,24 @@ export const checkConsoles = (
   const asked = consoles.length
   const limit = consoleLimit[transport]
   if (asked <= limit) return Effect.void
-  const extra = consoles.filter((role) => role === "output" || role === "input").length
-  const fixed = asked - extra
-  const named = consoles.slice(0, fixed).map((role, number) => `console ${number} (${role})`).join(", ")
+  const count = (role: Role) => consoles.filter((candidate) => candidate === role).length
+  const many = (n: number, one: string, more: string) => n === 0 ? [] : [n === 1 ? `1 ${one}` : `${n} ${more}`]
+  const needs = [
+    "console 0",
+    "stdout",
+    ...(count("stderr") > 0 ? ["stderr"] : []),
+    ...many(count("output"), "output file", "output files"),
+    ...many(count("input"), "input", "inputs"),
+    ...(count("control") > 0 ? ["the control console"] : [])
+  ]
   const better = (Object.keys(consoleLimit) as Array<Transport>).find((other) => consoleLimit[other] >= asked)
   return Effect.fail(
     new InvalidInput({
-      flag: "--output",
-      reason:
-        `${extra} outputs and inputs need ${asked} consoles (${named} and one each), the ${transport} transport ` +
-        `has ${limit}` +
+      flag: count("output") > 0 ? "--output" : "--transport",
+      reason: `${asked} consoles are needed (${needs.join(", ")}), the ${transport} transport has ${limit}` +
         (better === undefined
           ? `; no transport has ${asked}`
-          : `; use --transport ${better} (up to ${consoleLimit[better] - fixed} --output and --input)`)
+          : `; use --transport ${better}, which has ${consoleLimit[better]}`)
     })
   )
 }

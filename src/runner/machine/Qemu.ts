@@ -174,6 +174,12 @@ export interface Streams {
   readonly timeout?: Duration.Input | undefined
   /** A control console (the last console) that the runner writes to through `Vm.sendControl`. */
   readonly control?: boolean | undefined
+  /**
+   * Connects none of the consoles that face the user (outputs, inputs, the
+   * control console): a boot that only saves the machine at its ready point
+   * must neither write their files nor take their sockets' connections.
+   */
+  readonly detached?: boolean | undefined
   /** Runs once QEMU is started, beside the run; when it fails, QEMU is killed and the run fails with it. */
   readonly onStart?: ((vm: Vm) => Effect.Effect<void, Qmp.QmpError>) | undefined
 }
@@ -273,6 +279,13 @@ const controlServer = Effect.acquireRelease(
     })
 )
 
+/** Writes to the control console once QEMU has connected to it; nothing when there is none. */
+const sendControlOf = (control: { readonly connection: Promise<net.Socket> } | undefined) => (bytes: Uint8Array) =>
+  control === undefined ? Effect.void : Effect.promise(async () => {
+    const socket = await control.connection
+    await new Promise<void>((resolve) => socket.write(bytes, () => resolve()))
+  })
+
 /**
  * Boots the machine and waits for it to end. The outcome is the first line
  * of console 0 that tells how the guest ended; without one, the guest ended
@@ -305,9 +318,11 @@ export const run = Effect.fn("Qemu.run")(function*(
     const outputs = [...streams.outputs]
     const inputs = [...(streams.inputs ?? [])]
     const consoleFiles: Array<ConsoleBackend> = []
-    const control = streams.control === true ? yield* controlServer : undefined
+    const detached = streams.detached === true
+    const control = streams.control === true && !detached ? yield* controlServer : undefined
     for (const role of consoleLayout(streams)) {
-      if (role === "output") consoleFiles.push(outputs.shift()!)
+      if (detached && (role === "output" || role === "input" || role === "control")) consoleFiles.push({ null: true })
+      else if (role === "output") consoleFiles.push(outputs.shift()!)
       else if (role === "input") consoleFiles.push({ socket: inputs.shift()! })
       else if (role === "control") consoleFiles.push({ socket: control!.path })
       else {
@@ -356,12 +371,7 @@ export const run = Effect.fn("Qemu.run")(function*(
     const started = onStart === undefined ? undefined : yield* Effect.forkChild(
       Effect.gen(function*() {
         const qmp = machine.qmp === undefined ? undefined : yield* Qmp.connect(machine.qmp)
-        const sendControl = (bytes: Uint8Array) =>
-          control === undefined ? Effect.void : Effect.promise(async () => {
-            const socket = await control.connection
-            await new Promise<void>((resolve) => socket.write(bytes, () => resolve()))
-          })
-        yield* onStart({ qmp, sendControl, kill })
+        yield* onStart({ qmp, sendControl: sendControlOf(control), kill })
       }).pipe(Effect.scoped, Effect.tapError(() => kill))
     )
     // A QEMU killed by a signal (an assertion of its KVM code aborts it) has no exit code.

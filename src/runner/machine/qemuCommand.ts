@@ -191,13 +191,15 @@ const bareMachine = (
 ]
 
 /**
- * Where a console goes on the host: a file QEMU writes (a path), or a unix
- * socket QEMU connects to, whose bytes the guest reads (`{ socket }`).
+ * Where a console goes on the host: a file QEMU writes (a path), a unix
+ * socket QEMU connects to, whose bytes the guest reads (`{ socket }`), or
+ * nothing (`{ null: true }`: what the guest writes is dropped, it reads
+ * nothing).
  *
  * @since 0.1.0
  * @category models
  */
-export type ConsoleBackend = string | { readonly socket: string }
+export type ConsoleBackend = string | { readonly socket: string } | { readonly null: true }
 
 /**
  * QEMU's arguments; console N is written to the file `consoleFiles[N]`, or
@@ -226,7 +228,9 @@ export const qemuArguments = (
     const consoles = consoleFiles.flatMap((file, i) => {
       const chardev = typeof file === "string"
         ? ["-chardev", `file,id=con${i},path=${escapeOptionValue(file)}`]
-        : ["-chardev", `socket,id=con${i},path=${escapeOptionValue(file.socket)}`]
+        : "socket" in file
+        ? ["-chardev", `socket,id=con${i},path=${escapeOptionValue(file.socket)}`]
+        : ["-chardev", `null,id=con${i}`]
       if (machine.transport === "serial") return [...chardev, "-serial", `chardev:con${i}`]
       if (i > 0 || !arch.serialConsoleZero) return [...chardev, "-device", `virtconsole,chardev=con${i}`]
       // Console 0 on the serial port; virtio console 0 is there, unused, so that console N is hvc<N>.

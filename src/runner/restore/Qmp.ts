@@ -67,7 +67,7 @@ export const connect = Effect.fn("Qmp.connect")(function*(
     connectOnce(path).pipe(
       Effect.retry({ schedule: Schedule.spaced("5 millis"), times: 2000 })
     ),
-    (socket) => Effect.sync(() => socket.destroy())
+    (connected) => Effect.sync(() => connected.destroy())
   )
   const queue: Array<Pending> = []
   let greeted: ((value: unknown) => void) | undefined
@@ -144,11 +144,11 @@ export const saveState = Effect.fn("Qmp.saveState")(function*(qmp: Client, file:
   yield* qmp.execute("stop")
   yield* qmp.execute("migrate-set-capabilities", ignoreShared)
   yield* qmp.execute("migrate", { uri: `exec:cat > ${shellQuote(file)}` })
-  const status = yield* poll(Effect.map(qmp.execute("query-migrate"), (reply) => {
+  const ended = yield* poll(Effect.map(qmp.execute("query-migrate"), (reply) => {
     const status = (reply as { status?: string }).status
     return status === "completed" || status === "failed" || status === "cancelled" ? status : undefined
   }))
-  if (status !== "completed") return yield* new QmpError({ command: "migrate", reason: `the save ended ${status}` })
+  if (ended !== "completed") return yield* new QmpError({ command: "migrate", reason: `the save ended ${ended}` })
 })
 
 /**
@@ -161,12 +161,12 @@ export const saveState = Effect.fn("Qmp.saveState")(function*(qmp: Client, file:
 export const loadState = Effect.fn("Qmp.loadState")(function*(qmp: Client, file: string) {
   yield* qmp.execute("migrate-set-capabilities", ignoreShared)
   yield* qmp.execute("migrate-incoming", { uri: `exec:cat ${shellQuote(file)}` })
-  const status = yield* poll(Effect.map(qmp.execute("query-status"), (reply) => {
+  const loaded = yield* poll(Effect.map(qmp.execute("query-status"), (reply) => {
     const status = (reply as { status?: string }).status
     return status === "inmigrate" ? undefined : status
   }))
-  if (status === "paused" || status === "postmigrate") yield* qmp.execute("cont")
-  else if (status !== "running") {
-    return yield* new QmpError({ command: "migrate-incoming", reason: `the guest is ${status} after the load` })
+  if (loaded === "paused" || loaded === "postmigrate") yield* qmp.execute("cont")
+  else if (loaded !== "running") {
+    return yield* new QmpError({ command: "migrate-incoming", reason: `the guest is ${loaded} after the load` })
   }
 })

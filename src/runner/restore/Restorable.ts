@@ -104,7 +104,6 @@ const deliver = (vm: Qemu.Vm, nonce: string, run: unknown, started: Deferred.Def
 export const run = Effect.fn("Restorable.run")(function*(machine: Machine, streams: Qemu.Streams, options: Options) {
   const nonce = randomBytes(8).toString("hex")
   const mark = options.mark ?? (() => undefined)
-  const qmp = () => NodePath.join(os.tmpdir(), `effect-sysinit-qmp-${process.pid}-${randomBytes(6).toString("hex")}`)
   const controlled = { ...streams, control: true }
 
   const cold = Effect.gen(function*() {
@@ -139,14 +138,31 @@ export const run = Effect.fn("Restorable.run")(function*(machine: Machine, strea
             mark("guest ready")
             yield* deliver(vm, nonce, options.run, watched.started)
           })
-      }).pipe(Effect.ensuring(Effect.ignore(Effect.sync(() => rmSocket(socket)))))
+      }).pipe(
+        Effect.ensuring(Effect.ignore(Effect.sync(() => rmSocket(socket)))),
+        // A QEMU that failed before the guest took its run did not restore (a state it cannot load).
+        Effect.catchTag("QemuFailed", (error): Effect.Effect<never, Qemu.QemuFailed | Qmp.QmpError> =>
+          Effect.flatMap(
+            Deferred.isDone(watched.started),
+            (started): Effect.Effect<never, Qemu.QemuFailed | Qmp.QmpError> =>
+              started
+                ? Effect.fail(error)
+                : Effect.fail(new Qmp.QmpError({ command: "restore", reason: error.message }))
+          ))
+      )
       // A machine that never took its run did not restore; what the run did after is the run's.
-      return (yield* Deferred.isDone(watched.started))
-        ? Option.some<Ending>({ ...ending, start: "restored" })
-        : Option.none<Ending>()
+      if (!(yield* Deferred.isDone(watched.started))) {
+        yield* options.note(`the saved machine ${entry.key} did not take its run`)
+        return Option.none<Ending>()
+      }
+      yield* options.note(`restored the saved machine ${entry.key}`)
+      return Option.some<Ending>({ ...ending, start: "restored" })
     }).pipe(
       Effect.catchTag("QmpError", (error) =>
-        Effect.as(options.note(`the saved machine did not restore (${error.message})`), Option.none<Ending>()))
+        Effect.as(
+          options.note(`the saved machine ${entry.key} did not restore (${error.message}); booting cold`),
+          Option.none<Ending>()
+        ))
     )
 
   // Boots up to the ready point and saves the machine there; the boot's own ending when it never got there.
@@ -155,8 +171,11 @@ export const run = Effect.fn("Restorable.run")(function*(machine: Machine, strea
     const watched = yield* watch(streams, nonce, () => undefined)
     const socket = qmp()
     let saveMillis = 0
+    // The run's timeout is the run's: the boot that makes the saved machine has none.
     const ending = yield* Qemu.run({ ...machine, ramFile: { path: target.ram, shared: true }, qmp: socket }, {
       ...controlled,
+      timeout: undefined,
+      detached: true,
       console: watched.console,
       onStart: (vm) =>
         Effect.gen(function*() {
@@ -197,3 +216,7 @@ export const run = Effect.fn("Restorable.run")(function*(machine: Machine, strea
 })
 
 const rmSocket = (socket: string): void => fs.rmSync(socket, { force: true })
+
+/** A path for a QMP socket of this run's own. */
+const qmp = (): string =>
+  NodePath.join(os.tmpdir(), `effect-sysinit-qmp-${process.pid}-${randomBytes(6).toString("hex")}`)

@@ -221,30 +221,41 @@ const abandonedAfterMillis = 60 * 60 * 1000
  * @since 0.1.0
  * @category writing
  */
-export const trim: Effect.Effect<void, never, FileSystem.FileSystem | Path.Path> = Effect.gen(function*() {
-  const fs = yield* FileSystem.FileSystem
-  const path = yield* Path.Path
-  const parent = yield* directory
-  const names = yield* fs.readDirectory(parent).pipe(Effect.orElseSucceed((): Array<string> => []))
-  const entries: Array<{ readonly dir: string; readonly bytes: number; readonly usedAt: number }> = []
-  for (const name of names) {
-    const dir = path.join(parent, name)
-    if (name.includes(".partial-") || name.includes(".trash-")) {
-      const info = yield* fs.stat(dir).pipe(Effect.option)
-      const age = Option.match(Option.flatMap(info, (stat) => stat.mtime), {
-        onNone: () => 0,
-        onSome: (mtime) => Date.now() - mtime.getTime()
-      })
-      if (name.includes(".trash-") || age > abandonedAfterMillis) yield* discard(dir)
-      continue
+export const trim: Effect.Effect<void, never, FileSystem.FileSystem | Path.Path> = Effect.suspend(() => trimTo(limits))
+
+/**
+ * `trim` within other limits.
+ *
+ * @since 0.1.0
+ * @category writing
+ */
+export const trimTo = (
+  within: { readonly entries: number; readonly bytes: number }
+): Effect.Effect<void, never, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const parent = yield* directory
+    const names = yield* fs.readDirectory(parent).pipe(Effect.orElseSucceed((): Array<string> => []))
+    const entries: Array<{ readonly dir: string; readonly bytes: number; readonly usedAt: number }> = []
+    for (const name of names) {
+      const dir = path.join(parent, name)
+      if (name.includes(".partial-") || name.includes(".trash-")) {
+        const info = yield* fs.stat(dir).pipe(Effect.option)
+        const age = Option.match(Option.flatMap(info, (stat) => stat.mtime), {
+          onNone: () => 0,
+          onSome: (mtime) => Date.now() - mtime.getTime()
+        })
+        if (name.includes(".trash-") || age > abandonedAfterMillis) yield* discard(dir)
+        continue
+      }
+      const used = yield* usage(dir).pipe(Effect.option)
+      if (Option.isSome(used)) entries.push(used.value)
     }
-    const used = yield* usage(dir).pipe(Effect.option)
-    if (Option.isSome(used)) entries.push(used.value)
-  }
-  entries.sort((a, b) => b.usedAt - a.usedAt)
-  let bytes = 0
-  for (const [index, entry] of entries.entries()) {
-    bytes += entry.bytes
-    if (index >= limits.entries || (index > 0 && bytes > limits.bytes)) yield* discard(entry.dir)
-  }
-})
+    entries.sort((a, b) => b.usedAt - a.usedAt)
+    let bytes = 0
+    for (const [index, entry] of entries.entries()) {
+      bytes += entry.bytes
+      if (index >= within.entries || (index > 0 && bytes > within.bytes)) yield* discard(entry.dir)
+    }
+  })

@@ -85,9 +85,12 @@ describe.concurrent("effect-sysinit vm with a fake QEMU", () => {
   it("exits with 122 after a kernel panic and says why; with --verbose, the accelerator and console 0 come first on stderr", async () => {
     const run = await runCli({ consoles: [`[    0.5] booting\n${panicLine}\n`] }, ["--verbose"])
     assert.strictEqual(run.status, 122, run.stderr)
-    assert.match(run.stderr, /^effect-sysinit: image: (?:built|from the cache), \S+\.cpio\n/)
+    assert.match(
+      run.stderr,
+      /^(?:effect-sysinit: start-up: .*\n)?effect-sysinit: image: (?:built|from the cache), \S+\.cpio\n/
+    )
     assert.strictEqual(
-      run.stderr.replace(/^effect-sysinit: image: .*\n/, ""),
+      run.stderr.replace(/^(?:effect-sysinit: start-up: .*\n)?effect-sysinit: image: .*\n/, ""),
       "effect-sysinit: KVM: not used, as --no-kvm asks; TCG emulates the guest\n" +
         `[    0.5] booting\n${panicLine}\neffect-sysinit: guest error: kernel panic: ` +
         "Attempted to kill init! exitcode=0x00000000 (the init exited with status 0)\n"

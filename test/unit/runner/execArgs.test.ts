@@ -1,6 +1,6 @@
 import { assert, describe, it } from "vitest"
 import * as ExecArgs from "../../../src/runner/cli/flagSources.ts"
-import { execFlagTable } from "../../../src/runner/cli/main.ts"
+import { execFlagTable, flagSourceOf } from "../../../src/runner/cli/main.ts"
 import * as Shares from "../../../src/runner/exec/shares.ts"
 
 const split = (args: ReadonlyArray<string>) => ExecArgs.splitArgs(args, execFlagTable)
@@ -64,6 +64,29 @@ describe("exec's command line", () => {
       "/a"
     ])
   })
+})
+
+describe("where a flag of exec came from", () => {
+  const sourceOf = flagSourceOf([
+    { name: undefined, flags: split(["--memory", "2048", "--env", "A=1"]).flags },
+    { name: ".effect-sysinit-args", flags: split(["--memory=abc", "--smp", "0", "--bogus", "--timeout"]).flags },
+    { name: "$EFFECT_SYSINIT_ARGS", flags: split(["--smp", "2", "--env", "B", "--add-file", "/nope"]).flags }
+  ], execFlagTable)
+  const table: ReadonlyArray<readonly [string, string | undefined, string | undefined, string | undefined]> = [
+    ["the command line's, over the file's", "--memory", "2048", undefined],
+    ["the file's, by its value", "--memory", "abc", ".effect-sysinit-args"],
+    ["a flag given once, from the highest source that has it", "--smp", undefined, ".effect-sysinit-args"],
+    ["an unknown flag", "--bogus", undefined, ".effect-sysinit-args"],
+    ["a flag without its value", "--timeout", undefined, ".effect-sysinit-args"],
+    ["a repeatable flag, by its value", "--add-file", "/nope", "$EFFECT_SYSINIT_ARGS"],
+    ["a repeatable flag in two sources without its value: not told", "--env", undefined, undefined],
+    ["an argument, not a flag", "<program>", undefined, undefined]
+  ]
+  for (const [name, flag, value, source] of table) {
+    it(`tells ${name}`, () => {
+      assert.strictEqual(sourceOf(flag, value), source)
+    })
+  }
 })
 
 describe("--share", () => {

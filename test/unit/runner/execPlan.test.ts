@@ -149,10 +149,14 @@ describe("exec's plan", () => {
 describe("exec's guest settings", () => {
   const settings: ReadonlyArray<readonly [string, GuestInput, string | object]> = [
     ["--env pairs", { env: ["A=1", "B=x=y"], hostname: Option.none() }, { env: { A: "1", B: "x=y" } }],
-    ["--env without =", { env: ["A"], hostname: Option.none() }, "--env: A: expected K=V"],
+    ["--env without =", { env: ["A"], hostname: Option.none() }, "--env: \"A\" is not K=V"],
     ["--hostname", { env: [], hostname: Option.some("guest") }, { env: {}, hostname: "guest" }],
-    ["an empty --hostname", { env: [], hostname: Option.some("") }, "a name of 1 to 64 bytes"],
-    ["a --hostname over 64 bytes", { env: [], hostname: Option.some("x".repeat(65)) }, "a name of 1 to 64 bytes"]
+    ["an empty --hostname", { env: [], hostname: Option.some("") }, "is not a host name of 1 to 64 bytes"],
+    [
+      "a --hostname over 64 bytes",
+      { env: [], hostname: Option.some("x".repeat(65)) },
+      "is not a host name of 1 to 64 bytes"
+    ]
   ]
   for (const [name, input, expected] of settings) {
     it(`reads ${name}`, () => {
@@ -168,5 +172,26 @@ describe("exec's guest settings", () => {
       const planned = yield* plan("/bin/sh", { guest: { env: { A: "1" }, hostname: "guest" } })
       assert.strictEqual(planned.spec.hostname, "guest")
       assert.strictEqual(planned.spec.env["A"], "1")
+    }))
+})
+
+describe("exec's plan of node", () => {
+  it.effect("a program that is the image's own node runs the image's copy, not the host's file over 9p", () =>
+    Effect.gen(function*() {
+      const node = file("node-copy", "#!/bin/sh\n")
+      const link = join(dir, "node-link")
+      fs.symlinkSync(node, link)
+      const planned = yield* plan(link, {
+        shares: [{ host: dir, guest: dir, readOnly: true }],
+        moduleTree: builtinTree,
+        imageNode: node
+      })
+      assert.strictEqual(planned.spec.command, "/.effect-sysinit/node")
+      const other = yield* plan(file("other-script", "#!/bin/sh\n"), {
+        shares: [{ host: dir, guest: dir, readOnly: true }],
+        moduleTree: builtinTree,
+        imageNode: node
+      })
+      assert.strictEqual(other.spec.command, join(dir, "other-script"))
     }))
 })

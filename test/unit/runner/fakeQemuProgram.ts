@@ -42,7 +42,8 @@ const streamConsole1 = (size: number): Promise<void> =>
   })
 
 if (scenario.streamSize !== undefined) await streamConsole1(scenario.streamSize)
-for (const [i, text] of (scenario.consoles ?? []).entries()) fs.appendFileSync(consoleFiles[i]!, text)
+// Console 0 last: a guest says its exit code once all it wrote elsewhere is out, and the runner stops at that line.
+for (const [i, text] of [...(scenario.consoles ?? []).entries()].toReversed()) fs.appendFileSync(consoleFiles[i]!, text)
 if (scenario.stdout !== undefined) fs.writeSync(1, scenario.stdout)
 if (scenario.stderr !== undefined) fs.writeSync(2, scenario.stderr)
 if (scenario.hang === true) setInterval(() => {}, 60_000)

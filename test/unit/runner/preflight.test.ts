@@ -32,19 +32,24 @@ describe("Preflight", () => {
       yield* Preflight.checkConsoles("virtio", layout({ outputs: 6 }))
       assert.strictEqual(
         yield* refusal(Preflight.checkConsoles("serial", layout({ outputs: 3 }))),
-        "--output: 3 outputs and inputs need 5 consoles (console 0 (log), console 1 (stdout) and one each), " +
-          "the serial transport has 4; use --transport virtio (up to 6 --output and --input)"
+        "--output: 5 consoles are needed (console 0, stdout, 3 output files), the serial transport has 4; " +
+          "use --transport virtio, which has 8"
       )
       assert.include(
         yield* refusal(Preflight.checkConsoles("virtio", layout({ outputs: 4, inputs: 3 }))),
         "the virtio transport has 8; no transport has 9"
       )
-      // exec's program has its stderr on console 2.
-      yield* Preflight.checkConsoles("serial", layout({ stderr: true, outputs: 1 }))
+      // exec's program has its stderr on console 2, and its init a control console.
+      yield* Preflight.checkConsoles("serial", layout({ stderr: true, control: true }))
       assert.strictEqual(
-        yield* refusal(Preflight.checkConsoles("serial", layout({ stderr: true, outputs: 2 }))),
-        "--output: 2 outputs and inputs need 5 consoles (console 0 (log), console 1 (stdout), console 2 (stderr) " +
-          "and one each), the serial transport has 4; use --transport virtio (up to 5 --output and --input)"
+        yield* refusal(Preflight.checkConsoles("serial", layout({ stderr: true, outputs: 1, control: true }))),
+        "--output: 5 consoles are needed (console 0, stdout, stderr, 1 output file, the control console), " +
+          "the serial transport has 4; use --transport virtio, which has 8"
+      )
+      assert.strictEqual(
+        yield* refusal(Preflight.checkConsoles("serial", layout({ stderr: true, inputs: 1, control: true }))),
+        "--transport: 5 consoles are needed (console 0, stdout, stderr, 1 input, the control console), " +
+          "the serial transport has 4; use --transport virtio, which has 8"
       )
     }))
 
