@@ -25,6 +25,7 @@ import { createRequire } from "node:module"
 import { createServer, type Server, type Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join, sep } from "node:path"
+import type { TestProjectInlineConfiguration } from "vitest/config"
 import type { PoolOptions, PoolRunnerInitializer, PoolWorker, WorkerRequest } from "vitest/node"
 import { decodePayload, encodeMessage, FrameDecoder, isHello } from "./protocol/vitestFraming.ts"
 import { durationExamples, parseDuration } from "./runner/duration.ts"
@@ -39,7 +40,11 @@ import { bin as runnerBin, guestModule, packageRoot } from "./runner/packageFile
  * @category models
  */
 export interface VmPoolOptions {
-  /** The kernel image; `$SYSINIT_KERNEL` or the cached Debian kernel by default. */
+  /**
+   * The kernel, as `--kernel` takes it: an image file, or a name of Debian's
+   * (`6.1`, `6.12`, `6.12-cloud`, …, fetched once); `$SYSINIT_KERNEL`, else
+   * 6.1, by default. `kernelProjects` runs the same files on several.
+   */
   readonly kernel?: string | undefined
   /** MiB of memory per VM; `exec`'s default (1024) when absent. */
   readonly memory?: number | undefined
@@ -320,3 +325,35 @@ export const vmPool = (options: VmPoolOptions = {}): PoolRunnerInitializer => ({
   name: poolName,
   createPoolWorker: (poolOptions) => new VmPoolWorker(poolOptions, options)
 })
+
+/**
+ * The same test files on several kernels: one vitest project per kernel,
+ * named for it (`kernel 6.1`, `kernel 6.12`: vitest shows the name beside
+ * each file and test) and run by a pool of that kernel, whose workers have
+ * its name in `EFFECT_SYSINIT_KERNEL`.
+ *
+ * @example
+ * ```ts
+ * import { defineConfig } from "vitest/config"
+ * import { kernelProjects } from "effect-sysinit/vitest"
+ *
+ * export default defineConfig({
+ *   test: { projects: kernelProjects(["6.1", "6.12"], { name: "kernel", include: ["test/kernel/**"] }) }
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const kernelProjects = (
+  kernels: ReadonlyArray<string>,
+  project: NonNullable<TestProjectInlineConfiguration["test"]> & { readonly name: string },
+  options: Omit<VmPoolOptions, "kernel"> = {}
+): Array<TestProjectInlineConfiguration> =>
+  kernels.map((kernel) => ({
+    test: {
+      ...project,
+      name: `${project.name} ${kernel}`,
+      pool: vmPool({ ...options, kernel, env: { ...options.env, EFFECT_SYSINIT_KERNEL: kernel } })
+    }
+  }))
