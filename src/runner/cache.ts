@@ -52,8 +52,8 @@ export const folder = (name: string): Effect.Effect<string, never, Path.Path> =>
   })
 
 /**
- * Writes a file of the cache whole: into a name of this process first,
- * then renamed into place, so that a reader (another run) sees all of it
+ * Writes a file of the cache whole: into a name of this run first
+ * (`privateName`), then renamed into place, so that a reader (another run) sees all of it
  * or none.
  *
  * @since 0.1.0
@@ -66,7 +66,7 @@ export const writeFile = Effect.fn("Cache.writeFile")(function*(
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   yield* fs.makeDirectory(path.dirname(file), { recursive: true })
-  const partial = `${file}.${process.pid}.partial`
+  const partial = privateName(file, "partial")
   yield* (typeof contents === "string" ? fs.writeFileString(partial, contents) : fs.writeFile(partial, contents))
   yield* fs.rename(partial, file).pipe(Effect.onError(() => Effect.ignore(fs.remove(partial))))
 })

@@ -1,9 +1,11 @@
 // The same test file on two kernels through the vitest pool: the fixture's
 // vitest.matrix.config.ts makes a project per kernel (kernelProjects of
 // src/vitest.ts), 6.1 and 6.12, each fetched once into the cache by name.
-import { execFile } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+// It is also the pool's first run on a cache of its own, two workers at once:
+// each builds the image and saves its kernel's machine while vitest waits.
+import { execFile, execFileSync } from "node:child_process"
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { homedir, tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "vitest"
 import { bootTimeout, hasQemu } from "./harness.ts"
@@ -19,27 +21,39 @@ interface JsonReport {
   }>
 }
 
-/** Runs vitest on the fixture's matrix config; its stderr. */
-const runMatrix = (args: ReadonlyArray<string>) =>
+/** Runs vitest on the fixture's matrix config with a cache of its own; its stderr. */
+const runMatrix = (cache: string, args: ReadonlyArray<string>) =>
   new Promise<string>((resolve) =>
     execFile(
       process.execPath,
       [vitestBin, "run", "--config", "vitest.matrix.config.ts", ...args],
-      { cwd: fixture, maxBuffer: 64 * 1024 * 1024 },
+      { cwd: fixture, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, SYSINIT_CACHE_DIR: cache } },
       (_error, _stdout, stderr) => resolve(stderr)
     )
   )
 
+/**
+ * A new cache with the kernels the user's cache has already, as hard links:
+ * the fetch of a kernel by runs at once is test/vm/firstRuns.test.ts's; here
+ * the images and the saved machines are made from nothing.
+ */
+const newCache = (): string => {
+  const cache = mkdtempSync(join(tmpdir(), "kernel-matrix-cache-"))
+  const userCache = process.env["SYSINIT_CACHE_DIR"] ?? join(homedir(), ".cache", "effect-sysinit")
+  for (const kernel of ["kernel", "kernel-6.12"]) {
+    if (existsSync(join(userCache, kernel, "release"))) {
+      execFileSync("cp", ["-al", join(userCache, kernel), join(cache, kernel)])
+    }
+  }
+  return cache
+}
+
 describe.skipIf(!hasQemu)("a kernel matrix through the pool", () => {
   it("runs one file on 6.1 and on 6.12, a project each, and it passes on both", async () => {
-    const directory = mkdtempSync(join(tmpdir(), "kernel-matrix-report-"))
-    const output = join(directory, "report.json")
+    const cache = newCache()
+    const output = join(cache, "report.json")
     try {
-      // A first run of a kernel fetches it, builds its image and saves its machine: on a cold cache under TCG that
-      // can outlast vitest's fixed start timeouts (90 s to start a worker, 60 s for it to answer). One run fills the
-      // caches whatever vitest makes of it; the run below is the one judged.
-      await runMatrix([])
-      const stderr = await runMatrix(["--reporter=json", `--outputFile=${output}`])
+      const stderr = await runMatrix(cache, ["--reporter=json", `--outputFile=${output}`])
       const report = JSON.parse(readFileSync(output, "utf8")) as JsonReport
       const results = report.testResults.filter((file) => file.name.endsWith("matrix/release.test.ts"))
       assert.lengthOf(results, 2, stderr)
@@ -48,8 +62,9 @@ describe.skipIf(!hasQemu)("a kernel matrix through the pool", () => {
       assert.lengthOf(titles, 2, stderr)
       assert.match(titles[0]!, /^runs on the kernel its project names: 6\.1 \(6\.1\.\d+-\d+-amd64\): passed$/, stderr)
       assert.match(titles[1]!, /^runs on the kernel its project names: 6\.12 \(6\.12\.\S+-amd64\): passed$/, stderr)
+      assert.lengthOf(readdirSync(join(cache, "machines")), 2, "a machine saved for each kernel")
     } finally {
-      rmSync(directory, { recursive: true, force: true })
+      rmSync(cache, { recursive: true, force: true })
     }
   }, bootTimeout)
 })
