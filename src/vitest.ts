@@ -128,6 +128,8 @@ class VmPoolWorker implements PoolWorker {
   /** Whether the worker in the guest said hello, and whether it has started: vitest's requests wait till then. */
   private greeted = false
   private ready = false
+  /** Whether vitest asked this worker to stop (its VM's end is then no error). */
+  private stopping = false
   private readonly waiting: Array<WorkerRequest> = []
   private filesLeft = 0
   private currentFile: string | undefined
@@ -300,16 +302,14 @@ class VmPoolWorker implements PoolWorker {
         this.channel?.destroy()
         this.channel = undefined
         this.cleanUp()
-        if (!this.ready) {
-          this.events.emit(
-            "error",
-            new Error(
-              `effect-sysinit/vitest: the VM ended before vitest's worker started (runner exit code ${code}); see its output above`
-            )
+        if (this.ready || this.stopping) {
+          // vitest turns an exit it did not ask for into "Worker exited unexpectedly … while running test file X".
+          this.events.emit("exit", code, signal)
+        } else {
+          this.fail(
+            `effect-sysinit/vitest: the VM ended before vitest's worker started (runner exit code ${code}); see its output above`
           )
         }
-        // vitest turns an exit it did not ask for into "Worker exited unexpectedly … while running test file X".
-        this.events.emit("exit", code, signal)
         resolve()
       })
     })
@@ -335,15 +335,17 @@ class VmPoolWorker implements PoolWorker {
     if (message?.type !== "started") return false
     if (message.error !== undefined) {
       const error = message.error as { readonly message?: unknown }
-      this.events.emit(
-        "error",
-        new Error(`vitest's worker in the VM failed to start: ${String(error.message ?? JSON.stringify(error))}`)
-      )
+      this.fail(`effect-sysinit/vitest: vitest's worker in the VM failed to start: ${String(error.message ?? error)}`)
       return true
     }
     this.ready = true
     for (const waiting of this.waiting.splice(0)) this.deliver(waiting)
     return true
+  }
+
+  /** Fails the worker's files with `reason`: vitest listens for errors while it waits for a file. */
+  private fail(reason: string): void {
+    if (this.events.listenerCount("error") > 0) this.events.emit("error", new Error(reason))
   }
 
   /** At the host process's exit: stops the runner without waiting, and removes the socket. */
@@ -363,6 +365,7 @@ class VmPoolWorker implements PoolWorker {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true
     const child = this.child
     if (child === undefined) return
     if (child.exitCode === null && child.signalCode === null) {

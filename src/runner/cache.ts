@@ -1,7 +1,7 @@
 /**
  * The runner's cache directory: `$SYSINIT_CACHE_DIR`, else
- * `$XDG_CACHE_HOME/effect-sysinit`, else `~/.cache/effect-sysinit` (the
- * and how an entry is written into it: whole or not at all, by one run at
+ * `$XDG_CACHE_HOME/effect-sysinit`, else `~/.cache/effect-sysinit`; and
+ * how an entry is written into it: whole or not at all, by one run at
  * a time when several start together.
  *
  * An entry is made under a name of its run (`privateName`) and renamed into
@@ -16,7 +16,7 @@
  */
 import { Config, Data, Duration, Effect, FileSystem, Option, Path, type Scope } from "effect"
 import type { PlatformError } from "effect/PlatformError"
-import { randomBytes } from "node:crypto"
+import { createHash, randomBytes } from "node:crypto"
 import * as os from "node:os"
 import * as NodePath from "node:path"
 
@@ -70,6 +70,79 @@ export const writeFile = Effect.fn("Cache.writeFile")(function*(
   yield* (typeof contents === "string" ? fs.writeFileString(partial, contents) : fs.writeFile(partial, contents))
   yield* fs.rename(partial, file).pipe(Effect.onError(() => Effect.ignore(fs.remove(partial))))
 })
+
+/**
+ * How many entries of a kind, and how many bytes, the cache keeps.
+ *
+ * @since 0.1.0
+ * @category bounds
+ */
+export interface Limits {
+  readonly entries: number
+  readonly bytes: number
+}
+
+const positive = (text: string | undefined): number | undefined => {
+  const value = Number(text)
+  return text !== undefined && Number.isInteger(value) && value > 0 ? value : undefined
+}
+
+/**
+ * The limits of a kind of entry: `SYSINIT_<KIND>_MAX` entries and
+ * `SYSINIT_<KIND>_MAX_MB` MiB when set to whole numbers above 0, else the
+ * defaults.
+ *
+ * @since 0.1.0
+ * @category bounds
+ */
+export const limitsOf = (kind: string, defaults: { readonly entries: number; readonly megabytes: number }): Limits => ({
+  entries: positive(process.env[`SYSINIT_${kind}_MAX`]) ?? defaults.entries,
+  bytes: (positive(process.env[`SYSINIT_${kind}_MAX_MB`]) ?? defaults.megabytes) * 2 ** 20
+})
+
+/**
+ * The entries to remove to stay within `limits`: all but those used last,
+ * as many as fit in the count and the bytes (the one used last always
+ * stays, whatever its size).
+ *
+ * @since 0.1.0
+ * @category bounds
+ */
+export const beyondLimits = <A extends { readonly bytes: number; readonly usedAt: number }>(
+  entries: ReadonlyArray<A>,
+  limits: Limits
+): ReadonlyArray<A> => {
+  let bytes = 0
+  return entries.toSorted((a, b) => b.usedAt - a.usedAt).filter((entry, index) => {
+    bytes += entry.bytes
+    return index >= limits.entries || (index > 0 && bytes > limits.bytes)
+  })
+}
+
+const digestBytes = 32
+const sha256 = (bytes: Uint8Array): Buffer => createHash("sha256").update(bytes).digest()
+
+/**
+ * Bytes with their SHA-256 in front, for an entry whose damage (a disk
+ * fault, a hand-edited file) would fail a run rather than a check:
+ * `unseal` gives them back only when they are intact.
+ *
+ * @since 0.1.0
+ * @category integrity
+ */
+export const seal = (bytes: Uint8Array): Buffer => Buffer.concat([sha256(bytes), bytes])
+
+/**
+ * The bytes `seal` sealed, when their SHA-256 still matches.
+ *
+ * @since 0.1.0
+ * @category integrity
+ */
+export const unseal = (sealed: Uint8Array): Option.Option<Uint8Array> => {
+  if (sealed.length < digestBytes) return Option.none()
+  const bytes = sealed.subarray(digestBytes)
+  return sha256(bytes).equals(sealed.subarray(0, digestBytes)) ? Option.some(bytes) : Option.none()
+}
 
 /** The errno code of a failed file operation (`ENOTEMPTY`, …), which `SystemError`'s tag does not always keep. */
 const errnoOf = (error: PlatformError): string | undefined => {

@@ -62,10 +62,7 @@ export interface Built {
  * @since 0.1.0
  * @category constants
  */
-export const limits = {
-  entries: Number(process.env["SYSINIT_IMAGES_MAX"] ?? 6),
-  bytes: Number(process.env["SYSINIT_IMAGES_MAX_MB"] ?? 2048) * 2 ** 20
-}
+export const limits: Cache.Limits = Cache.limitsOf("IMAGES", { entries: 6, megabytes: 2048 })
 
 interface RecipeRecord {
   readonly image: string
@@ -139,12 +136,7 @@ const trim = Effect.gen(function*() {
       if (Date.now() - usedAt > 60 * 60 * 1000) yield* Effect.ignore(fs.remove(path.join(folder, name)))
     } else if (name.endsWith(".cpio")) images.push({ name, bytes: Number(info.value.size), usedAt })
   }
-  images.sort((a, b) => b.usedAt - a.usedAt)
-  let bytes = 0
-  for (const [index, image] of images.entries()) {
-    bytes += image.bytes
-    if (index >= limits.entries || (index > 0 && bytes > limits.bytes)) {
-      yield* Effect.ignore(fs.remove(path.join(folder, image.name)))
-    }
+  for (const image of Cache.beyondLimits(images, limits)) {
+    yield* Effect.ignore(fs.remove(path.join(folder, image.name)))
   }
 })

@@ -6,7 +6,7 @@
  */
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Duration, Effect, Exit, FileSystem, Layer } from "effect"
+import { ConfigProvider, Duration, Effect, Exit, FileSystem, Layer, Option, Schema } from "effect"
 import { spawn, spawnSync } from "node:child_process"
 import * as os from "node:os"
 import { join } from "node:path"
@@ -187,4 +187,85 @@ describe("Cache entries", () => {
         assert.sameMembers(yield* fs.readDirectory(dir), names.slice(2))
       })
     ))
+})
+
+describe("Cache.beyondLimits", () => {
+  const entry = Schema.Struct({
+    bytes: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 100 })),
+    usedAt: Schema.Int
+  })
+  const limits = Schema.Struct({
+    entries: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 8 })),
+    bytes: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 400 }))
+  })
+
+  it.prop(
+    "keeps those used last, within the count and the bytes; the one used last always stays",
+    [Schema.Array(entry), limits],
+    ([entries, within]) => {
+      const removed = new Set(Cache.beyondLimits(entries, within))
+      const kept = entries.filter((e) => !removed.has(e))
+      assert.isAtMost(kept.length, within.entries)
+      if (kept.length > 1) assert.isAtMost(kept.reduce((sum, e) => sum + e.bytes, 0), within.bytes)
+      if (entries.length > 0) assert.isAtLeast(kept.length, 1)
+      // Nothing kept was used before something removed.
+      for (const gone of removed) for (const stays of kept) assert.isAtLeast(stays.usedAt, gone.usedAt)
+    }
+  )
+
+  it("removes the oldest first", () => {
+    const entries = [1, 5, 3, 4, 2].map((usedAt) => ({ usedAt, bytes: 10 }))
+    assert.deepStrictEqual(Cache.beyondLimits(entries, { entries: 3, bytes: 1000 }).map((e) => e.usedAt), [2, 1])
+    assert.deepStrictEqual(Cache.beyondLimits(entries, { entries: 9, bytes: 25 }).map((e) => e.usedAt), [3, 2, 1])
+    assert.deepStrictEqual(Cache.beyondLimits(entries, { entries: 9, bytes: 1 }).map((e) => e.usedAt), [4, 3, 2, 1])
+  })
+})
+
+describe("Cache.limitsOf", () => {
+  const withEnv = (env: Record<string, string | undefined>, body: () => void) => {
+    const saved = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]))
+    Object.assign(process.env, env)
+    for (const [key, value] of Object.entries(env)) if (value === undefined) delete process.env[key]
+    try {
+      body()
+    } finally {
+      for (const [key, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[key]
+        else process.env[key] = value
+      }
+    }
+  }
+
+  it("reads SYSINIT_<KIND>_MAX and _MAX_MB, and keeps the defaults for values that are not whole numbers above 0", () => {
+    const defaults = { entries: 6, megabytes: 100 }
+    withEnv(
+      { SYSINIT_THINGS_MAX: "3", SYSINIT_THINGS_MAX_MB: "7" },
+      () => assert.deepStrictEqual(Cache.limitsOf("THINGS", defaults), { entries: 3, bytes: 7 * 2 ** 20 })
+    )
+    for (const bad of ["abc", "0", "-2", "1.5", ""]) {
+      withEnv(
+        { SYSINIT_THINGS_MAX: bad, SYSINIT_THINGS_MAX_MB: bad },
+        () => assert.deepStrictEqual(Cache.limitsOf("THINGS", defaults), { entries: 6, bytes: 100 * 2 ** 20 })
+      )
+    }
+    withEnv(
+      { SYSINIT_THINGS_MAX: undefined, SYSINIT_THINGS_MAX_MB: undefined },
+      () => assert.deepStrictEqual(Cache.limitsOf("THINGS", defaults), { entries: 6, bytes: 100 * 2 ** 20 })
+    )
+  })
+})
+
+describe("Cache.seal", () => {
+  it.prop("gives back what it sealed, and nothing for a sealed entry with any byte changed or cut", [
+    Schema.Uint8Array,
+    Schema.Int
+  ], ([bytes, at]) => {
+    const sealed = Cache.seal(bytes)
+    assert.deepStrictEqual(Option.map(Cache.unseal(sealed), (b) => Buffer.from(b)), Option.some(Buffer.from(bytes)))
+    const damaged = Buffer.from(sealed)
+    const index = Math.abs(at) % damaged.length
+    damaged[index] = damaged[index]! ^ 0xff
+    assert.isTrue(Option.isNone(Cache.unseal(damaged)))
+    assert.isTrue(Option.isNone(Cache.unseal(sealed.subarray(0, sealed.length - 1))))
+  })
 })
