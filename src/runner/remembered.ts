@@ -10,6 +10,7 @@
 import { Effect, FileSystem, Path } from "effect"
 import { createHash } from "node:crypto"
 import * as NodeFs from "node:fs"
+import * as NodePath from "node:path"
 import * as Cache from "./cache.ts"
 
 /**
@@ -91,5 +92,22 @@ export const remember = <A, E, R>(options: {
     const answer = yield* options.compute
     const entry: Entry<A> = { answer, files: yield* identities(options.filesOf(answer)) }
     yield* Effect.ignore(Cache.writeFile(file, JSON.stringify(entry)))
+    yield* trim(file)
     return answer
   })
+
+/** How many answers a folder keeps: those written last (each is a few hundred bytes). */
+const keptAnswers = 256
+
+/** Removes the answers of `file`'s folder beyond `keptAnswers`, those written first. */
+const trim = (file: string) =>
+  Effect.try(() => {
+    const folder = NodePath.dirname(file)
+    const answers = NodeFs.readdirSync(folder).filter((name) => name.endsWith(".json")).flatMap((name) => {
+      const stat = NodeFs.statSync(NodePath.join(folder, name), { throwIfNoEntry: false })
+      return stat === undefined ? [] : [{ name, bytes: 0, usedAt: stat.mtimeMs }]
+    })
+    for (const { name } of Cache.beyondLimits(answers, { entries: keptAnswers, bytes: Infinity })) {
+      NodeFs.rmSync(NodePath.join(folder, name), { force: true })
+    }
+  }).pipe(Effect.ignore)

@@ -15,6 +15,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as NodePath from "node:path"
 import { encodeRunMessage, parseStartedLine, readyLine, type RunMessage } from "../../protocol/control.ts"
+import { Progress } from "../fetch/Progress.ts"
 import * as Qemu from "../machine/Qemu.ts"
 import type { Machine } from "../machine/qemuCommand.ts"
 import * as Qmp from "./Qmp.ts"
@@ -102,6 +103,7 @@ const deliver = (vm: Qemu.Vm, nonce: string, run: unknown, started: Deferred.Def
  * @category running
  */
 export const run = Effect.fn("Restorable.run")(function*(machine: Machine, streams: Qemu.Streams, options: Options) {
+  const progress = yield* Progress
   const nonce = randomBytes(8).toString("hex")
   const mark = options.mark ?? (() => undefined)
   const controlled = { ...streams, control: true }
@@ -187,6 +189,7 @@ export const run = Effect.fn("Restorable.run")(function*(machine: Machine, strea
     }).pipe(Effect.ensuring(Effect.ignore(Effect.sync(() => rmSocket(socket)))))
     if (!(yield* Deferred.isDone(watched.ready)) || saveMillis === 0) return { ending, entry: Option.none() }
     yield* options.note(`saved the machine at its ready point in ${saveMillis} ms (${options.key})`)
+    yield* progress.stage(`machine: booted and saved in ${((Date.now() - bootStarted) / 1000).toFixed(1)} s`)
     return { ending, entry: Option.some(yield* SavedMachines.publish(target, saveMillis)) }
   }))
 
@@ -199,6 +202,8 @@ export const run = Effect.fn("Restorable.run")(function*(machine: Machine, strea
     return yield* cold
   }
   yield* options.note(`no saved machine ${options.key}: booting it to its ready point to save it`)
+  yield* progress.stage("machine: booting it to its ready point and saving it there, once (later runs restore it)")
+  const bootStarted = Date.now()
   const saved = yield* save.pipe(
     Effect.catchTag(
       "QmpError",

@@ -107,6 +107,28 @@ describe("remembered answers", () => {
       })
     ))
 
+  it.effect("a folder keeps the 256 answers written last", () =>
+    inCache((cache, source) =>
+      Effect.gen(function*() {
+        const folder = join(cache, "answers")
+        fs.mkdirSync(folder)
+        const old = new Date(Date.now() - 60_000)
+        for (let i = 0; i < 256; i++) {
+          fs.writeFileSync(join(folder, `${i}.json`), "{}")
+          fs.utimesSync(join(folder, `${i}.json`), old, old)
+        }
+        yield* Remembered.remember({
+          folder: "answers",
+          key: "new",
+          compute: Effect.succeed(1),
+          filesOf: () => [source]
+        })
+        const names = fs.readdirSync(folder)
+        assert.lengthOf(names, 256)
+        assert.strictEqual(names.filter((name) => /^\d+\.json$/.test(name)).length, 255, "one of the oldest went")
+      })
+    ))
+
   it("a file's identity is its path, size and mtime; a missing one has size -1", () => {
     const missing = join(os.tmpdir(), "effect-sysinit-no-such-file")
     assert.deepStrictEqual(Effect.runSync(Remembered.identity(missing)), [missing, -1, 0])
