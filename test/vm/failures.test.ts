@@ -92,10 +92,4 @@ describe.skipIf(!hasQemu)("what the runner shows of a failing guest", () => {
       }).pipe(Effect.provide(NodeServices.layer)),
     bootTimeout
   )
-
-  it("keeps the guest's colours out of a piped stdout (the guest's own stdout is a terminal)", () => {
-    const piped = cli([failing, "--", "colours"])
-    assert.strictEqual(piped.status, 0, piped.stderr)
-    assert.strictEqual(piped.stdout, "14 { a: 'b' }\n")
-  }, bootTimeout)
 })

@@ -16,7 +16,7 @@ describe("Initramfs", () => {
       Effect.gen(function*() {
         const fs = yield* FileSystem.FileSystem
         const dir = yield* fs.makeTempDirectoryScoped()
-        const bundle = yield* Bundle.bundle(join(import.meta.dirname, "../../vm/inits/endings.ts"))
+        const bundle = yield* Bundle.bundle(join(import.meta.dirname, "../../vm/inits/colours.ts"))
         assert.isDefined(bundle.koffiNative, "the init uses koffi")
         const module = join(dir, "dummy.ko")
         yield* fs.writeFileString(module, "not really a module")

@@ -9,7 +9,7 @@ import { join } from "node:path"
 import * as Qemu from "../../../src/runner/machine/Qemu.ts"
 import * as Runner from "../../../src/runner/Runner.ts"
 
-const init = join(import.meta.dirname, "../../vm/inits/endings.ts")
+const init = join(import.meta.dirname, "../../vm/inits/colours.ts")
 
 /** Runs the init with QEMU replaced by a shell script, KVM forced on or off. */
 const runWith = (script: string, kvm: boolean, warn?: (line: string) => Effect.Effect<void>) =>
