@@ -8,6 +8,7 @@
  */
 import { Effect, FileSystem, Option } from "effect"
 import * as Architecture from "../machine/Architecture.ts"
+import { InvalidInput } from "../machine/Preflight.ts"
 import { findInPath, ProgramUnusable } from "./program.ts"
 import { type Share, shownByHostRoot, visibleAt } from "./shares.ts"
 
@@ -58,9 +59,9 @@ export const chooseShell = Effect.fn("Shell.chooseShell")(function*(options: {
 }) {
   const candidates = shellCandidates(options.hostEnv)
   if (options.arch !== undefined && !Architecture.isHost(options.arch)) {
-    return yield* new ProgramUnusable({
-      program: candidates[0]!,
-      reason: `the shell runs the host's own userland, which an ${options.arch.name} guest cannot run (--arch)`
+    return yield* new InvalidInput({
+      flag: "--arch",
+      reason: `the shell runs the host's own userland, which an ${options.arch.name} guest cannot run`
     })
   }
   for (const candidate of candidates) {
