@@ -17,7 +17,7 @@ const sourceFiles = (root) =>
 /** A hash of everything the build is made from. */
 export const sourceKey = (root) => {
   const hash = createHash("sha256")
-  for (const file of ["package.json", "package-lock.json", ...sourceFiles(root)]) {
+  for (const file of ["package.json", "package-lock.json", "bin/build-runner.mjs", ...sourceFiles(root)]) {
     const full = path.join(root, file)
     if (!fs.existsSync(full)) continue
     hash.update(`${file}\0`).update(fs.readFileSync(full)).update("\0")
@@ -50,9 +50,28 @@ export const build = async (root, outfile) => {
   fs.renameSync(partial, outfile)
 }
 
+const keptBuilds = 3
+const hourMs = 60 * 60 * 1000
+
+/**
+ * Removes what earlier builds left: all but the newest few builds (a run
+ * that started a moment ago may still be loading one of those), and
+ * partial files of builds that were killed an hour ago or more.
+ */
+export const removeOldBuilds = (dir) => {
+  const entries = fs.readdirSync(dir)
+    .filter((name) => name.startsWith("runner-"))
+    .map((name) => ({ name, mtimeMs: fs.statSync(path.join(dir, name), { throwIfNoEntry: false })?.mtimeMs ?? 0 }))
+  const builds = entries.filter(({ name }) => name.endsWith(".mjs")).toSorted((a, b) => b.mtimeMs - a.mtimeMs)
+  const partials = entries.filter(({ name, mtimeMs }) => name.endsWith(".partial") && Date.now() - mtimeMs > hourMs)
+  for (const { name } of [...builds.slice(keptBuilds), ...partials]) fs.rmSync(path.join(dir, name), { force: true })
+}
+
 /**
  * The build of the clone's sources: in node_modules/.cache/effect-sysinit,
- * made now when there is none for these sources (earlier builds removed).
+ * made now when there is none for these sources. Runs that start together
+ * on new sources each build and rename their build into place: the same
+ * bytes, whichever lands last.
  */
 export const freshBuild = async (root) => {
   const dir = path.join(root, "node_modules", ".cache", "effect-sysinit")
@@ -60,11 +79,7 @@ export const freshBuild = async (root) => {
   if (fs.existsSync(file)) return file
   fs.mkdirSync(dir, { recursive: true })
   await build(root, file)
-  for (const name of fs.readdirSync(dir)) {
-    if (name.startsWith("runner-") && path.join(dir, name) !== file && !name.endsWith(".partial")) {
-      fs.rmSync(path.join(dir, name), { force: true })
-    }
-  }
+  removeOldBuilds(dir)
   return file
 }
 

@@ -25,8 +25,9 @@ import { createRequire } from "node:module"
 import { createServer, type Server, type Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join, sep } from "node:path"
+import type { TestProjectInlineConfiguration } from "vitest/config"
 import type { PoolOptions, PoolRunnerInitializer, PoolWorker, WorkerRequest } from "vitest/node"
-import { decodePayload, encodeMessage, FrameDecoder, isHello } from "./protocol/vitestFraming.ts"
+import { decodePayload, encodeMessage, encodePayload, FrameDecoder, isHello } from "./protocol/vitestFraming.ts"
 import { durationExamples, parseDuration } from "./runner/duration.ts"
 import { shownByHostRoot } from "./runner/exec/shares.ts"
 import { bin as runnerBin, guestModule, packageRoot } from "./runner/packageFiles.ts"
@@ -39,7 +40,11 @@ import { bin as runnerBin, guestModule, packageRoot } from "./runner/packageFile
  * @category models
  */
 export interface VmPoolOptions {
-  /** The kernel image; `$SYSINIT_KERNEL` or the cached Debian kernel by default. */
+  /**
+   * The kernel, as `--kernel` takes it: an image file, or a name of Debian's
+   * (`6.1`, `6.12`, `6.12-cloud`, …, fetched once); `$SYSINIT_KERNEL`, else
+   * 6.1, by default. `kernelProjects` runs the same files on several.
+   */
   readonly kernel?: string | undefined
   /** MiB of memory per VM; `exec`'s default (1024) when absent. */
   readonly memory?: number | undefined
@@ -100,6 +105,15 @@ const installExitHook = () => {
   })
 }
 
+/** What the worker in the guest sends: vitest's responses and RPC calls, read only for their type. */
+type Response = {
+  readonly __vitest_worker_response__?: unknown
+  readonly type?: unknown
+  readonly error?: unknown
+} | null
+
+const isStart = (message: WorkerRequest): boolean => "__vitest_worker_request__" in message && message.type === "start"
+
 class VmPoolWorker implements PoolWorker {
   readonly name = poolName
   readonly cacheFs = true
@@ -110,6 +124,13 @@ class VmPoolWorker implements PoolWorker {
   private directory: string | undefined
   private exited: Promise<void> | undefined
   private watchdog: NodeJS.Timeout | undefined
+  private connection: Promise<Socket> | undefined
+  /** Whether the worker in the guest said hello, and whether it has started: vitest's requests wait till then. */
+  private greeted = false
+  private ready = false
+  /** Whether vitest asked this worker to stop (its VM's end is then no error). */
+  private stopping = false
+  private readonly waiting: Array<WorkerRequest> = []
   private filesLeft = 0
   private currentFile: string | undefined
   private reason: string | undefined
@@ -136,6 +157,24 @@ class VmPoolWorker implements PoolWorker {
   }
 
   send(message: WorkerRequest): void {
+    const type = "__vitest_worker_request__" in message ? message.type : undefined
+    // Booting the VM (and, on a new machine, fetching a kernel and saving a machine) can take longer than
+    // vitest gives a worker to start: "start" is answered here at once and passed on when the guest's
+    // worker says hello; what vitest sends next waits until that worker has started (`isStartAnswer`).
+    // A "stop" before then is answered here too, and `stop` ends the VM.
+    const early = type === "start" ? "started" : type === "stop" && !this.ready ? "stopped" : undefined
+    if (early !== undefined) {
+      queueMicrotask(() =>
+        this.events.emit("message", encodePayload({ type: early, __vitest_worker_response__: true }))
+      )
+    }
+    if (type === "stop" && !this.ready) return
+    if (this.ready || (type === "start" && this.greeted)) this.deliver(message)
+    else this.waiting.push(message)
+  }
+
+  /** Writes a request to the worker in the guest. */
+  private deliver(message: WorkerRequest): void {
     if ("__vitest_worker_request__" in message && (message.type === "run" || message.type === "collect")) {
       const files = message.context.files.map((file) => file.filepath)
       this.filesLeft = files.length
@@ -163,9 +202,8 @@ class VmPoolWorker implements PoolWorker {
     }, millis)
   }
 
-  private onResponse(payload: Buffer): void {
-    const message = decodePayload(payload) as Record<string, unknown> | null
-    if (message?.["__vitest_worker_response__"] === true && message["type"] === "testfileFinished") {
+  private onResponse(message: Response): void {
+    if (message?.__vitest_worker_response__ === true && message.type === "testfileFinished") {
       this.filesLeft -= 1
       if (this.filesLeft > 0) this.armWatchdog()
       else clearTimeout(this.watchdog)
@@ -222,6 +260,7 @@ class VmPoolWorker implements PoolWorker {
     const socket = join(directory, "input.sock")
     let connected!: (channel: Socket) => void
     const connection = new Promise<Socket>((resolve) => (connected = resolve))
+    this.connection = connection
     const server = createServer((channel) => connected(channel))
     this.server = server
     await new Promise<void>((resolve, reject) => server.listen(socket, resolve).once("error", reject))
@@ -238,15 +277,15 @@ class VmPoolWorker implements PoolWorker {
     this.child = child
     liveWorkers.add(this)
     installExitHook()
-    let sayHello!: () => void
-    const helloed = new Promise<void>((resolve) => (sayHello = resolve))
     let first = true
     const decoder = new FrameDecoder((payload) => {
+      const message = decodePayload(payload) as Response
       if (first) {
         first = false
-        if (isHello(decodePayload(payload))) return sayHello()
+        if (isHello(message)) return this.onHello()
       }
-      this.onResponse(payload)
+      if (this.isStartAnswer(message)) return
+      this.onResponse(message)
       this.events.emit("message", payload)
     }, (bytes) => void this.stdout.write(bytes))
     child.stdout.on("data", (chunk: Buffer) => decoder.push(chunk))
@@ -263,21 +302,50 @@ class VmPoolWorker implements PoolWorker {
         this.channel?.destroy()
         this.channel = undefined
         this.cleanUp()
-        // vitest turns an exit it did not ask for into "Worker exited unexpectedly … while running test file X".
-        this.events.emit("exit", code, signal)
+        if (this.ready || this.stopping) {
+          // vitest turns an exit it did not ask for into "Worker exited unexpectedly … while running test file X".
+          this.events.emit("exit", code, signal)
+        } else {
+          this.fail(
+            `effect-sysinit/vitest: the VM ended before vitest's worker started (runner exit code ${code}); see its output above`
+          )
+        }
         resolve()
       })
     })
     child.once("error", (error) => this.events.emit("error", error))
-    await Promise.race([
-      helloed,
-      this.exited.then(() => {
-        throw new Error(
-          `effect-sysinit/vitest: the VM ended before vitest's worker started (runner exit code ${child.exitCode}); see its output above`
-        )
-      })
-    ])
-    await connection
+  }
+
+  /** The worker in the guest is listening: vitest's "start" goes in now. */
+  private onHello(): void {
+    void this.connection?.then(() => {
+      this.greeted = true
+      const starts = this.waiting.filter(isStart)
+      this.waiting.splice(0, this.waiting.length, ...this.waiting.filter((message) => !isStart(message)))
+      for (const message of starts) this.deliver(message)
+    })
+  }
+
+  /**
+   * Whether a message is the guest worker's answer to "start", which vitest
+   * had at once (`send`): not passed on (passed on as an error when the
+   * worker's set-up failed); what waited for it goes in now.
+   */
+  private isStartAnswer(message: Response): boolean {
+    if (message?.type !== "started") return false
+    if (message.error !== undefined) {
+      const error = message.error as { readonly message?: unknown }
+      this.fail(`effect-sysinit/vitest: vitest's worker in the VM failed to start: ${String(error.message ?? error)}`)
+      return true
+    }
+    this.ready = true
+    for (const waiting of this.waiting.splice(0)) this.deliver(waiting)
+    return true
+  }
+
+  /** Fails the worker's files with `reason`: vitest listens for errors while it waits for a file. */
+  private fail(reason: string): void {
+    if (this.events.listenerCount("error") > 0) this.events.emit("error", new Error(reason))
   }
 
   /** At the host process's exit: stops the runner without waiting, and removes the socket. */
@@ -297,6 +365,7 @@ class VmPoolWorker implements PoolWorker {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true
     const child = this.child
     if (child === undefined) return
     if (child.exitCode === null && child.signalCode === null) {
@@ -320,3 +389,35 @@ export const vmPool = (options: VmPoolOptions = {}): PoolRunnerInitializer => ({
   name: poolName,
   createPoolWorker: (poolOptions) => new VmPoolWorker(poolOptions, options)
 })
+
+/**
+ * The same test files on several kernels: one vitest project per kernel,
+ * named for it (`kernel 6.1`, `kernel 6.12`: vitest shows the name beside
+ * each file and test) and run by a pool of that kernel, whose workers have
+ * its name in `EFFECT_SYSINIT_KERNEL`.
+ *
+ * @example
+ * ```ts
+ * import { defineConfig } from "vitest/config"
+ * import { kernelProjects } from "effect-sysinit/vitest"
+ *
+ * export default defineConfig({
+ *   test: { projects: kernelProjects(["6.1", "6.12"], { name: "kernel", include: ["test/kernel/**"] }) }
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const kernelProjects = (
+  kernels: ReadonlyArray<string>,
+  project: NonNullable<TestProjectInlineConfiguration["test"]> & { readonly name: string },
+  options: Omit<VmPoolOptions, "kernel"> = {}
+): Array<TestProjectInlineConfiguration> =>
+  kernels.map((kernel) => ({
+    test: {
+      ...project,
+      name: `${project.name} ${kernel}`,
+      pool: vmPool({ ...options, kernel, env: { ...options.env, EFFECT_SYSINIT_KERNEL: kernel } })
+    }
+  }))

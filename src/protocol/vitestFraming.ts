@@ -10,8 +10,11 @@ import { encodeFrame } from "./frames.ts"
 
 export { FrameDecoder } from "./frames.ts"
 
+/** One message as a frame's payload. */
+export const encodePayload = (message: unknown): Buffer => serialize(message)
+
 /** One message as a frame. */
-export const encodeMessage = (message: unknown): Buffer => encodeFrame(serialize(message))
+export const encodeMessage = (message: unknown): Buffer => encodeFrame(encodePayload(message))
 
 /** The message of a frame's payload. */
 export const decodePayload = (payload: Buffer): unknown => deserialize(payload)

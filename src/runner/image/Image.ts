@@ -10,6 +10,7 @@ import { Effect, type FileSystem, Option, type Path } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
 import { createHash } from "node:crypto"
 import type { Transport } from "../../protocol/consoles.ts"
+import { formatBytes, Progress } from "../fetch/Progress.ts"
 import type * as Kernel from "../kernel/Kernel.ts"
 import * as KernelModules from "../kernel/KernelModules.ts"
 import * as Architecture from "../machine/Architecture.ts"
@@ -125,8 +126,13 @@ export const make = Effect.fn("Image.make")(function*(options: Options) {
     ]
   }
   let startup: Startup = native ? asked : "bundle"
+  const progress = yield* Progress
   const image = yield* ImageCache.lookupOrBuild(recipe, (output) =>
     Effect.gen(function*() {
+      const started = Date.now()
+      yield* progress.stage(
+        "image: building the guest's initramfs (node, the init and its start-up snapshot), kept for later runs"
+      )
       const snapshot = startup === "snapshot"
         ? yield* Snapshot.make(options.init, node, options.snapshot).pipe(
           Effect.map(Option.some),
@@ -160,6 +166,9 @@ export const make = Effect.fn("Image.make")(function*(options: Options) {
         extraFiles
       })
       const inputs = Option.isSome(snapshot) ? snapshot.value.inputs : bundled!.inputs
+      yield* progress.stage(
+        `image: ${formatBytes(built.bytes)} built in ${((Date.now() - started) / 1000).toFixed(1)} s`
+      )
       return { bytes: built.bytes, sources: [...built.sources, ...inputs], meta: { startup } }
     }))
   const made = (image.meta as { readonly startup?: Startup } | undefined)?.startup ?? startup

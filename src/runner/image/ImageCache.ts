@@ -21,9 +21,9 @@
  */
 import { Effect, FileSystem, Option, Path } from "effect"
 import type { PlatformError } from "effect/PlatformError"
-import { createHash, randomBytes } from "node:crypto"
-import * as NodeFs from "node:fs"
+import { randomBytes } from "node:crypto"
 import * as Cache from "../cache.ts"
+import { hash, identities, type Identity } from "../remembered.ts"
 
 /**
  * An image ready to boot.
@@ -62,10 +62,7 @@ export interface Built {
  * @since 0.1.0
  * @category constants
  */
-export const limits = {
-  entries: Number(process.env["SYSINIT_IMAGES_MAX"] ?? 6),
-  bytes: Number(process.env["SYSINIT_IMAGES_MAX_MB"] ?? 2048) * 2 ** 20
-}
+export const limits: Cache.Limits = Cache.limitsOf("IMAGES", { entries: 6, megabytes: 2048 })
 
 interface RecipeRecord {
   readonly image: string
@@ -74,28 +71,6 @@ interface RecipeRecord {
   /** The identities of the files the image was built from. */
   readonly sources: ReadonlyArray<Identity>
 }
-
-type Identity = readonly [path: string, size: number, mtimeMs: number]
-
-const hash = (value: unknown): string => createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 32)
-
-const identityOf = (file: string): Identity => {
-  const stat = NodeFs.statSync(file, { throwIfNoEntry: false })
-  return stat === undefined ? [file, -1, 0] : [file, stat.size, stat.mtimeMs]
-}
-
-/**
- * The identity of a host file: its path, size and mtime; size -1 when it
- * does not exist.
- *
- * @since 0.1.0
- * @category keys
- */
-export const identity = (file: string): Effect.Effect<Identity> => Effect.sync(() => identityOf(file))
-
-// Hundreds of files (a bundle's sources): a synchronous stat each costs less than their round trips to libuv's pool.
-const identities = (files: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<Identity>> =>
-  Effect.sync(() => [...new Set(files)].toSorted().map(identityOf))
 
 const directory = Cache.folder("images")
 
@@ -161,12 +136,7 @@ const trim = Effect.gen(function*() {
       if (Date.now() - usedAt > 60 * 60 * 1000) yield* Effect.ignore(fs.remove(path.join(folder, name)))
     } else if (name.endsWith(".cpio")) images.push({ name, bytes: Number(info.value.size), usedAt })
   }
-  images.sort((a, b) => b.usedAt - a.usedAt)
-  let bytes = 0
-  for (const [index, image] of images.entries()) {
-    bytes += image.bytes
-    if (index >= limits.entries || (index > 0 && bytes > limits.bytes)) {
-      yield* Effect.ignore(fs.remove(path.join(folder, image.name)))
-    }
+  for (const image of Cache.beyondLimits(images, limits)) {
+    yield* Effect.ignore(fs.remove(path.join(folder, image.name)))
   }
 })

@@ -7,8 +7,10 @@
  */
 import { Data, Effect, FileSystem, Path } from "effect"
 import type { PlatformError } from "effect/PlatformError"
+import * as NodePath from "node:path"
 import * as Elf from "../../formats/elf.ts"
 import * as Architecture from "../machine/Architecture.ts"
+import * as Remembered from "../remembered.ts"
 
 /**
  * The directories the x86_64 glibc loader searches when no cache says
@@ -54,6 +56,21 @@ export const resolve = Effect.fn("SharedLibraries.resolve")(function*(
   SharedLibraryNotFound | Elf.ElfError | PlatformError,
   FileSystem.FileSystem | Path.Path
 > {
+  // Reading node's ELF headers and its libraries' takes tens of milliseconds; the answer is kept while
+  // the binaries and the libraries found are unchanged.
+  return yield* Remembered.remember({
+    folder: "libraries",
+    key: { binaries: yield* Remembered.identities(binaries), searchPath, root },
+    compute: search(binaries, searchPath, root),
+    filesOf: (libraries) => libraries.map((library) => NodePath.join(root, library))
+  })
+})
+
+const search = Effect.fnUntraced(function*(
+  binaries: ReadonlyArray<string>,
+  searchPath: ReadonlyArray<string>,
+  root: string
+) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const found: Array<string> = []
@@ -99,7 +116,7 @@ export const resolve = Effect.fn("SharedLibraries.resolve")(function*(
       queue.push(dependency)
     }
   }
-  return found
+  return found as ReadonlyArray<string>
 })
 
 /**

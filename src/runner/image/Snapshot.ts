@@ -162,6 +162,35 @@ export const sourceMapOf = (entry: string, options: Options = {}) =>
   Effect.flatMap(script(entry, options), (built) => generatedOf(built.sourceMap))
 
 /**
+ * How many snapshots, and how many bytes, the cache keeps: those used last.
+ * `SYSINIT_SNAPSHOTS_MAX` and `SYSINIT_SNAPSHOTS_MAX_MB` change them.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const limits: Cache.Limits = Cache.limitsOf("SNAPSHOTS", { entries: 24, megabytes: 512 })
+
+/** Removes the snapshots beyond `limits`, least recently used first (and blobs of an older format). */
+const trim = (folder: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const snapshots: Array<{ readonly file: string; readonly bytes: number; readonly usedAt: number }> = []
+    for (const name of yield* fs.readDirectory(folder)) {
+      const file = path.join(folder, name)
+      if (name.endsWith(".blob")) yield* fs.remove(file)
+      if (!name.endsWith(".sealed")) continue
+      const info = yield* fs.stat(file)
+      snapshots.push({
+        file,
+        bytes: Number(info.size),
+        usedAt: Option.getOrElse(info.mtime, () => new Date(0)).getTime()
+      })
+    }
+    for (const snapshot of Cache.beyondLimits(snapshots, limits)) yield* fs.remove(snapshot.file)
+  }).pipe(Effect.ignore)
+
+/**
  * Bundles `entry` as one script and snapshots it with `node`.
  *
  * @since 0.1.0
@@ -182,7 +211,7 @@ export const make = Effect.fn("Snapshot.make")(function*(
   const built = yield* script(entry, options)
   const koffiNative = built.koffiNative
   const sourceMap = generatedOf(built.sourceMap)
-  // The same script snapshotted by the same node gives the same blob: kept in the cache, by both.
+  // The same script snapshotted by the same node gives an equivalent blob: kept in the cache, by both.
   const nodeInfo = yield* fs.stat(node).pipe(Effect.option)
   const key = createHash("sha256").update(built.code).update(
     `\0${node}\0${
@@ -192,9 +221,14 @@ export const make = Effect.fn("Snapshot.make")(function*(
       })
     }`
   ).digest("hex")
-  const cached = path.join(yield* Cache.folder("snapshots"), `${key}.blob`)
-  const hit = yield* fs.readFile(cached).pipe(Effect.option)
-  if (Option.isSome(hit)) return { blob: hit.value, koffiNative, sourceMap, inputs: built.inputs } satisfies Snapshot
+  const cached = path.join(yield* Cache.folder("snapshots"), `${key}.sealed`)
+  // A damaged blob would crash the guest's node: one that fails its checksum is made again.
+  const hit = Option.flatMap(yield* fs.readFile(cached).pipe(Effect.option), Cache.unseal)
+  if (Option.isSome(hit)) {
+    const at = new Date()
+    yield* Effect.ignore(fs.utimes(cached, at, at))
+    return { blob: hit.value, koffiNative, sourceMap, inputs: built.inputs } satisfies Snapshot
+  }
   return yield* Effect.gen(function*() {
     // Files without a name: nothing is left on disk if the runner is killed meanwhile.
     const scriptFile = yield* AnonymousFile.make
@@ -215,7 +249,8 @@ export const make = Effect.fn("Snapshot.make")(function*(
     const blob = yield* fs.readFile(blobFile.path)
     if (blob.length === 0) return yield* new SnapshotError({ reason: `${node} wrote no snapshot` })
     // Written beside, then renamed: a concurrent run (go test of several packages) never reads half a blob.
-    yield* Effect.ignore(Cache.writeFile(cached, blob))
+    yield* Effect.ignore(Cache.writeFile(cached, Cache.seal(blob)))
+    yield* trim(path.dirname(cached))
     return { blob, koffiNative, sourceMap, inputs: built.inputs } satisfies Snapshot
   }).pipe(
     Effect.scoped,

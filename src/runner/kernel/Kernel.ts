@@ -1,18 +1,21 @@
 /**
- * Finds the kernel to boot: the one asked for, else `SYSINIT_KERNEL`, else
- * the distribution kernel that `libexec/fetch-kernel.sh` keeps in the cache
- * (fetched on first use), decompressed when it boots through PVH.
+ * Finds the kernel to boot: the one asked for (`--kernel`, else
+ * `SYSINIT_KERNEL`), a kernel image file or a name (`6.1`, `6.12`,
+ * `6.12-cloud`, … : Debian's newest of that series and flavour, fetched
+ * once into the cache with its modules, see `KernelCache`), else the
+ * default, Debian's 6.1.
  *
  * @since 0.1.0
  */
 import { Config, Data, Effect, FileSystem, Option, Path } from "effect"
 import type { PlatformError } from "effect/PlatformError"
-import { ChildProcess, ChildProcessSpawner } from "effect/process"
-import * as Elf from "../../formats/elf.ts"
+import type { ChildProcessSpawner } from "effect/process"
 import * as Cache from "../cache.ts"
 import * as Architecture from "../machine/Architecture.ts"
 import { InvalidInput } from "../machine/Preflight.ts"
-import { libexec } from "../packageFiles.ts"
+import * as KernelCache from "./KernelCache.ts"
+import * as KernelImage from "./KernelImage.ts"
+import * as KernelNames from "./KernelNames.ts"
 
 /**
  * No kernel could be found or fetched.
@@ -23,57 +26,58 @@ import { libexec } from "../packageFiles.ts"
 export class KernelNotFound extends Data.TaggedError("KernelNotFound")<{ readonly reason: string }> {
   override get message(): string {
     return `no kernel: ${this.reason}; give one with --kernel FILE or SYSINIT_KERNEL=FILE ` +
-      `(a bzImage such as /boot/vmlinuz-*), or fetch Debian's with sh ${fetchScript}`
+      `(a bzImage such as /boot/vmlinuz-*), or a name of Debian's: --kernel NAME or SYSINIT_KERNEL=NAME (6.1, 6.12, 6.12-cloud, …)`
   }
 }
 
 /**
- * The script that fetches the kernel into the cache and prints its path.
+ * The kernel booted when none is asked for: Debian's 6.1 series.
  *
  * @since 0.1.0
  * @category constants
  */
-export const fetchScript: string = libexec("fetch-kernel.sh")
+export const defaultName: string = KernelNames.defaultName
 
 const env = (name: string) => Config.option(Config.String(name)).pipe(Effect.orElseSucceed(() => Option.none<string>()))
 
 /**
- * The cache directory of an architecture's fetched kernel: `kernel` in the
- * cache for x86_64, `kernel-<debian name>` (`kernel-arm64`) for the others.
+ * The cache directory of an architecture's default kernel: `kernel` in the
+ * cache for x86_64, `kernel-<debian name>` (`kernel-arm64`) for the others;
+ * a kernel by name has its own (`KernelCache.directoryFor`).
  *
  * @since 0.1.0
  * @category constants
  */
-export const cacheDirectoryFor = (arch: Architecture.Facts) =>
-  Effect.gen(function*() {
-    const path = yield* Path.Path
-    return path.join(yield* Cache.root, arch.debian === "amd64" ? "kernel" : `kernel-${arch.debian}`)
-  })
+export const cacheDirectoryFor = (arch: Architecture.Facts) => KernelCache.directoryFor(KernelNames.defaultName, arch)
 
 /**
- * The cache directory of the fetched x86_64 kernel.
+ * The cache directory of the default x86_64 kernel.
  *
  * @since 0.1.0
  * @category constants
  */
 export const cacheDirectory = cacheDirectoryFor(Architecture.all.x86_64)
 
+/** The module tree of a cache entry's directory (`…/modules/<release>`), when it has a release. */
+const treeOfEntry = Effect.fnUntraced(function*(directory: string) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const release = yield* fs.readFileString(path.join(directory, "release")).pipe(Effect.option)
+  return Option.map(release, (r) => path.join(directory, "modules", r.trim()))
+})
+
 /**
- * The modules tree of an architecture's cached kernel (`…/modules/<release>`), when it is there.
+ * The modules tree of an architecture's cached default kernel (`…/modules/<release>`), when it is there.
  *
  * @since 0.1.0
  * @category resolution
  */
 export const cachedModulesFor = Effect.fn("Kernel.cachedModulesFor")(function*(arch: Architecture.Facts) {
-  const fs = yield* FileSystem.FileSystem
-  const path = yield* Path.Path
-  const cache = yield* cacheDirectoryFor(arch)
-  const release = yield* fs.readFileString(path.join(cache, "release")).pipe(Effect.option)
-  return Option.map(release, (r) => path.join(cache, "modules", r.trim()))
+  return yield* treeOfEntry(yield* cacheDirectoryFor(arch))
 })
 
 /**
- * The modules tree of the cached x86_64 kernel, when it is there.
+ * The modules tree of the cached default x86_64 kernel, when it is there.
  *
  * @since 0.1.0
  * @category resolution
@@ -81,69 +85,39 @@ export const cachedModulesFor = Effect.fn("Kernel.cachedModulesFor")(function*(a
 export const cachedModules = cachedModulesFor(Architecture.all.x86_64)
 
 /**
- * The modules tree of a kernel image, when it is an architecture's cached
- * kernel; a kernel given by path comes with no known tree.
+ * The modules tree of a kernel image, when it is one of the cache's kernels
+ * (an entry's `vmlinuz` or `vmlinux`); a kernel given by path elsewhere
+ * comes with no known tree.
  *
  * @since 0.1.0
  * @category resolution
  */
-export const modulesOf = Effect.fn("Kernel.modulesOf")(function*(image: string, arch: Architecture.Facts) {
+export const modulesOf = Effect.fn("Kernel.modulesOf")(function*(image: string, _arch?: Architecture.Facts) {
   const path = yield* Path.Path
-  const cache = yield* cacheDirectoryFor(arch)
-  if (path.dirname(path.resolve(image)) !== cache) return Option.none<string>()
-  return yield* cachedModulesFor(arch)
+  const directory = path.dirname(path.resolve(image))
+  if (path.dirname(directory) !== (yield* Cache.root) || !path.basename(directory).startsWith("kernel")) {
+    return Option.none<string>()
+  }
+  return yield* treeOfEntry(directory)
 })
-
-const XEN_ELFNOTE_PHYS32_ENTRY = 18
 
 /**
  * Whether QEMU can boot the file as an uncompressed kernel through its PVH
- * entry point, which skips the firmware's setup and the kernel's
- * self-decompression (seconds under TCG).
+ * entry point (`KernelImage.isPvhKernel`).
  *
  * @since 0.1.0
  * @category resolution
  */
-export const isPvhKernel = Effect.fn("Kernel.isPvhKernel")(function*(image: string) {
-  const fs = yield* FileSystem.FileSystem
-  return yield* Effect.scoped(Effect.flatMap(fs.open(image), (file) => Elf.readNotes(Elf.fromFile(file)))).pipe(
-    Effect.map((notes) => notes.some((note) => note.name === "Xen" && note.type === XEN_ELFNOTE_PHYS32_ENTRY)),
-    Effect.orElseSucceed(() => false)
-  )
-})
-
-const imageMagic: Readonly<Record<Architecture.Architecture, { readonly offset: number; readonly magic: string }>> = {
-  // The setup header of a bzImage.
-  x86_64: { offset: 0x202, magic: "HdrS" },
-  // The header of an arm64 Image (Debian's vmlinuz is one, with a PE header for EFI in front).
-  aarch64: { offset: 0x38, magic: "ARMd" }
-}
+export const isPvhKernel = KernelImage.isPvhKernel
 
 /**
- * Whether the file is a kernel image QEMU can boot for the architecture: an
- * x86 bzImage (its setup header says "HdrS" at offset 0x202) or an ELF
- * vmlinux with a PVH entry point; an arm64 Image ("ARMd" at offset 0x38).
+ * Whether the file is a kernel image QEMU can boot for the architecture
+ * (`KernelImage.isKernelImage`).
  *
  * @since 0.1.0
  * @category resolution
  */
-export const isKernelImage = Effect.fn("Kernel.isKernelImage")(function*(
-  image: string,
-  arch: Architecture.Facts = Architecture.all.x86_64
-) {
-  const fs = yield* FileSystem.FileSystem
-  const { magic, offset } = imageMagic[arch.name]
-  const found = yield* Effect.scoped(
-    Effect.flatMap(fs.open(image), (file) => file.readAlloc(magic.length, { position: BigInt(offset) }))
-  ).pipe(Effect.map(Option.getOrUndefined), Effect.orElseSucceed(() => undefined))
-  if (found !== undefined && new TextDecoder().decode(found) === magic) return true
-  return arch.name === "x86_64" && (yield* isPvhKernel(image))
-})
-
-const kernelImageHint: Readonly<Record<Architecture.Architecture, string>> = {
-  x86_64: `an x86 bzImage (e.g. /boot/vmlinuz-*; "HdrS" at offset 0x202) or an ELF vmlinux with a PVH entry point`,
-  aarch64: `an arm64 Image (e.g. Debian's /boot/vmlinuz-*-arm64; "ARMd" at offset 0x38)`
-}
+export const isKernelImage = KernelImage.isKernelImage
 
 /**
  * A kernel to boot: its image, and its module tree when known (the cached
@@ -157,20 +131,29 @@ export interface Resolved {
   readonly moduleTree: string | undefined
 }
 
+/** The names apt has, for a refusal: "kernels by name: 6.1, 6.12, …", or nothing when apt cannot say. */
+const namesHint = (arch: Architecture.Facts) =>
+  KernelNames.available(arch.debian).pipe(
+    Effect.map((names) => `; kernels by name: ${names.map((named) => named.name).join(", ")}`),
+    Effect.orElseSucceed(() => "")
+  )
+
 /**
- * The kernel image to boot: `explicit` (`--kernel`), else `$SYSINIT_KERNEL`
- * (for x86_64 guests), else the architecture's cached kernel, fetched on
- * first use. A kernel asked for that does not exist or is not a kernel
- * image of the architecture is `InvalidInput` naming where it came from.
+ * The kernel to boot with its module tree: `explicit` (`--kernel`), else
+ * `$SYSINIT_KERNEL` (for x86_64 guests), else the default (Debian's 6.1).
+ * Each is a kernel image file, or a name (`6.12`, `6.12-cloud`) of a
+ * kernel of the cache, fetched on first use. A file asked for that does not
+ * exist or is not a kernel image of the architecture, or a name Debian
+ * does not have, is `InvalidInput` naming where it came from.
  *
  * @since 0.1.0
  * @category resolution
  */
-export const resolve = Effect.fn("Kernel.resolve")(function*(
+export const find = Effect.fn("Kernel.find")(function*(
   explicit: string | undefined,
   arch: Architecture.Facts = Architecture.all.x86_64
 ): Effect.fn.Return<
-  string,
+  Resolved,
   KernelNotFound | InvalidInput | PlatformError,
   FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner
 > {
@@ -179,44 +162,44 @@ export const resolve = Effect.fn("Kernel.resolve")(function*(
   // One variable names one kernel: of the default architecture.
   const fromEnv = arch === Architecture.all.x86_64 ? yield* env("SYSINIT_KERNEL") : Option.none<string>()
   const asked = explicit ?? Option.getOrUndefined(fromEnv)
-  if (asked !== undefined) {
-    const flag = explicit === undefined ? "SYSINIT_KERNEL" : "--kernel"
-    if (!(yield* fs.exists(asked))) return yield* new InvalidInput({ flag, reason: `${asked} does not exist` })
-    if (yield* isKernelImage(asked, arch)) return asked
-    return yield* new InvalidInput({
-      flag,
-      reason: `${asked} is not a kernel image for ${arch.name}: give ${kernelImageHint[arch.name]}`
-    })
+  const flag = explicit === undefined ? "SYSINIT_KERNEL" : "--kernel"
+  const byName = (name: string, source: string) =>
+    KernelCache.ensure(name, arch, source).pipe(
+      Effect.map((entry): Resolved => ({ image: entry.image, moduleTree: entry.moduleTree })),
+      Effect.catchTag("KernelFetchFailed", (error) => Effect.fail(new KernelNotFound({ reason: error.message })))
+    )
+  if (asked === undefined) {
+    return yield* byName(KernelNames.defaultName, "the default kernel").pipe(
+      Effect.catchTag("InvalidInput", (error) => Effect.fail(new KernelNotFound({ reason: error.message })))
+    )
   }
-  const cache = yield* cacheDirectoryFor(arch)
-  const decompressed = path.join(cache, "vmlinux")
-  if ((yield* fs.exists(decompressed)) && (yield* isPvhKernel(decompressed))) return decompressed
-  const cached = path.join(cache, "vmlinuz")
-  if (yield* fs.exists(cached)) return cached
-  const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
-  const printed = yield* spawner.string(ChildProcess.make(fetchScript, [arch.debian], { stderr: "inherit" })).pipe(
-    Effect.mapError((error) => new KernelNotFound({ reason: `fetching Debian's kernel failed (${error.message})` }))
-  )
-  const fetched = printed.trim().split("\n").at(-1) ?? ""
-  if (fetched !== "" && (yield* fs.exists(fetched))) {
-    return fetched.endsWith("vmlinux") && !(yield* isPvhKernel(fetched)) ? path.join(cache, "vmlinuz") : fetched
+  if (yield* fs.exists(asked)) {
+    const image = path.resolve(asked)
+    if (!(yield* isKernelImage(image, arch))) {
+      return yield* new InvalidInput({
+        flag,
+        reason: `${asked} is not a kernel image for ${arch.name}: give ${KernelImage.imageHint[arch.name]}`
+      })
+    }
+    return { image, moduleTree: Option.getOrUndefined(yield* modulesOf(image, arch)) }
   }
-  return yield* new KernelNotFound({
-    reason: `fetching Debian's kernel failed (${fetchScript} printed no kernel path)`
+  if (KernelNames.looksLikeName(asked)) return yield* byName(asked, flag)
+  if (asked.includes("/")) return yield* new InvalidInput({ flag, reason: `${asked} does not exist` })
+  return yield* new InvalidInput({
+    flag,
+    reason: `${asked} is neither a file nor a kernel's name${yield* namesHint(arch)}`
   })
 })
 
 /**
- * The kernel to boot (`resolve`) with its module tree (`modulesOf`).
+ * The kernel image to boot (`find`'s image).
  *
  * @since 0.1.0
  * @category resolution
  */
-export const find = Effect.fn("Kernel.find")(function*(
+export const resolve = Effect.fn("Kernel.resolve")(function*(
   explicit: string | undefined,
   arch: Architecture.Facts = Architecture.all.x86_64
 ) {
-  const image = yield* resolve(explicit, arch)
-  const tree = yield* modulesOf(image, arch)
-  return { image, moduleTree: Option.getOrUndefined(tree) } satisfies Resolved
+  return (yield* find(explicit, arch)).image
 })

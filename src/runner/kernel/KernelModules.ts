@@ -8,12 +8,11 @@
  *
  * @since 0.1.0
  */
-import { Data, Effect, FileSystem, Option, Path } from "effect"
+import { Data, Effect, FileSystem, Path } from "effect"
 import type { PlatformError } from "effect/PlatformError"
-import { createHash } from "node:crypto"
 import { type CompressionFormat, decompress } from "../../formats/decompress.ts"
 import * as Modinfo from "../../formats/modinfo.ts"
-import * as Cache from "../cache.ts"
+import * as Remembered from "../remembered.ts"
 
 /**
  * A module asked for, or needed by one, is neither in the tree nor built in.
@@ -88,41 +87,14 @@ export const closure = Effect.fn("KernelModules.closure")(function*(
   if (names.length === 0) return []
   // Reading a tree's module list and the modules' .modinfo (xz to undo first) takes tens of milliseconds:
   // the answer is kept, under the tree and its module lists' identities.
-  const key = yield* cacheKey(tree, names)
-  const cached = yield* Effect.flatMap(Cache.folder("modules"), (dir) => readCached(dir, key))
-  if (Option.isSome(cached)) return cached.value
-  const found = yield* resolveClosure(tree, names)
-  yield* Effect.ignore(
-    Effect.flatMap(Cache.folder("modules"), (dir) => Cache.writeFile(`${dir}/${key}.json`, JSON.stringify(found)))
-  )
-  return found
+  const lists = yield* Remembered.identities(["modules.order", "modules.builtin"].map((list) => `${tree}/${list}`))
+  return yield* Remembered.remember({
+    folder: "modules",
+    key: { tree, names, lists },
+    compute: resolveClosure(tree, names),
+    filesOf: (files) => files
+  })
 })
-
-const cacheKey = Effect.fnUntraced(function*(tree: string, names: ReadonlyArray<string>) {
-  const fs = yield* FileSystem.FileSystem
-  const path = yield* Path.Path
-  const identities: Array<string> = []
-  for (const list of ["modules.order", "modules.builtin"]) {
-    const info = yield* fs.stat(path.join(tree, list)).pipe(Effect.option)
-    identities.push(
-      Option.match(info, {
-        onNone: () => "",
-        onSome: (stat) => `${stat.size}:${Option.getOrUndefined(stat.mtime)?.getTime()}`
-      })
-    )
-  }
-  return createHash("sha256").update(JSON.stringify({ tree, names, identities })).digest("hex").slice(0, 32)
-})
-
-const readCached = (dir: string, key: string) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const text = yield* fs.readFileString(`${dir}/${key}.json`)
-    const files = JSON.parse(text) as ReadonlyArray<string>
-    // A module file that is gone (the tree fetched again) makes the answer stale.
-    for (const file of files) if (!(yield* fs.exists(file))) return Option.none<ReadonlyArray<string>>()
-    return Option.some(files)
-  }).pipe(Effect.orElseSucceed(() => Option.none<ReadonlyArray<string>>()))
 
 const resolveClosure = Effect.fnUntraced(function*(tree: string, names: ReadonlyArray<string>) {
   const fs = yield* FileSystem.FileSystem

@@ -14,8 +14,8 @@
 import { Clock, Duration, Effect, FileSystem, Option, Path } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 import type { ChildProcessSpawner } from "effect/process"
-import { createHash } from "node:crypto"
 import * as Cache from "../cache.ts"
+import * as Remembered from "../remembered.ts"
 import * as Architecture from "./Architecture.ts"
 import * as Qemu from "./Qemu.ts"
 
@@ -52,18 +52,6 @@ export interface HostFacts {
   readonly accessible: boolean
   readonly uid: number
   readonly gids: ReadonlyArray<number>
-}
-
-/**
- * A file's identity for the cache key: its path, size and mtime.
- *
- * @since 0.1.0
- * @category models
- */
-export interface FileIdentity {
-  readonly path: string
-  readonly size: string
-  readonly mtime: number
 }
 
 /**
@@ -115,28 +103,15 @@ export const hostFacts: Effect.Effect<HostFacts, never, FileSystem.FileSystem> =
  * @since 0.1.0
  * @category resolution
  */
-export const cacheKey = (facts: HostFacts, kernel: FileIdentity, qemu: FileIdentity): string =>
-  createHash("sha256").update(JSON.stringify({
+export const cacheKey = (facts: HostFacts, kernel: Remembered.Identity, qemu: Remembered.Identity): string =>
+  Remembered.hash({
     bootId: facts.bootId,
     device: facts.device,
     uid: facts.uid,
     gids: facts.gids.toSorted((a, b) => a - b),
     kernel,
     qemu
-  })).digest("hex").slice(0, 32)
-
-const identity = Effect.fnUntraced(function*(path: string) {
-  const fs = yield* FileSystem.FileSystem
-  const stat = yield* Effect.option(fs.stat(path))
-  return {
-    path,
-    size: Option.match(stat, { onNone: () => "", onSome: (info) => String(info.size) }),
-    mtime: Option.match(stat, {
-      onNone: () => 0,
-      onSome: (info) => Option.getOrElse(info.mtime, () => new Date(0)).getTime()
-    })
-  } satisfies FileIdentity
-})
+  })
 
 /** The program's path: as given when it has a slash, else the first one on PATH. */
 const onPath = Effect.fnUntraced(function*(program: string) {
@@ -221,7 +196,11 @@ export const decide = Effect.fn("Kvm.decide")(function*(
     }
   }
   const qemu = options.qemu ?? options.arch.qemu
-  const key = cacheKey(facts, yield* identity(options.kernel), yield* identity(yield* onPath(qemu)))
+  const key = cacheKey(
+    facts,
+    yield* Remembered.identity(options.kernel),
+    yield* Remembered.identity(yield* onPath(qemu))
+  )
   const directory = options.cacheDirectory ?? (yield* Cache.folder("kvm"))
   const file = path.join(directory, `${key}.json`)
   const cached = yield* fs.readFileString(file).pipe(

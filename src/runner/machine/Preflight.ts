@@ -30,6 +30,9 @@ export class InvalidInput extends Data.TaggedError("InvalidInput")<{
   }
 }
 
+/** "1 console", "2 consoles", or nothing for none. */
+const many = (n: number, one: string, more: string) => n === 0 ? [] : [n === 1 ? `1 ${one}` : `${n} ${more}`]
+
 /**
  * Refuses more consoles than the transport has: console 0, console 1,
  * console 2 when it carries a program's stderr (`exec`), and one per
@@ -46,7 +49,6 @@ export const checkConsoles = (
   const limit = consoleLimit[transport]
   if (asked <= limit) return Effect.void
   const count = (role: Role) => consoles.filter((candidate) => candidate === role).length
-  const many = (n: number, one: string, more: string) => n === 0 ? [] : [n === 1 ? `1 ${one}` : `${n} ${more}`]
   const needs = [
     "console 0",
     "stdout",

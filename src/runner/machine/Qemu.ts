@@ -187,6 +187,8 @@ export interface Streams {
    * connections.
    */
   readonly detached?: boolean | undefined
+  /** Called as soon as QEMU's process exists (before QEMU has set its machine up). */
+  readonly onSpawn?: (() => void) | undefined
   /** Runs once QEMU is started, beside the run; when it fails, QEMU is killed and the run fails with it. */
   readonly onStart?: ((vm: Vm) => Effect.Effect<void, Qmp.QmpError>) | undefined
 }
@@ -386,6 +388,7 @@ export const run = Effect.fn("Qemu.run")(function*(
     ).pipe(
       Effect.mapError((error) => isNotFound(error) ? new QemuNotFound({ binary: name, package: qemuPackage }) : error)
     )
+    streams.onSpawn?.()
     const followOf = (role: Role) => {
       const console = followed.get(role)
       return console === undefined ? Stream.empty : follow(console.file, console.path, ended)

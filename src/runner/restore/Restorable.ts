@@ -15,6 +15,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as NodePath from "node:path"
 import { encodeRunMessage, parseStartedLine, readyLine, type RunMessage } from "../../protocol/control.ts"
+import { Progress } from "../fetch/Progress.ts"
 import * as Qemu from "../machine/Qemu.ts"
 import type { Machine } from "../machine/qemuCommand.ts"
 import * as Qmp from "./Qmp.ts"
@@ -109,6 +110,7 @@ const deliver = (vm: Qemu.Vm, nonce: string, options: Options, started: Deferred
  * @category running
  */
 export const run = Effect.fn("Restorable.run")(function*(machine: Machine, streams: Qemu.Streams, options: Options) {
+  const progress = yield* Progress
   const nonce = randomBytes(8).toString("hex")
   const mark = options.mark ?? (() => undefined)
   const controlled = { ...streams, control: true }
@@ -118,10 +120,8 @@ export const run = Effect.fn("Restorable.run")(function*(machine: Machine, strea
     const ending = yield* Qemu.run(machine, {
       ...controlled,
       console: watched.console,
-      onStart: (vm) => {
-        mark("qemu spawned")
-        return Effect.andThen(Deferred.await(watched.ready), deliver(vm, nonce, options, watched.started))
-      }
+      onSpawn: () => mark("qemu spawned"),
+      onStart: (vm) => Effect.andThen(Deferred.await(watched.ready), deliver(vm, nonce, options, watched.started))
     })
     return { ...ending, start: "cold" } satisfies Ending
   })
@@ -138,9 +138,9 @@ export const run = Effect.fn("Restorable.run")(function*(machine: Machine, strea
       }, {
         ...controlled,
         console: watched.console,
+        onSpawn: () => mark("qemu spawned"),
         onStart: (vm) =>
           Effect.gen(function*() {
-            mark("qemu spawned")
             yield* Qmp.loadState(vm.qmp!, entry.state)
             mark("guest ready")
             yield* deliver(vm, nonce, options, watched.started)
@@ -196,6 +196,7 @@ export const run = Effect.fn("Restorable.run")(function*(machine: Machine, strea
     }).pipe(Effect.ensuring(Effect.ignore(Effect.sync(() => rmSocket(socket)))))
     if (!(yield* Deferred.isDone(watched.ready)) || saveMillis === 0) return { ending, entry: Option.none() }
     yield* options.note(`saved the machine at its ready point in ${saveMillis} ms (${options.key})`)
+    yield* progress.stage(`machine: booted and saved in ${((Date.now() - bootStarted) / 1000).toFixed(1)} s`)
     return { ending, entry: Option.some(yield* SavedMachines.publish(target, saveMillis)) }
   }))
 
@@ -208,6 +209,8 @@ export const run = Effect.fn("Restorable.run")(function*(machine: Machine, strea
     return yield* cold
   }
   yield* options.note(`no saved machine ${options.key}: booting it to its ready point to save it`)
+  yield* progress.stage("machine: booting it to its ready point and saving it there, once (later runs restore it)")
+  const bootStarted = Date.now()
   const saved = yield* save.pipe(
     Effect.catchTag(
       "QmpError",

@@ -20,6 +20,7 @@ import { Effect, FileSystem, Option, Path } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 import { createHash, randomBytes } from "node:crypto"
 import * as Cache from "../cache.ts"
+import * as Remembered from "../remembered.ts"
 
 /**
  * A saved machine, ready to restore.
@@ -58,10 +59,7 @@ export interface EntryRecord {
  * @since 0.1.0
  * @category constants
  */
-export const limits = {
-  entries: Number(process.env["SYSINIT_MACHINES_MAX"] ?? 8),
-  bytes: Number(process.env["SYSINIT_MACHINES_MAX_MB"] ?? 4096) * 2 ** 20
-}
+export const limits: Cache.Limits = Cache.limitsOf("MACHINES", { entries: 8, megabytes: 4096 })
 
 /**
  * The key of a machine: a hash of what makes its saved state differ.
@@ -69,8 +67,7 @@ export const limits = {
  * @since 0.1.0
  * @category keys
  */
-export const keyOf = (facts: unknown): string =>
-  createHash("sha256").update(JSON.stringify(facts)).digest("hex").slice(0, 32)
+export const keyOf = (facts: unknown): string => Remembered.hash(facts)
 
 const recordName = "entry.json"
 
@@ -230,7 +227,7 @@ export const trim: Effect.Effect<void, never, FileSystem.FileSystem | Path.Path>
  * @category writing
  */
 export const trimTo = (
-  within: { readonly entries: number; readonly bytes: number }
+  within: Cache.Limits
 ): Effect.Effect<void, never, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
@@ -252,10 +249,5 @@ export const trimTo = (
       const used = yield* usage(dir).pipe(Effect.option)
       if (Option.isSome(used)) entries.push(used.value)
     }
-    entries.sort((a, b) => b.usedAt - a.usedAt)
-    let bytes = 0
-    for (const [index, entry] of entries.entries()) {
-      bytes += entry.bytes
-      if (index >= within.entries || (index > 0 && bytes > within.bytes)) yield* discard(entry.dir)
-    }
+    for (const entry of Cache.beyondLimits(entries, within)) yield* discard(entry.dir)
   })

@@ -31,7 +31,9 @@ fs.writeFileSync(kernel, kernelBytes)
 interface CliRun {
   readonly status: number | null
   readonly stdout: string
+  /** The runner's stderr, without the two lines of the image's build (each run has a new cache). */
   readonly stderr: string
+  readonly imageLines: ReadonlyArray<string>
   /** What the runner's temporary directory (TMPDIR) still holds after the run. */
   readonly leftInTmp: ReadonlyArray<string>
   readonly fake: FakeQemu.FakeQemu
@@ -61,7 +63,16 @@ const runCli = (
       },
       (error, stdout, stderr) => {
         if (error !== null && typeof error.code !== "number") return reject(error)
-        resolve({ status: child.exitCode, stdout, stderr, leftInTmp: fs.readdirSync(tmp), fake })
+        const isImageLine = (line: string) => /^effect-sysinit: image: (?:building |\S+ [kM]B built in )/.test(line)
+        const lines = stderr.split(/(?<=\n)/)
+        resolve({
+          status: child.exitCode,
+          stdout,
+          stderr: lines.filter((line) => !isImageLine(line)).join(""),
+          imageLines: lines.filter(isImageLine).map((line) => line.trimEnd()),
+          leftInTmp: fs.readdirSync(tmp),
+          fake
+        })
       }
     )
   })
@@ -78,6 +89,9 @@ describe.concurrent("effect-sysinit vm with a fake QEMU", () => {
     assert.strictEqual(run.status, 7, run.stderr)
     assert.strictEqual(run.stdout, "hello from the guest\nVIRTRUN_EXIT_CODE: 0\n")
     assert.strictEqual(run.stderr, "", "console 0 stays hidden without --verbose")
+    assert.lengthOf(run.imageLines, 2, "a new cache: the image is built, and the runner says so")
+    assert.match(run.imageLines[0]!, /^effect-sysinit: image: building the guest's initramfs/)
+    assert.match(run.imageLines[1]!, /^effect-sysinit: image: \d+\.\d MB built in \d+\.\d s$/)
     assert.deepStrictEqual(run.leftInTmp, [], "no temporary file is left")
   })
 

@@ -27,6 +27,20 @@ describe("exec's command line", () => {
     ])
   })
 
+  it("takes a kernel by name from the environment or the flags file as go test -exec runs get it", () => {
+    const env = split(ExecArgs.parseArgsVariable("--kernel 6.12 --smp 2")).flags
+    const file = split(ExecArgs.parseArgsFile("--kernel\n6.12-cloud\n", {})).flags
+    const cli = split(["/tmp/pkg.test", "-test.v"])
+    assert.deepStrictEqual(cli.program, ["/tmp/pkg.test", "-test.v"])
+    assert.deepStrictEqual(ExecArgs.mergeFlags(cli.flags, [], env, execFlagTable), ["--kernel", "6.12", "--smp", "2"])
+    assert.deepStrictEqual(ExecArgs.mergeFlags(cli.flags, file, env, execFlagTable), [
+      "--smp",
+      "2",
+      "--kernel",
+      "6.12-cloud"
+    ])
+  })
+
   it("splits the environment variable at white space", () => {
     assert.deepStrictEqual(ExecArgs.parseArgsVariable("  --smp 2\t--verbose\n"), ["--smp", "2", "--verbose"])
   })

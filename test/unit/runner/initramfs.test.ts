@@ -36,7 +36,10 @@ describe("Initramfs", () => {
         assert.strictEqual(init.mode, 0o100755)
         assert.strictEqual(new TextDecoder().decode(init.data.subarray(0, 16)), "#!/usr/bin/node\n")
         assert.strictEqual(new TextDecoder().decode(entries.get("package.json")!.data), `{"type":"module"}\n`)
-        assert.strictEqual(entries.get("usr/bin/node")!.mode, 0o100755)
+        // node outside /usr, which the host's root covers; /usr/bin/node, the interpreter of /init, a link to it.
+        assert.strictEqual(entries.get(".effect-sysinit/node")!.mode, 0o100755)
+        assert.strictEqual(entries.get("usr/bin/node")!.mode, 0o120777)
+        assert.strictEqual(new TextDecoder().decode(entries.get("usr/bin/node")!.data), "/.effect-sysinit/node")
         assert.strictEqual(entries.get("dev/console")!.mode, 0o020600)
         assert.deepStrictEqual([entries.get("dev/null")!.mode, entries.get("dev/null")!.rdev], [0o020666, [1, 3]])
         assert.strictEqual(entries.get("tmp")!.mode, 0o041777)
