@@ -230,13 +230,17 @@ export const reopenStdioOnConsole: Effect.Effect<boolean, SyscallError, Syscalls
 const logFailure = (what: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   effect.pipe(Effect.catchCause((cause) => Effect.logError(`${what} failed`, cause)), Effect.asVoid)
 
+// A console that was the controlling terminal of a session is hung up when the session's leader ends (a shell on
+// its terminal): the kernel sent what it could, and draining it is EIO.
+const hungUp = (error: SyscallError): boolean => error.errno === "EIO"
+
 const openPipe = Effect.fnUntraced(function*(port: number, device: string) {
   const syscalls = yield* Syscalls
   const fd = yield* Effect.acquireRelease(
     syscalls.openConsole(device),
     (opened) =>
       Effect.andThen(
-        syscalls.drain(opened).pipe(logFailure(`draining ${device}`)),
+        syscalls.drain(opened).pipe(Effect.catchIf(hungUp, () => Effect.void), logFailure(`draining ${device}`)),
         syscalls.close(opened).pipe(logFailure(`closing ${device}`))
       )
   )

@@ -14,15 +14,19 @@
  *
  * @since 0.1.0
  */
-import { Data, Effect } from "effect"
+import { Data, Duration, Effect } from "effect"
+import type { Scope } from "effect"
 import { NodeProcess } from "./NodeProcess.ts"
 import {
   controlVariable,
   decodeRunMessage,
+  decodeWindowSizeMessage,
   encodeRunMessage as encodeMessage,
+  encodeWindowSizeMessage as encodeWindowSize,
   formatStartedLine,
   readyLine,
-  type RunMessage
+  type RunMessage,
+  type WindowSize
 } from "./protocol/control.ts"
 import { FrameDecoder } from "./protocol/frames.ts"
 import { type SyscallError, Syscalls } from "./Syscalls.ts"
@@ -44,6 +48,15 @@ export type { RunMessage }
  * @category constructors
  */
 export const encodeRunMessage: (message: RunMessage) => Uint8Array = encodeMessage
+
+/**
+ * A window size message as the runner sends it after the run, when its
+ * terminal's size changes: a frame for the control console.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const encodeWindowSizeMessage: (windowSize: WindowSize) => Uint8Array = encodeWindowSize
 
 /**
  * The init waits for a run, but the host connected no control console: the
@@ -167,4 +180,89 @@ export const awaitRun = Effect.fn("Restore.awaitRun")(function*(
   yield* freshen(message)
   yield* nodeProcess.writeStderr(formatStartedLine(message.nonce))
   return message
+})
+
+/**
+ * How often `followControl` looks for the runner's later messages.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const controlPollInterval: Duration.Duration = Duration.millis(100)
+
+/**
+ * After the run has started: follows the control console (the one the
+ * init's environment names, unless `device` is given) for the runner's
+ * later messages, for the scope's lifetime, in a fiber of its own, and
+ * hands each window size it sends to `onWindowSize` (run messages the
+ * runner sent again before it saw the run start are skipped). It reads
+ * what is there every `controlPollInterval` (`readAvailable`), so that the
+ * init goes on meanwhile. Without a control console there is nothing to
+ * follow; a failure ends the following and is logged, not the run.
+ *
+ * @example
+ * ```ts
+ * import { Duration, Effect } from "effect"
+ * import { Layer, Mount, Restore } from "effect-sysinit"
+ *
+ * const machine = Layer.memory({
+ *   consoles: { transport: "virtio", ports: [0, 1, 2] },
+ *   env: { EFFECT_SYSINIT_CONTROL: "/dev/hvc2" }
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Mount.mountAll(Mount.essentialMountPoints())
+ *   const kernel = yield* Layer.MemoryKernel
+ *   const sizes: Array<string> = []
+ *   yield* Restore.followControl((size) => Effect.sync(() => sizes.push(`${size.columns}x${size.rows}`)))
+ *   // What the runner sends when the host's terminal is resized.
+ *   kernel.sendToConsole("/dev/hvc2", Restore.encodeWindowSizeMessage({ rows: 50, columns: 132 }))
+ *   yield* Effect.sleep(Duration.times(Restore.controlPollInterval, 3))
+ *   console.log(sizes)
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(machine)))
+ * // prints: [ '132x50' ]
+ * ```
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const followControl = Effect.fn("Restore.followControl")(function*<E, R>(
+  onWindowSize: (windowSize: WindowSize) => Effect.Effect<void, E, R>,
+  options: { readonly device?: string | undefined } = {}
+): Effect.fn.Return<void, SyscallError, Syscalls | NodeProcess | Scope.Scope | R> {
+  const syscalls = yield* Syscalls
+  const nodeProcess = yield* NodeProcess
+  const device = options.device ?? (yield* nodeProcess.getEnv(controlVariable))
+  if (device === undefined || device === "") return
+  // A descriptor of its own, left O_NDELAY: the console is in raw mode already (awaitRun).
+  const fd = yield* Effect.acquireRelease(
+    syscalls.openConsoleForReading(device),
+    (opened) => Effect.ignore(syscalls.close(opened))
+  )
+  const follow = Effect.gen(function*() {
+    const sizes: Array<WindowSize> = []
+    const decoder = new FrameDecoder((payload) => {
+      const size = decodeWindowSizeMessage(payload)
+      if (size !== undefined) sizes.push(size)
+    }, () => {})
+    while (true) {
+      const chunk = yield* syscalls.readAvailable(fd, readChunk)
+      if (chunk === undefined) {
+        yield* Effect.sleep(controlPollInterval)
+        continue
+      }
+      if (chunk.length === 0) return
+      decoder.push(Buffer.from(chunk))
+      for (const size of sizes.splice(0)) {
+        yield* onWindowSize(size).pipe(
+          Effect.catchCause((cause) => Effect.logError("setting the window size failed", cause))
+        )
+      }
+    }
+  })
+  yield* Effect.forkScoped(
+    follow.pipe(Effect.catchCause((cause) => Effect.logError(`following ${device} failed`, cause)))
+  )
 })

@@ -8,8 +8,19 @@
 import { Context, Data } from "effect"
 import type { Effect } from "effect"
 import { errnoDescription, type ErrnoName, errnoName, errnoNumber, isErrnoName } from "./internal/errno.ts"
+import type { WindowSize } from "./protocol/control.ts"
 
 export type { ErrnoName } from "./internal/errno.ts"
+
+export type {
+  /**
+   * A terminal's size in character cells, as `struct winsize` holds it.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  WindowSize
+}
 
 /**
  * A system call, or a file operation of the process, failed with an errno.
@@ -136,8 +147,34 @@ export interface SyscallsShape {
    * read(2) does); empty at the end of the input.
    */
   readonly read: (fd: number, size: number) => Effect.Effect<Uint8Array, SyscallError>
+  /**
+   * Reads up to `size` bytes that are there now, without waiting: undefined
+   * when there are none yet (`EAGAIN`; on the live kernel, of a descriptor
+   * opened `O_NDELAY` by `openConsoleForReading` and left so), empty at the
+   * end of the input. For reading while the process goes on with other work.
+   */
+  readonly readAvailable: (fd: number, size: number) => Effect.Effect<Uint8Array | undefined, SyscallError>
   /** Raw mode (`c_cflag = CLOCAL`, no input, output or line processing) and blocking writes. */
   readonly setRawMode: (fd: number) => Effect.Effect<void, SyscallError>
+  /**
+   * Opens a terminal for a program's stdin, stdout and stderr,
+   * `O_RDWR | O_NOCTTY | O_CLOEXEC`: without waiting for a carrier, then
+   * blocking, as a program expects its stdio.
+   */
+  readonly openTerminal: (path: string) => Effect.Effect<number, SyscallError>
+  /**
+   * Cooked mode, a new terminal's line discipline as the kernel sets it up:
+   * lines edited and echoed, ^C ^\ ^Z raising SIGINT, SIGQUIT, SIGTSTP in the
+   * foreground process group, CR read as NL and NL written as CR NL; with
+   * UTF-8 input and no modem control (`CLOCAL`).
+   */
+  readonly setCookedMode: (fd: number) => Effect.Effect<void, SyscallError>
+  /**
+   * Sets a terminal's size (`TIOCSWINSZ`); when it changes, the kernel sends
+   * SIGWINCH to the terminal's foreground process group. Rows or columns
+   * that an unsigned short does not hold are `EINVAL`.
+   */
+  readonly setWindowSize: (fd: number, size: WindowSize) => Effect.Effect<void, SyscallError>
   /** Waits until everything written to a terminal has been sent (`tcdrain`). */
   readonly drain: (fd: number) => Effect.Effect<void, SyscallError>
   /** Writes all of `data`. */

@@ -3,9 +3,10 @@
 // Copy it to start your own. It does what is the same for every run, then
 // waits at its ready point, where the runner may save the machine and
 // restore it for every later run. The run arrives over the control console:
-// the program, its arguments, working directory and environment, the host
-// directories to mount and this run's files. The program runs in a process
-// started after that, so nothing of it was in the saved machine.
+// the program, its arguments, working directory and environment, its stdin
+// or its terminal (`shell`), the host directories to mount and this run's
+// files. The program runs in a process started after that, so nothing of it
+// was in the saved machine.
 import { Effect } from "effect"
 import { Env, Exec, HostPipe, Init, Kmod, Mount, Network, Restore, Share, Symlink } from "effect-sysinit"
 
@@ -27,6 +28,11 @@ Init.main(
     if (spec.hostRoot !== undefined) yield* Share.mountHostRoot(spec.hostRoot)
     yield* Share.withShares(spec.shares)
     // A direct child of PID 1: its exit code is the run's; killed by a signal, the run fails naming it.
-    yield* Exec.withProgram(spec.command, spec.args, { cwd: spec.cwd })
+    if (spec.terminal === undefined) {
+      yield* Exec.withProgram(spec.command, spec.args, { cwd: spec.cwd, stdinFile: spec.stdin })
+    } else {
+      // On its terminal, in a session of its own: the shell's job control, ^C, and the host terminal's size.
+      yield* Exec.withTerminalProgram(spec.command, spec.args, { cwd: spec.cwd, terminal: spec.terminal })
+    }
   })
 )

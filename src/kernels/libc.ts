@@ -48,6 +48,28 @@ export const RNDRESEEDCRNG = 0x5207
 /** With a non-zero argument: wait until the output is sent, what glibc's `tcdrain` does. */
 export const TCSBRK = 0x5409
 export const CLOCAL = 0o4000
+/** Sets a terminal's `struct winsize`. */
+export const TIOCSWINSZ = 0x5414
+
+/**
+ * Cooked mode: the kernel's termios of a new terminal (`tty_std_termios`,
+ * its `INIT_C_CC`), with UTF-8 input (erase takes a whole character) and
+ * no modem control (`CLOCAL`: a console has no carrier to wait for).
+ * Values of asm-generic/termbits.h.
+ */
+export const cookedTermios: Omit<Termios, "c_line"> = {
+  // ICRNL | IXON | IUTF8
+  c_iflag: 0x100 | 0x400 | 0x4000,
+  // OPOST | ONLCR
+  c_oflag: 0x1 | 0x4,
+  // B38400 | CS8 | CREAD | CLOCAL
+  c_cflag: 0xf | 0x30 | 0x80 | CLOCAL,
+  // ISIG | ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE | IEXTEN
+  c_lflag: 0x1 | 0x2 | 0x8 | 0x10 | 0x20 | 0x200 | 0x800 | 0x8000,
+  // VINTR ^C, VQUIT ^\, VERASE DEL, VKILL ^U, VEOF ^D, VTIME 0, VMIN 1, VSWTC, VSTART ^Q, VSTOP ^S, VSUSP ^Z,
+  // VEOL, VREPRINT ^R, VDISCARD ^O, VWERASE ^W, VLNEXT ^V, VEOL2, and the two of NCCS (19) that Linux leaves unused
+  c_cc: Uint8Array.of(3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0, 0, 0)
+}
 
 /** The kernel's `struct termios` (asm-generic/termbits.h), not glibc's. */
 export interface Termios {
@@ -98,6 +120,7 @@ export interface Structs {
   readonly ifreqSize: number
   readonly termiosSize: number
   readonly timespecSize: number
+  readonly winsizeSize: number
   /** A `struct timespec` of whole seconds and nanoseconds. */
   readonly timespec: (seconds: bigint, nanoseconds: number) => Uint8Array
   /** A `struct rand_pool_info` holding `bytes`, credited with 8 bits of entropy each. */
@@ -107,6 +130,8 @@ export interface Structs {
   readonly ifreqFlags: (ifreq: Uint8Array) => number
   readonly termios: (termios: Termios) => Uint8Array
   readonly decodeTermios: (termios: Uint8Array) => Termios
+  /** A `struct winsize` of rows and columns (no pixel size). */
+  readonly winsize: (rows: number, columns: number) => Uint8Array
 }
 
 type KoffiModule = typeof import("koffi").default
@@ -183,11 +208,14 @@ const declareStructs = (koffi: KoffiModule) => {
   const timespec = koffi.struct({ tv_sec: "int64", tv_nsec: "long" })
   // struct rand_pool_info (linux/random.h): entropy_count in bits, buf_size in bytes, then the bytes.
   const randPoolInfo = koffi.struct({ entropy_count: "int", buf_size: "int" })
+  // struct winsize (asm-generic/termios.h): four unsigned shorts, 8 bytes.
+  const winsize = koffi.struct({ ws_row: "uint16", ws_col: "uint16", ws_xpixel: "uint16", ws_ypixel: "uint16" })
   const flagsOffset = koffi.offsetof(ifreq, "ifr_ifru")
   const structs: Structs = {
     ifreqSize: koffi.sizeof(ifreq),
     termiosSize: koffi.sizeof(termios),
     timespecSize: koffi.sizeof(timespec),
+    winsizeSize: koffi.sizeof(winsize),
     timespec: (seconds, nanoseconds) => {
       const buffer = Buffer.alloc(koffi.sizeof(timespec))
       koffi.encode(buffer, 0, timespec, { tv_sec: seconds, tv_nsec: nanoseconds })
@@ -213,7 +241,12 @@ const declareStructs = (koffi: KoffiModule) => {
       koffi.encode(buffer, 0, termios, value)
       return buffer
     },
-    decodeTermios: (buffer) => koffi.decode(buffer, termios) as Termios
+    decodeTermios: (buffer) => koffi.decode(buffer, termios) as Termios,
+    winsize: (rows, columns) => {
+      const buffer = Buffer.alloc(koffi.sizeof(winsize))
+      koffi.encode(buffer, 0, winsize, { ws_row: rows, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0 })
+      return buffer
+    }
   }
   return structs
 }

@@ -8,11 +8,13 @@ import * as fs from "node:fs"
 import * as NodePath from "node:path"
 import { IFNAMSIZ, WNOHANG } from "../internal/abi.ts"
 import { errnoNumber } from "../internal/errno.ts"
+import { isWindowSize } from "../protocol/control.ts"
 import { type FileType, isErrno, SyscallError, type SyscallsShape } from "../Syscalls.ts"
 import {
   AF_INET,
   CLOCAL,
   CLOCK_REALTIME,
+  cookedTermios,
   F_GETFL,
   F_SETFL,
   type Libc,
@@ -32,7 +34,9 @@ import {
   SOCK_DGRAM,
   TCGETS,
   TCSBRK,
-  TCSETS
+  TCSETS,
+  type Termios,
+  TIOCSWINSZ
 } from "./libc.ts"
 import * as SimpleGlob from "./simpleGlob.ts"
 
@@ -130,6 +134,20 @@ const zombieChildren = (): ReadonlyArray<number> => {
 }
 
 const live = (libc: Libc): SyscallsShape => {
+  const makeBlocking = (fd: number) =>
+    Effect.gen(function*() {
+      const status = yield* kernelCall("fcntl", undefined, () => libc.fcntlGet(fd, F_GETFL))
+      yield* kernelCall("fcntl", undefined, () => libc.fcntlSet(fd, F_SETFL, status & ~O_NONBLOCK))
+    })
+
+  const setTermios = (fd: number, change: (current: Termios) => Termios) =>
+    Effect.gen(function*() {
+      const current = Buffer.alloc(libc.structs.termiosSize)
+      yield* kernelCall("ioctl", undefined, () => libc.ioctlStruct(fd, TCGETS, current))
+      const changed = libc.structs.termios(change(libc.structs.decodeTermios(current)))
+      yield* kernelCall("ioctl", undefined, () => libc.ioctlStruct(fd, TCSETS, changed))
+    })
+
   const withInetSocket = (name: string, use: (socket: number) => number): Effect.Effect<number, SyscallError> =>
     Effect.flatMap(
       kernelCall("socket", undefined, () => libc.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)),
@@ -237,22 +255,38 @@ const live = (libc: Libc): SyscallsShape => {
         }
       }),
 
-    setRawMode: (fd) =>
-      Effect.gen(function*() {
-        const current = Buffer.alloc(libc.structs.termiosSize)
-        yield* kernelCall("ioctl", undefined, () => libc.ioctlStruct(fd, TCGETS, current))
-        const raw = libc.structs.termios({
-          ...libc.structs.decodeTermios(current),
-          c_iflag: 0,
-          c_oflag: 0,
-          c_cflag: CLOCAL,
-          c_lflag: 0
-        })
-        yield* kernelCall("ioctl", undefined, () => libc.ioctlStruct(fd, TCSETS, raw))
-        // Opened O_NDELAY so that opening does not wait for carrier; writes must block.
-        const status = yield* kernelCall("fcntl", undefined, () => libc.fcntlGet(fd, F_GETFL))
-        yield* kernelCall("fcntl", undefined, () => libc.fcntlSet(fd, F_SETFL, status & ~O_NONBLOCK))
+    readAvailable: (fd, size) =>
+      Effect.suspend(() => {
+        const buffer = Buffer.alloc(size)
+        for (;;) {
+          const result = libc.read(fd, buffer)
+          if (result === -EINTR) continue
+          if (result === -EAGAIN) return Effect.succeed(undefined)
+          if (result < 0) return Effect.fail(SyscallError.of("read", -result))
+          return Effect.succeed(new Uint8Array(buffer.subarray(0, result)))
+        }
       }),
+
+    setRawMode: (fd) =>
+      Effect.andThen(
+        setTermios(fd, (current) => ({ ...current, c_iflag: 0, c_oflag: 0, c_cflag: CLOCAL, c_lflag: 0 })),
+        // Opened O_NDELAY so that opening does not wait for carrier; writes must block.
+        makeBlocking(fd)
+      ),
+
+    openTerminal: (path) =>
+      Effect.flatMap(
+        kernelCall("open", path, () => libc.open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)),
+        (fd) => Effect.as(Effect.onError(makeBlocking(fd), () => Effect.sync(() => libc.close(fd))), fd)
+      ),
+
+    setCookedMode: (fd) => setTermios(fd, (current) => ({ ...current, ...cookedTermios })),
+
+    setWindowSize: (fd, size) =>
+      isWindowSize(size)
+        ? Effect.asVoid(kernelCall("ioctl", undefined, () =>
+          libc.ioctlStruct(fd, TIOCSWINSZ, libc.structs.winsize(size.rows, size.columns))))
+        : Effect.fail(SyscallError.of("ioctl", "EINVAL")),
 
     drain: (fd) => Effect.asVoid(kernelCall("ioctl", undefined, () => libc.ioctlValue(fd, TCSBRK, 1))),
 

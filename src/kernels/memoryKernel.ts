@@ -14,6 +14,7 @@ import * as Abi from "../internal/abi.ts"
 import { isValidEnvVariable } from "../internal/environ.ts"
 import type { ErrnoName } from "../internal/errno.ts"
 import type { ChildEnd, ChildRequest } from "../NodeProcess.ts"
+import { isWindowSize, type WindowSize } from "../protocol/control.ts"
 import type { ReapedChild } from "../Syscalls.ts"
 import {
   type ConsolesConfig,
@@ -345,7 +346,15 @@ export class MemoryMachine implements MemoryKernelState {
     }
     const resolved = this.openDevice(device)
     const fd = this.nextFd++
-    this.consoles.set(fd, { device: resolved, raw: false, open: true, drained: true, output: new Uint8Array() })
+    this.consoles.set(fd, {
+      device: resolved,
+      raw: false,
+      cooked: false,
+      windowSize: undefined,
+      open: true,
+      drained: true,
+      output: new Uint8Array()
+    })
     return fd
   }
 
@@ -357,21 +366,30 @@ export class MemoryMachine implements MemoryKernelState {
     for (const wake of waiting) wake()
   }
 
-  /** Up to `size` bytes of a file, or sent to the console of `fd`, waiting until there are some. */
-  read(fd: number, size: number): Effect.Effect<Uint8Array, KernelFault> {
+  /**
+   * Up to `size` bytes of a file (empty at its end), or sent to the console
+   * of `fd`, without waiting: undefined when nothing was sent yet.
+   */
+  readAvailable(fd: number, size: number): Uint8Array | undefined {
     const file = this.openFile(fd)
     if (file !== undefined) {
       const node = this.tree.get(file.path)
       const data = node?.type === "file" ? node.data.slice(file.offset, file.offset + size) : new Uint8Array()
       file.offset += data.length
-      return Effect.succeed(data)
+      return data
     }
     const { device } = this.console(fd)
     const pending = this.pendingInput.get(device)
-    if (pending !== undefined && pending.length > 0) {
-      this.pendingInput.set(device, pending.subarray(size))
-      return Effect.succeed(pending.slice(0, size))
-    }
+    if (pending === undefined || pending.length === 0) return undefined
+    this.pendingInput.set(device, pending.subarray(size))
+    return pending.slice(0, size)
+  }
+
+  /** Up to `size` bytes of a file, or sent to the console of `fd`, waiting until there are some. */
+  read(fd: number, size: number): Effect.Effect<Uint8Array, KernelFault> {
+    const available = this.readAvailable(fd, size)
+    if (available !== undefined) return Effect.succeed(available)
+    const { device } = this.console(fd)
     return Effect.andThen(
       Effect.callback<void>((resume) => {
         this.readers.set(device, [...(this.readers.get(device) ?? []), () => resume(Effect.void)])
@@ -428,6 +446,11 @@ export class MemoryMachine implements MemoryKernelState {
   terminal(fd: number): ConsoleState {
     if (this.openFile(fd) !== undefined) fault("ENOTTY")
     return this.console(fd)
+  }
+
+  setWindowSize(fd: number, size: WindowSize): void {
+    if (!isWindowSize(size)) fault("EINVAL")
+    this.terminal(fd).windowSize = { rows: size.rows, columns: size.columns }
   }
 
   write(fd: number, data: Uint8Array): void {

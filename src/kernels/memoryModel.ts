@@ -29,6 +29,10 @@ export interface LoadedModule {
 export interface ConsoleState {
   readonly device: string
   raw: boolean
+  /** Set to cooked mode (`setCookedMode`) since raw mode was last set. */
+  cooked: boolean
+  /** The size `setWindowSize` gave it; undefined before. */
+  windowSize: { readonly rows: number; readonly columns: number } | undefined
   open: boolean
   drained: boolean
   output: Uint8Array

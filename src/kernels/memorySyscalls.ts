@@ -22,6 +22,7 @@ export const makeSyscalls = (machine: MemoryMachine, recorder: Recorder): Syscal
   openConsoleForReading: (device) =>
     recorder.call("openConsoleForReading", "open", device, () => machine.openConsole(device)),
   read: (fd, size) => recorder.call("read", "read", undefined, () => machine.read(fd, size)),
+  readAvailable: (fd, size) => recorder.call("readAvailable", "read", undefined, () => machine.readAvailable(fd, size)),
   sethostname: (name) => recorder.call("sethostname", "sethostname", name, () => machine.sethostname(name)),
   finitModule: (file, params, flags) =>
     recorder.call("finitModule", "finit_module", file, () => machine.finitModule(file, params, flags)),
@@ -33,8 +34,20 @@ export const makeSyscalls = (machine: MemoryMachine, recorder: Recorder): Syscal
   openConsole: (device) => recorder.call("openConsole", "open", device, () => machine.openConsole(device)),
   setRawMode: (fd) =>
     recorder.call("setRawMode", "ioctl", undefined, () => {
-      machine.terminal(fd).raw = true
+      const terminal = machine.terminal(fd)
+      terminal.raw = true
+      terminal.cooked = false
     }),
+  // open(2) of a terminal as of a console: a regular file opens too, and is no terminal for the ioctls.
+  openTerminal: (device) => recorder.call("openTerminal", "open", device, () => machine.openConsole(device)),
+  setCookedMode: (fd) =>
+    recorder.call("setCookedMode", "ioctl", undefined, () => {
+      const terminal = machine.terminal(fd)
+      terminal.raw = false
+      terminal.cooked = true
+    }),
+  setWindowSize: (fd, size) =>
+    recorder.call("setWindowSize", "ioctl", undefined, () => machine.setWindowSize(fd, size)),
   drain: (fd) =>
     recorder.call("drain", "ioctl", undefined, () => {
       machine.terminal(fd).drained = true

@@ -22,9 +22,11 @@ export const consoleLimit: Readonly<Record<Transport, number>> = { serial: 4, vi
  * - `stderr`: console 2 under `exec`, the program's stderr;
  * - `output`: a host file the guest writes (`--output`);
  * - `input`: a unix socket on the host whose bytes the guest reads (`--input`);
+ * - `terminal`: both ways, the terminal of `shell`'s program: the host terminal's input to the guest,
+ *   what the program writes on it back;
  * - `control`: the runner's messages to the init (the run a restored machine is to do).
  */
-export type Role = "log" | "stdout" | "stderr" | "output" | "input" | "control"
+export type Role = "log" | "stdout" | "stderr" | "output" | "input" | "terminal" | "control"
 
 /** What a run needs besides console 0 and stdout. */
 export interface LayoutRequest {
@@ -32,12 +34,15 @@ export interface LayoutRequest {
   readonly stderr?: boolean | undefined
   readonly outputs?: number | undefined
   readonly inputs?: number | undefined
+  /** A terminal for the program (`shell` with a terminal on its stdin). */
+  readonly terminal?: boolean | undefined
   readonly control?: boolean | undefined
 }
 
 /**
  * The consoles of a run in order, by role: console 0 (log), 1 (stdout),
- * then stderr, the outputs, the inputs and the control console as asked.
+ * then stderr, the outputs, the inputs, the terminal and the control
+ * console as asked.
  */
 export const layout = (request: LayoutRequest = {}): ReadonlyArray<Role> => [
   "log",
@@ -45,6 +50,7 @@ export const layout = (request: LayoutRequest = {}): ReadonlyArray<Role> => [
   ...(request.stderr === true ? ["stderr" as const] : []),
   ...Array.from({ length: request.outputs ?? 0 }, () => "output" as const),
   ...Array.from({ length: request.inputs ?? 0 }, () => "input" as const),
+  ...(request.terminal === true ? ["terminal" as const] : []),
   ...(request.control === true ? ["control" as const] : [])
 ]
 

@@ -3,7 +3,9 @@
 // the machine and restore it for each later run. The init says it is there
 // on console 0; the runner sends the run over the control console (a
 // console of its own, named to the init by its environment), in a frame;
-// the init says on console 0 that it has it. Both sides import this file.
+// the init says on console 0 that it has it. While the run runs, the runner
+// may send further messages there: the size of the host's terminal, for the
+// terminal of `shell`'s program. Both sides import this file.
 import { encodeFrame } from "./frames.ts"
 
 /** The line the init prints on console 0 when it waits for its run. */
@@ -46,6 +48,37 @@ export const decodeRunMessage = (payload: Uint8Array): RunMessage | undefined =>
     return typeof value.nonce === "string" && typeof value.time === "number" && typeof value.entropy === "string" &&
         "run" in value
       ? value as RunMessage
+      : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** A terminal's size in character cells, as `struct winsize` holds it (unsigned shorts). */
+export interface WindowSize {
+  readonly rows: number
+  readonly columns: number
+}
+
+/** Whether a value is a count of cells that an unsigned short holds. */
+const isCells = (n: unknown): boolean => Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 0xffff
+
+/** Whether a value is a window size: whole numbers of cells a `struct winsize` holds. */
+export const isWindowSize = (value: unknown): value is WindowSize => {
+  const size = value as Partial<WindowSize> | null
+  return typeof size === "object" && size !== null && isCells(size.rows) && isCells(size.columns)
+}
+
+/** A message after the run: the host's terminal has this size now. */
+export const encodeWindowSizeMessage = ({ columns, rows }: WindowSize): Buffer =>
+  encodeFrame(new TextEncoder().encode(JSON.stringify({ windowSize: { rows, columns } })))
+
+/** The window size of a frame's payload, when it is a window size message (a run message is not). */
+export const decodeWindowSizeMessage = (payload: Uint8Array): WindowSize | undefined => {
+  try {
+    const value = JSON.parse(new TextDecoder().decode(payload)) as { readonly windowSize?: unknown }
+    return isWindowSize(value.windowSize)
+      ? { rows: value.windowSize.rows, columns: value.windowSize.columns }
       : undefined
   } catch {
     return undefined

@@ -1,8 +1,10 @@
-// What the runner's `exec` tells the built-in init: the program, its
-// arguments, working directory and environment, the host directories to
-// mount, and this run's own files. It is the run of the run message
-// (control.ts) that the init gets at its ready point. Both sides import
-// this file; the 9p mount options live here too.
+// What the runner's `exec` (and `shell`) tells the built-in init: the
+// program, its arguments, working directory and environment, its stdin or
+// its terminal, the host directories to mount, and this run's own files. It
+// is the run of the run message (control.ts) that the init gets at its
+// ready point. Both sides import this file; the 9p mount options live here
+// too.
+import type { WindowSize } from "./control.ts"
 
 /** Where a program that is not run in place is put in the guest. */
 export const execDirectory = "/exec"
@@ -36,6 +38,13 @@ export interface HostRootSpec {
   readonly tmpfs: ReadonlyArray<string>
 }
 
+/** The terminal a program runs on: a console, at the size the host's terminal had when the run was made. */
+export interface TerminalSpec {
+  /** The console's device in the guest (`/dev/virtrun<N>`). */
+  readonly device: string
+  readonly windowSize: WindowSize
+}
+
 /** The whole description. */
 export interface ExecSpec {
   readonly command: string
@@ -46,6 +55,14 @@ export interface ExecSpec {
   readonly shares: ReadonlyArray<ShareSpec>
   /** The guest's host name, when not the kernel's. */
   readonly hostname?: string | undefined
+  /** A file of this run the program reads as its stdin (what the runner read from its own); /dev/null when absent. */
+  readonly stdin?: string | undefined
+  /**
+   * Runs the program on this terminal rather than on the host pipes (`shell`
+   * with a terminal): its stdin, stdout and stderr, and its controlling
+   * terminal, in a session of its own.
+   */
+  readonly terminal?: TerminalSpec | undefined
   /**
    * This run's files on the run share (`runShareTag`), by their guest path;
    * the init links each one there (when the path is free). Absent when the

@@ -112,6 +112,8 @@ export interface Options extends Omit<Qemu.Streams, "outputs" | "control" | "onS
     readonly run: unknown
     readonly runFiles?: ReadonlyArray<GuestFile> | undefined
     readonly restore: boolean
+    /** Runs once the init has taken its run, until QEMU ends (`Restorable.Options.whileRunning`). */
+    readonly whileRunning?: ((vm: Qemu.Vm) => Effect.Effect<void>) | undefined
   } | undefined
 }
 
@@ -163,7 +165,7 @@ const runShare = Effect.fnUntraced(function*(files: ReadonlyArray<GuestFile>) {
  */
 const machineKey = Effect.fnUntraced(function*(machine: Machine, streams: Qemu.Streams, imageKey: string) {
   const consoles = Qemu.consoleLayout(streams).map((role) =>
-    role === "input" || role === "control" ? { socket: "<socket>" } : "<file>" as const
+    role === "input" || role === "terminal" || role === "control" ? { socket: "<socket>" } : "<file>" as const
   )
   const args = yield* qemuArguments({
     ...machine,
@@ -207,6 +209,7 @@ export const run = Effect.fn("Runner.run")(function*(options: Options) {
     console: options.console,
     outputs,
     inputs: options.inputs,
+    terminal: options.terminal,
     timeout: options.timeout,
     control: control !== undefined
   }
@@ -266,7 +269,8 @@ export const run = Effect.fn("Runner.run")(function*(options: Options) {
         run: control.run,
         cold: !control.restore,
         note,
-        mark
+        mark,
+        whileRunning: control.whileRunning
       }))).pipe(
       Effect.onInterrupt(() => kvm.kvm ? (options.warn ?? (() => Effect.void))(`interrupted; ${kvmHint}`) : Effect.void)
     )

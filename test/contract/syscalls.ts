@@ -378,6 +378,82 @@ export const syscallsContract: ReadonlyArray<ContractCase<Syscalls>> = [
     expected: fails("ioctl", "EBADF")
   },
   {
+    name: "openTerminal of a missing device is ENOENT",
+    run: Syscalls.use((syscalls) => syscalls.openTerminal(scratch("dev/hvc4"))),
+    expected: fails("open", "ENOENT", scratch("dev/hvc4"))
+  },
+  {
+    name: "a regular file opened as a terminal opens, and cooked mode on it is ENOTTY",
+    run: inDirectory(scratch("cooked-file"), (syscalls) =>
+      Effect.gen(function*() {
+        yield* syscalls.writeFile(`${scratch("cooked-file")}/file`, "")
+        const fd = yield* syscalls.openTerminal(`${scratch("cooked-file")}/file`)
+        return yield* Effect.ensuring(syscalls.setCookedMode(fd), Effect.ignore(syscalls.close(fd)))
+      })),
+    expected: fails("ioctl", "ENOTTY")
+  },
+  {
+    name: "a window size on a regular file is ENOTTY",
+    run: Effect.gen(function*() {
+      const syscalls = yield* Syscalls
+      const fd = yield* openFile(scratch("winsize-file"))
+      return yield* Effect.ensuring(
+        syscalls.setWindowSize(fd, { rows: 24, columns: 80 }),
+        Effect.ignore(syscalls.close(fd))
+      )
+    }),
+    expected: fails("ioctl", "ENOTTY")
+  },
+  {
+    name: "a window size on a closed descriptor is EBADF",
+    run: Effect.gen(function*() {
+      const syscalls = yield* Syscalls
+      const fd = yield* openFile(scratch("winsize-closed"))
+      yield* syscalls.close(fd)
+      return yield* syscalls.setWindowSize(fd, { rows: 24, columns: 80 })
+    }),
+    expected: fails("ioctl", "EBADF")
+  },
+  {
+    name: "a window size that a struct winsize does not hold is EINVAL",
+    run: Effect.gen(function*() {
+      const syscalls = yield* Syscalls
+      const fd = yield* openFile(scratch("winsize-large"))
+      return yield* Effect.ensuring(
+        syscalls.setWindowSize(fd, { rows: 24, columns: 65536 }),
+        Effect.ignore(syscalls.close(fd))
+      )
+    }),
+    expected: fails("ioctl", "EINVAL")
+  },
+  {
+    name: "readAvailable of a regular file reads its bytes, then nothing at its end, without waiting",
+    run: inDirectory(scratch("read-available"), (syscalls) =>
+      Effect.gen(function*() {
+        const file = `${scratch("read-available")}/file`
+        yield* syscalls.writeFile(file, "hello")
+        const fd = yield* syscalls.openConsoleForReading(file)
+        const read = Effect.gen(function*() {
+          const first = yield* syscalls.readAvailable(fd, 3)
+          const second = yield* syscalls.readAvailable(fd, 3)
+          const end = yield* syscalls.readAvailable(fd, 3)
+          return [first, second, end].map((bytes) => bytes === undefined ? "none yet" : decoder.decode(bytes))
+        })
+        return yield* Effect.ensuring(read, Effect.ignore(syscalls.close(fd)))
+      })),
+    expected: succeeds(["hel", "lo", ""])
+  },
+  {
+    name: "readAvailable of a closed descriptor is EBADF",
+    run: Effect.gen(function*() {
+      const syscalls = yield* Syscalls
+      const fd = yield* openFile(scratch("read-available-closed"))
+      yield* syscalls.close(fd)
+      return yield* syscalls.readAvailable(fd, 1)
+    }),
+    expected: fails("read", "EBADF")
+  },
+  {
     name: "reopenStdio of a missing device is ENOENT, and stdio stays",
     run: Syscalls.use((syscalls) => syscalls.reopenStdio(scratch("dev/console"))),
     expected: fails("open", "ENOENT", scratch("dev/console"))

@@ -9,7 +9,7 @@ import { parseSerialDriver } from "../../src/protocol/consoles.ts"
 import * as RunState from "../../src/State.ts"
 import { Syscalls } from "../../src/Syscalls.ts"
 import * as Sysinit from "../../src/Sysinit.ts"
-import { syscallError, withKernel } from "./helpers.ts"
+import { captureLogs, syscallError, withKernel } from "./helpers.ts"
 import { module } from "./moduleFiles.ts"
 
 const withState = Effect.provideServiceEffect(RunState.State, RunState.make)
@@ -102,6 +102,20 @@ describe("HostPipe.setupHostPipes", () => {
       assert.isTrue([...kernel.state.consoles.values()].every((c) => !c.open && c.drained))
       assert.strictEqual(kernel.calls.filter((c) => c.call === "openConsole" && c.path === "/dev/ttyS1").length, 1)
     }).pipe(withKernel()))
+
+  const drainFailures: ReadonlyArray<readonly [string, "EIO" | "EBADF", ReadonlyArray<string>]> = [
+    ["a pipe hung up (a shell's terminal whose shell ended) drains with EIO, which is no failure", "EIO", []],
+    ["any other failure to drain a pipe is logged", "EBADF", ["draining /dev/ttyS1 failed"]]
+  ]
+  for (const [name, errno, expected] of drainFailures) {
+    it.effect(name, () =>
+      Effect.gen(function*() {
+        yield* mounted
+        ;(yield* MemoryKernel).fail({ call: "drain", errno })
+        const [, logged] = yield* captureLogs(HostPipe.setupHostPipes.pipe(withState, Effect.scoped))
+        assert.deepStrictEqual(logged, expected)
+      }).pipe(withKernel()))
+  }
 
   it.effect("no /dev mounted: opening the first port fails with ENOENT", () =>
     Effect.gen(function*() {

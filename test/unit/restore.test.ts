@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
+import { Effect, Exit, Fiber, Scope } from "effect"
+import { TestClock } from "effect/testing"
 import { MemoryKernel } from "../../src/Layer.ts"
 import * as Mount from "../../src/Mount.ts"
 import { encodeFrame } from "../../src/protocol/frames.ts"
@@ -64,4 +65,34 @@ describe("Restore", () => {
       assert.strictEqual(error.errno, "ENOENT")
       assert.strictEqual(error.path, "/dev/urandom")
     }).pipe(withKernel()))
+
+  it.effect("followControl hands each window size sent after the run to its handler, skipping run messages sent again", () =>
+    Effect.gen(function*() {
+      yield* Mount.mountAll(Mount.essentialMountPoints())
+      const kernel = yield* MemoryKernel
+      const sizes: Array<string> = []
+      const scope = yield* Scope.make()
+      yield* Restore.followControl((size) => Effect.sync(() => sizes.push(`${size.rows}x${size.columns}`))).pipe(
+        Scope.provide(scope)
+      )
+      kernel.sendToConsole(control, Restore.encodeRunMessage(message("sent again")))
+      const resized = Restore.encodeWindowSizeMessage({ rows: 30, columns: 90 })
+      kernel.sendToConsole(control, resized.subarray(0, 5))
+      yield* TestClock.adjust(Restore.controlPollInterval)
+      assert.deepStrictEqual(sizes, [], "half a frame is no message yet")
+      kernel.sendToConsole(control, resized.subarray(5))
+      kernel.sendToConsole(control, Restore.encodeWindowSizeMessage({ rows: 31, columns: 91 }))
+      yield* TestClock.adjust(Restore.controlPollInterval)
+      assert.deepStrictEqual(sizes, ["30x90", "31x91"])
+      const follower = [...kernel.state.consoles.values()].find((state) => state.device === control)
+      assert.isTrue(follower?.open)
+      yield* Scope.close(scope, Exit.void)
+      assert.isFalse(follower?.open, "closed with the scope")
+    }).pipe(withKernel(machine)))
+
+  it.effect("followControl follows nothing when the environment names no control console", () =>
+    Effect.gen(function*() {
+      yield* Restore.followControl(() => Effect.void)
+      assert.deepStrictEqual((yield* MemoryKernel).calls.map((call) => call.call), ["getEnv"])
+    }).pipe(Effect.scoped, withKernel()))
 })

@@ -14,6 +14,7 @@ import { bundleCommand } from "./bundleCommand.ts"
 import * as ExecCommand from "./execCommand.ts"
 import * as FlagSources from "./flagSources.ts"
 import * as Output from "./output.ts"
+import { shellCommand } from "./shellCommand.ts"
 import { vmCommand } from "./vmCommand.ts"
 
 /**
@@ -24,7 +25,7 @@ import { vmCommand } from "./vmCommand.ts"
  */
 export const command = Command.make("effect-sysinit").pipe(
   Command.withDescription("Write and run the init of throwaway Linux VMs with Effect"),
-  Command.withSubcommands([vmCommand, ExecCommand.execCommand, bundleCommand])
+  Command.withSubcommands([vmCommand, ExecCommand.execCommand, shellCommand, bundleCommand])
 )
 
 /**

@@ -11,12 +11,14 @@ import { Data, Effect, FileSystem, Option, Path, Result } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 import type { ChildProcessSpawner } from "effect/process"
 import { hostPipePath, inputsVariable, layout, numbersOf, type Transport } from "../../protocol/consoles.ts"
+import type { WindowSize } from "../../protocol/control.ts"
 import {
   execDirectory,
   type ExecSpec,
   ninePModules,
   runModulesDirectory,
-  type ShareSpec
+  type ShareSpec,
+  type TerminalSpec
 } from "../../protocol/execSpec.ts"
 import { imageNodePath } from "../image/Initramfs.ts"
 import * as SharedLibraries from "../image/SharedLibraries.ts"
@@ -117,6 +119,10 @@ export interface PlanOptions {
   readonly imageNode?: string | undefined
   /** Where the guest's libraries are found on the host: `/` for the host's own architecture. */
   readonly sysroot?: string | undefined
+  /** Bytes for the program's stdin, which travel as a file of the run (`shell` with a pipe). */
+  readonly stdin?: Uint8Array | undefined
+  /** The terminal the program runs on (`shell` with a terminal). */
+  readonly terminal?: TerminalSpec | undefined
 }
 
 /** Whether two paths are one file (the same device and inode, links followed). */
@@ -141,6 +147,9 @@ const totalBytes = Effect.fnUntraced(function*(files: ReadonlyArray<GuestFile>) 
 })
 
 const guestPathWithoutHostRoot = `${execDirectory}:/data:/usr/bin:/bin`
+
+/** Where the program's stdin is put in the guest, when the runner read it (`PlanOptions.stdin`). */
+export const stdinPath = `${execDirectory}/.stdin`
 
 // The initramfs links /bin to usr/bin: a file for /bin/x goes to /usr/bin/x.
 const initramfsPath = (p: string): string => p.startsWith("/bin/") ? `/usr${p}` : p
@@ -188,6 +197,7 @@ export const plan = Effect.fn("ExecPlan.plan")(function*(
       mode: 0o644
     }))
   ]
+  if (options.stdin !== undefined) files.push({ guest: stdinPath, source: options.stdin, mode: 0o644 })
   const absolute = yield* resolveProgram(options.program, options.cwd, options.hostEnv)
   const native = Architecture.isHost(options.arch)
   if (options.hostRoot && !native) {
@@ -325,6 +335,8 @@ export const plan = Effect.fn("ExecPlan.plan")(function*(
     env,
     hostRoot,
     shares: shareSpecs,
+    ...(options.stdin === undefined ? {} : { stdin: stdinPath }),
+    ...(options.terminal === undefined ? {} : { terminal: options.terminal }),
     ...(inline ? { inlineFiles } : options.runShare ? { runFiles: files.map((file) => file.guest) } : {}),
     ...((options.addModules ?? []).length > 0 ? { modules: true } : {})
   }
@@ -361,6 +373,10 @@ export interface ExecInput {
   /** `--add-file` and `--add-module`: this run's. */
   readonly addFiles: ReadonlyArray<string>
   readonly addModules: ReadonlyArray<string>
+  /** Bytes for the program's stdin (`shell` with a pipe). */
+  readonly stdin?: Uint8Array | undefined
+  /** The program runs on a terminal of this size, a console of its own (`shell` with a terminal). */
+  readonly terminal?: WindowSize | undefined
 }
 
 /**
@@ -438,7 +454,14 @@ export const make = Effect.fn("ExecPlan.make")(function*(
     ? GoTest.rewriteGoTestFlags(input.args, input.cwd, goTestPort!)
     : { args: input.args, outputs: [] }
   const outputs = [...input.outputs, ...goTest.outputs]
-  const consoles = layout({ stderr: true, outputs: outputs.length, inputs: input.inputs.length, control: true })
+  const consoles = layout({
+    stderr: true,
+    outputs: outputs.length,
+    inputs: input.inputs.length,
+    terminal: input.terminal !== undefined,
+    control: true
+  })
+  const [terminalConsole] = numbersOf(consoles, "terminal")
   const program = yield* plan({
     program: input.program,
     args: goTest.args,
@@ -456,7 +479,11 @@ export const make = Effect.fn("ExecPlan.make")(function*(
     runShare,
     imageLibraries,
     imageNode: input.node ?? userland.node,
-    sysroot: userland.sysroot
+    sysroot: userland.sysroot,
+    stdin: input.stdin,
+    terminal: input.terminal === undefined || terminalConsole === undefined
+      ? undefined
+      : { device: hostPipePath(terminalConsole), windowSize: input.terminal }
   })
   return { ...program, arch, transport, kernel, outputs, inputs: input.inputs, restorable: runShare }
 })

@@ -55,6 +55,7 @@ export const checkConsoles = (
     ...(count("stderr") > 0 ? ["stderr"] : []),
     ...many(count("output"), "output file", "output files"),
     ...many(count("input"), "input", "inputs"),
+    ...(count("terminal") > 0 ? ["the terminal"] : []),
     ...(count("control") > 0 ? ["the control console"] : [])
   ]
   const better = (Object.keys(consoleLimit) as Array<Transport>).find((other) => consoleLimit[other] >= asked)

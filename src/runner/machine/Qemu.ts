@@ -172,12 +172,19 @@ export interface Streams {
   readonly inputs?: ReadonlyArray<string> | undefined
   /** Kills QEMU after this long. */
   readonly timeout?: Duration.Input | undefined
+  /**
+   * Receives what the guest writes on its terminal console, when given (the
+   * terminal of `shell`'s program), which is then laid out before the
+   * control console; `Vm.sendTerminal` writes to it.
+   */
+  readonly terminal?: ((chunk: Uint8Array) => Effect.Effect<void>) | undefined
   /** A control console (the last console) that the runner writes to through `Vm.sendControl`. */
   readonly control?: boolean | undefined
   /**
    * Connects none of the consoles that face the user (outputs, inputs, the
-   * control console): a boot that only saves the machine at its ready point
-   * must neither write their files nor take their sockets' connections.
+   * terminal, the control console): a boot that only saves the machine at
+   * its ready point must neither write their files nor take their sockets'
+   * connections.
    */
   readonly detached?: boolean | undefined
   /** Called as soon as QEMU's process exists (before QEMU has set its machine up). */
@@ -197,6 +204,8 @@ export interface Vm {
   readonly qmp: Qmp.Client | undefined
   /** Writes to the control console, once QEMU has connected to it. */
   readonly sendControl: (bytes: Uint8Array) => Effect.Effect<void>
+  /** Writes to the terminal console (what the guest reads there), once QEMU has connected to it. */
+  readonly sendTerminal: (bytes: Uint8Array) => Effect.Effect<void>
   /** Ends QEMU at once. */
   readonly kill: Effect.Effect<void>
 }
@@ -243,49 +252,85 @@ const isNotFound = (error: PlatformError): boolean =>
 
 /**
  * The consoles of a run, in order (`protocol/consoles`): console 0 and
- * stdout, stderr when the caller takes it, the outputs, then the inputs.
+ * stdout, stderr when the caller takes it, the outputs, the inputs, the
+ * terminal when the caller takes it, then the control console.
  *
  * @since 0.1.0
  * @category consoles
  */
 export const consoleLayout = (
-  streams: Pick<Streams, "stderr" | "outputs" | "inputs" | "control">
+  streams: Pick<Streams, "stderr" | "outputs" | "inputs" | "terminal" | "control">
 ): ReadonlyArray<Role> =>
   layout({
     stderr: streams.stderr !== undefined,
     outputs: streams.outputs.length,
     inputs: streams.inputs?.length ?? 0,
+    terminal: streams.terminal !== undefined,
     control: streams.control === true
   })
 
-/** A unix socket the runner listens on for QEMU's end of the control console, and what QEMU connected. */
-const controlServer = Effect.acquireRelease(
-  Effect.callback<{ readonly path: string; readonly server: net.Server; readonly connection: Promise<net.Socket> }>(
-    (resume) => {
-      const directory = fs.mkdtempSync(NodePath.join(os.tmpdir(), "effect-sysinit-control-"))
-      const path = NodePath.join(directory, "control.sock")
+interface SocketServer {
+  readonly path: string
+  readonly server: net.Server
+  readonly connection: Promise<net.Socket>
+}
+
+/**
+ * A unix socket the runner listens on for QEMU's end of a console it serves
+ * (the control console, the terminal), and what QEMU connected.
+ */
+const socketServer = (name: string) =>
+  Effect.acquireRelease(
+    Effect.callback<SocketServer>((resume) => {
+      const directory = fs.mkdtempSync(NodePath.join(os.tmpdir(), `effect-sysinit-${name}-`))
+      const path = NodePath.join(directory, `${name}.sock`)
       let connected!: (socket: net.Socket) => void
       const connection = new Promise<net.Socket>((resolve) => (connected = resolve))
       const server = net.createServer((socket) => {
-        // The guest never writes here; a QEMU that ends closes it.
+        // A QEMU that ends closes it.
         socket.on("error", () => {})
         connected(socket)
       })
       server.listen(path, () => resume(Effect.succeed({ path, server, connection })))
-    }
-  ),
-  ({ path, server }) =>
-    Effect.sync(() => {
-      server.close()
-      fs.rmSync(NodePath.dirname(path), { recursive: true, force: true })
-    })
-)
+    }),
+    ({ path, server }) =>
+      Effect.sync(() => {
+        server.close()
+        fs.rmSync(NodePath.dirname(path), { recursive: true, force: true })
+      })
+  )
 
-/** Writes to the control console once QEMU has connected to it; nothing when there is none. */
-const sendControlOf = (control: { readonly connection: Promise<net.Socket> } | undefined) => (bytes: Uint8Array) =>
-  control === undefined ? Effect.void : Effect.promise(async () => {
-    const socket = await control.connection
+/** Whether a console faces the user: what a detached boot connects to nothing. */
+const facesUser = (role: Role): boolean =>
+  role === "output" || role === "input" || role === "terminal" || role === "control"
+
+/** Writes to a served console once QEMU has connected to it; nothing when there is none. */
+const sendOf = (served: Pick<SocketServer, "connection"> | undefined) => (bytes: Uint8Array) =>
+  served === undefined ? Effect.void : Effect.promise(async () => {
+    const socket = await served.connection
     await new Promise<void>((resolve) => socket.write(bytes, () => resolve()))
+  })
+
+/**
+ * What the guest writes on a served console, to `receive`, until QEMU closes
+ * it; nothing when QEMU ended without connecting.
+ */
+const readServed = (
+  served: SocketServer | undefined,
+  receive: ((chunk: Uint8Array) => Effect.Effect<void>) | undefined,
+  ended: Deferred.Deferred<void>
+): Effect.Effect<void> =>
+  served === undefined || receive === undefined ? Effect.void : Effect.gen(function*() {
+    const socket = yield* Effect.raceFirst(
+      Effect.map(Effect.promise(() => served.connection), Option.some),
+      Effect.as(Deferred.await(ended), Option.none<net.Socket>())
+    )
+    if (Option.isNone(socket)) return
+    yield* Stream.fromAsyncIterable(socket.value as AsyncIterable<Uint8Array>, (error) => error).pipe(
+      Stream.runForEach(receive),
+      // A QEMU killed with unread bytes resets the connection: what was read is all there is.
+      Effect.ignore
+    )
   })
 
 /**
@@ -321,11 +366,13 @@ export const run = Effect.fn("Qemu.run")(function*(
     const inputs = [...(streams.inputs ?? [])]
     const consoleFiles: Array<ConsoleBackend> = []
     const detached = streams.detached === true
-    const control = streams.control === true && !detached ? yield* controlServer : undefined
+    const control = streams.control === true && !detached ? yield* socketServer("control") : undefined
+    const terminal = streams.terminal !== undefined && !detached ? yield* socketServer("terminal") : undefined
     for (const role of consoleLayout(streams)) {
-      if (detached && (role === "output" || role === "input" || role === "control")) consoleFiles.push({ null: true })
+      if (detached && facesUser(role)) consoleFiles.push({ null: true })
       else if (role === "output") consoleFiles.push(outputs.shift()!)
       else if (role === "input") consoleFiles.push({ socket: inputs.shift()! })
+      else if (role === "terminal") consoleFiles.push({ socket: terminal!.path })
       else if (role === "control") consoleFiles.push({ socket: control!.path })
       else {
         const anonymous = yield* AnonymousFile.make
@@ -365,8 +412,9 @@ export const run = Effect.fn("Qemu.run")(function*(
       ? Effect.void
       : followOf("stderr").pipe(Stream.runForEach(stderrStream))
     const qemuStderr = handle.stderr.pipe(Stream.decodeText(), Stream.mkString)
+    const terminalOfGuest = readServed(terminal, streams.terminal, ended)
     const readers = yield* Effect.forkChild(
-      Effect.all([console0, stdout, stderrOfGuest], { concurrency: "unbounded", discard: true })
+      Effect.all([console0, stdout, stderrOfGuest, terminalOfGuest], { concurrency: "unbounded", discard: true })
     )
     const stderr = yield* Effect.forkChild(qemuStderr)
     yield* handle.stdout.pipe(Stream.runDrain, Effect.forkChild)
@@ -374,7 +422,7 @@ export const run = Effect.fn("Qemu.run")(function*(
     const started = onStart === undefined ? undefined : yield* Effect.forkChild(
       Effect.gen(function*() {
         const qmp = machine.qmp === undefined ? undefined : yield* Qmp.connect(machine.qmp)
-        yield* onStart({ qmp, sendControl: sendControlOf(control), kill })
+        yield* onStart({ qmp, sendControl: sendOf(control), sendTerminal: sendOf(terminal), kill })
       }).pipe(Effect.scoped, Effect.tapError(() => kill))
     )
     // A QEMU killed by a signal (an assertion of its KVM code aborts it) has no exit code.

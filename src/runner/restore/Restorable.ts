@@ -46,6 +46,12 @@ export interface Options {
   readonly note: (line: string) => Effect.Effect<void>
   /** Called at each milestone as it is reached. */
   readonly mark?: ((milestone: Milestone) => void) | undefined
+  /**
+   * Runs once the init has taken its run, beside it, until QEMU ends (the
+   * session of `shell`: the host's terminal joined to the guest's); not in
+   * the boot that only saves the machine.
+   */
+  readonly whileRunning?: ((vm: Qemu.Vm) => Effect.Effect<void>) | undefined
 }
 
 /**
@@ -87,13 +93,14 @@ const watch = (streams: Qemu.Streams, nonce: string, mark: (milestone: Milestone
     return { ready, started, console }
   })
 
-/** Sends the run until the init says it has it. */
-const deliver = (vm: Qemu.Vm, nonce: string, run: unknown, started: Deferred.Deferred<void>) =>
+/** Sends the run until the init says it has it, then runs what goes beside the run. */
+const deliver = (vm: Qemu.Vm, nonce: string, options: Options, started: Deferred.Deferred<void>) =>
   Effect.gen(function*() {
     while (!(yield* Deferred.isDone(started))) {
-      yield* vm.sendControl(encodeRunMessage(messageOf(nonce, run)))
+      yield* vm.sendControl(encodeRunMessage(messageOf(nonce, options.run)))
       yield* Effect.timeoutOption(Deferred.await(started), resendEvery)
     }
+    if (options.whileRunning !== undefined) yield* options.whileRunning(vm)
   })
 
 /**
@@ -114,7 +121,7 @@ export const run = Effect.fn("Restorable.run")(function*(machine: Machine, strea
       ...controlled,
       console: watched.console,
       onSpawn: () => mark("qemu spawned"),
-      onStart: (vm) => Effect.andThen(Deferred.await(watched.ready), deliver(vm, nonce, options.run, watched.started))
+      onStart: (vm) => Effect.andThen(Deferred.await(watched.ready), deliver(vm, nonce, options, watched.started))
     })
     return { ...ending, start: "cold" } satisfies Ending
   })
@@ -136,7 +143,7 @@ export const run = Effect.fn("Restorable.run")(function*(machine: Machine, strea
           Effect.gen(function*() {
             yield* Qmp.loadState(vm.qmp!, entry.state)
             mark("guest ready")
-            yield* deliver(vm, nonce, options.run, watched.started)
+            yield* deliver(vm, nonce, options, watched.started)
           })
       }).pipe(
         Effect.ensuring(Effect.ignore(Effect.sync(() => rmSocket(socket)))),

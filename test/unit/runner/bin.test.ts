@@ -213,6 +213,25 @@ const refusals: Readonly<Record<string, ReadonlyArray<Refusal>>> = {
       says: "--env: \"FOO\" is not K=V (from $EFFECT_SYSINIT_ARGS)"
     }
   ],
+  shell: [
+    { name: "an unknown flag", args: ["shell", "--bogus"], says: "--bogus: not a flag of effect-sysinit shell" },
+    {
+      name: "--host-root, which it always has",
+      args: ["shell", "--host-root"],
+      says: "--host-root: not a flag of effect-sysinit shell"
+    },
+    { name: "a program", args: ["shell", "/bin/true"], says: "\"/bin/true\": an argument the command does not take" },
+    {
+      name: "--env without =, refused after parsing",
+      args: ["shell", "--env", "FOO"],
+      says: "--env: \"FOO\" is not K=V"
+    },
+    {
+      name: "a guest of another architecture, refused after parsing",
+      args: ["shell", "--arch", process.arch === "arm64" ? "x86_64" : "arm64"],
+      says: "--arch: the shell runs the host's own userland"
+    }
+  ],
   bundle: [
     {
       name: "an unknown flag",
@@ -277,6 +296,7 @@ describe(`a refused command line: exit ${exitCodes.UsageError}, what is wrong an
       "effect-sysinit exec [flags] <program>",
       argsFileDir("--memory", "abc")
     ],
+    ["shell --help", ["shell", "--help"], "effect-sysinit shell [flags]", undefined],
     ["bundle --help", ["bundle", "--help"], "effect-sysinit bundle [flags] <init>", undefined]
   ]
   for (const [name, args, usage, cwd] of helps) {

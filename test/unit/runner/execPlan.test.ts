@@ -195,3 +195,53 @@ describe("exec's plan of node", () => {
       assert.strictEqual(other.spec.command, join(dir, "other-script"))
     }))
 })
+
+/** ExecPlan.make as shell calls it, with `input`. */
+const makeShellPlan = (input: Pick<ExecPlan.ExecInput, "terminal" | "inputs">) =>
+  ExecPlan.make({
+    program: "/bin/sh",
+    args: [],
+    cwd: dir,
+    hostEnv: { PATH: "/usr/bin:/bin", TERM: "xterm" },
+    color: {},
+    arch: Architecture.all.x86_64,
+    transport: "virtio",
+    kernel: undefined,
+    kernelModules: builtinTree,
+    shares: [],
+    hostRoot: false,
+    outputs: [],
+    goTestRewrite: false,
+    guest: { env: [], hostname: Option.none() },
+    node: undefined,
+    addFiles: [],
+    addModules: [],
+    ...input
+  }).pipe(Effect.provide(NodeServices.layer))
+
+describe("shell's plan", () => {
+  it.effect("the bytes read from stdin travel as a file of the run that the description names as stdin", () =>
+    Effect.gen(function*() {
+      const stdin = new TextEncoder().encode("echo hi\nexit 3\n")
+      // As shell plans: with the host's root, where the shell runs in place.
+      const planned = yield* plan("/usr/bin/true", { stdin, hostRoot: true, moduleTree: builtinTree, runShare: true })
+      assert.strictEqual(planned.spec.stdin, ExecPlan.stdinPath)
+      const inline = planned.spec.inlineFiles?.find((entry) => entry.path === ExecPlan.stdinPath)
+      assert.deepStrictEqual(
+        { mode: inline?.mode, data: Buffer.from(inline?.data ?? "", "base64").toString() },
+        { mode: 0o644, data: "echo hi\nexit 3\n" }
+      )
+      const without = yield* plan("/usr/bin/true", { hostRoot: true, moduleTree: builtinTree, runShare: true })
+      assert.isUndefined(without.spec.stdin)
+      assert.isUndefined(without.spec.inlineFiles?.find((entry) => entry.path === ExecPlan.stdinPath))
+    }))
+
+  it.effect("a terminal is a console of its own, after the inputs and before the control console, at the size given", () =>
+    Effect.gen(function*() {
+      const planned = yield* makeShellPlan({ inputs: ["/tmp/in.sock"], terminal: { rows: 30, columns: 100 } })
+      // Consoles: 0 log, 1 stdout, 2 stderr, 3 the input, 4 the terminal, 5 control.
+      assert.deepStrictEqual(planned.spec.terminal, { device: "/dev/virtrun4", windowSize: { rows: 30, columns: 100 } })
+      assert.strictEqual(planned.spec.env["EFFECT_SYSINIT_INPUTS"], "/dev/virtrun3")
+      assert.isUndefined((yield* makeShellPlan({ inputs: [], terminal: undefined })).spec.terminal)
+    }))
+})

@@ -18,6 +18,12 @@ export interface Scenario {
   readonly stderr?: string
   /** QEMU's exit code; 0 by default. */
   readonly exitCode?: number
+  /**
+   * Plays a guest's terminal on the socket console of this number: connects
+   * to it as QEMU does, answers the first bytes the runner sends with
+   * `reply` and those bytes, and only then writes the consoles' text.
+   */
+  readonly terminal?: { readonly console: number; readonly reply: string } | undefined
   /** Never exits: waits to be killed. */
   readonly hang?: boolean
   /** Where it records its pid and arguments. */

@@ -7,6 +7,7 @@
 // to its stdout and stderr, and then exits with the scenario's code or waits
 // until it is killed.
 import * as fs from "node:fs"
+import * as net from "node:net"
 import { type Scenario, streamByte } from "./fakeQemu.ts"
 
 const [scenarioFile, ...args] = process.argv.slice(2)
@@ -14,10 +15,14 @@ const scenario = JSON.parse(fs.readFileSync(scenarioFile!, "utf8")) as Scenario
 
 // QEMU's option syntax: `,` ends a value and `,,` is a literal comma.
 const chardevFile = /^file,id=con(\d+),path=((?:[^,]|,,)*)$/
+const chardevSocket = /^socket,id=con(\d+),path=((?:[^,]|,,)*)$/
 const consoleFiles: Array<string> = []
+const consoleSockets: Array<string> = []
 for (const [i, arg] of args.entries()) {
   const match = args[i - 1] === "-chardev" ? chardevFile.exec(arg) : null
   if (match !== null) consoleFiles[Number(match[1])] = match[2]!.replaceAll(",,", ",")
+  const socket = args[i - 1] === "-chardev" ? chardevSocket.exec(arg) : null
+  if (socket !== null) consoleSockets[Number(socket[1])] = socket[2]!.replaceAll(",,", ",")
 }
 
 fs.writeFileSync(scenario.record, JSON.stringify({ pid: process.pid, args, consoleFiles }))
@@ -41,6 +46,16 @@ const streamConsole1 = (size: number): Promise<void> =>
     next()
   })
 
+/** The guest's terminal: the first bytes the runner sends, answered; the connection stays, as QEMU's does. */
+const playTerminal = (path: string, reply: string): Promise<void> =>
+  new Promise((resolve) => {
+    const socket = net.connect(path)
+    socket.once("data", (data) => socket.write(Buffer.concat([Buffer.from(reply), data]), () => resolve()))
+  })
+
+if (scenario.terminal !== undefined) {
+  await playTerminal(consoleSockets[scenario.terminal.console]!, scenario.terminal.reply)
+}
 if (scenario.streamSize !== undefined) await streamConsole1(scenario.streamSize)
 // Console 0 last: a guest says its exit code once all it wrote elsewhere is out, and the runner stops at that line.
 for (const [i, text] of [...(scenario.consoles ?? []).entries()].toReversed()) fs.appendFileSync(consoleFiles[i]!, text)

@@ -51,6 +51,12 @@ describe("Preflight", () => {
         "--transport: 5 consoles are needed (console 0, stdout, stderr, 1 input, the control console), " +
           "the serial transport has 4; use --transport virtio, which has 8"
       )
+      // shell's program has a terminal of its own besides.
+      assert.strictEqual(
+        yield* refusal(Preflight.checkConsoles("serial", layout({ stderr: true, terminal: true, control: true }))),
+        "--transport: 5 consoles are needed (console 0, stdout, stderr, the terminal, the control console), " +
+          "the serial transport has 4; use --transport virtio, which has 8"
+      )
     }))
 
   it.effect(

@@ -136,6 +136,29 @@ describe.concurrent("Qemu.run with a fake QEMU", () => {
       assert.deepStrictEqual(outputs.map((file) => fs.readFileSync(file, "utf8")), ["two\n", "three\n"])
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
 
+  it.live("serves the terminal console both ways: what the runner sends reaches the guest, all it writes back arrives", () =>
+    Effect.gen(function*() {
+      const fileSystem = yield* FileSystem.FileSystem
+      const fake = FakeQemu.make(yield* fileSystem.makeTempDirectoryScoped(), {
+        terminal: { console: 2, reply: "guest saw: " },
+        consoles: ["VIRTRUN_EXIT_CODE: 0\n"]
+      })
+      const terminal: Array<Uint8Array> = []
+      const ending = yield* Qemu.run({ ...machine(fake.binary), transport: "virtio" }, {
+        stdout: () => Effect.void,
+        console: () => Effect.void,
+        outputs: [],
+        terminal: (chunk) => Effect.sync(() => void terminal.push(chunk)),
+        onStart: (vm) => vm.sendTerminal(new TextEncoder().encode("ls\r"))
+      })
+      assert.deepStrictEqual(ending.outcome, Qemu.Outcome.Exited({ code: 0 }))
+      assert.strictEqual(Buffer.concat(terminal).toString(), "guest saw: ls\r")
+      assert.match(
+        fake.recorded().args.join(" "),
+        /-chardev socket,id=con2,path=\S+\/terminal\.sock -device virtconsole/
+      )
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+
   it.live("QEMU failing before the guest said anything is QemuFailed, with its exit code and last stderr line", () =>
     Effect.gen(function*() {
       const run = yield* runFake({
