@@ -4,7 +4,7 @@
  * changed as Linux would and answering with the errnos Linux gives.
  * `memorySyscalls.ts` is the `Syscalls` service over it, `memoryProcess.ts`
  * the `NodeProcess` fake, `memoryPseudoFiles.ts` what /proc, /sys and
- * devtmpfs show.
+ * devtmpfs show, `memoryDescriptors.ts` its open consoles and files.
  */
 import { Effect } from "effect"
 import * as NodePath from "node:path"
@@ -12,10 +12,9 @@ import { decompress, formatOf } from "../formats/decompress.ts"
 import * as Modinfo from "../formats/modinfo.ts"
 import * as Abi from "../internal/abi.ts"
 import { isValidEnvVariable } from "../internal/environ.ts"
-import type { ErrnoName } from "../internal/errno.ts"
 import type { ChildEnd, ChildRequest } from "../NodeProcess.ts"
-import { isWindowSize, type WindowSize } from "../protocol/control.ts"
 import type { ReapedChild } from "../Syscalls.ts"
+import { MemoryDescriptors } from "./memoryDescriptors.ts"
 import {
   type ConsolesConfig,
   type ConsoleState,
@@ -27,11 +26,7 @@ import {
   type Node
 } from "./memoryModel.ts"
 import { mountAt, virtioSysfsEntries, virtualNode, virtualRead } from "./memoryPseudoFiles.ts"
-import { KernelFault } from "./memoryRecorder.ts"
-
-function fault(errno: ErrnoName, at?: string, syscall?: string): never {
-  throw new KernelFault(errno, at, syscall)
-}
+import { fault, KernelFault } from "./memoryRecorder.ts"
 
 /** Types whose every mount shares one superblock (per namespace); others (tmpfs, proc, devpts…) get a new one. */
 const singleSuperblock: ReadonlySet<string> = new Set([
@@ -50,13 +45,6 @@ const singleSuperblock: ReadonlySet<string> = new Set([
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 const bytes = (data: string | Uint8Array): Uint8Array => typeof data === "string" ? encoder.encode(data) : data
-
-const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
-  const out = new Uint8Array(a.length + b.length)
-  out.set(a, 0)
-  out.set(b, a.length)
-  return out
-}
 
 const isElf = (image: Uint8Array): boolean =>
   image[0] === 0x7f && image[1] === 0x45 && image[2] === 0x4c && image[3] === 0x46
@@ -79,7 +67,6 @@ export class MemoryMachine implements MemoryKernelState {
   readonly sysctls: Map<string, string>
   readonly filesystems: ReadonlySet<string>
   readonly consolesConfig: ConsolesConfig
-  readonly consoles = new Map<number, ConsoleState>()
   readonly reboots: Array<number> = []
   readonly compressedModules: "decompress" | "EINVAL" | "EOPNOTSUPP"
   readonly builtinModules: ReadonlySet<string>
@@ -91,9 +78,6 @@ export class MemoryMachine implements MemoryKernelState {
   clock: number | undefined = undefined
   entropyBytes = 0
   reseeds = 0
-  /** Bytes the host sent to each console device that nobody has read yet, and the reads waiting for some. */
-  private readonly pendingInput = new Map<string, Uint8Array>()
-  private readonly readers = new Map<string, Array<() => void>>()
   /** What the init wrote to stderr that reached a console. */
   stderr = ""
   /** The device that descriptors 0, 1 and 2 are open on. */
@@ -101,9 +85,7 @@ export class MemoryMachine implements MemoryKernelState {
   stdoutFd: number | undefined = undefined
   readonly children: Array<ChildRequest> = []
   readonly programs: Readonly<Record<string, (request: ChildRequest) => ChildEnd>>
-  private nextFd = 3
-  /** Regular files opened with `openConsole`: not terminals; what is written lands in the file. */
-  private readonly openFiles = new Map<number, { readonly path: string; offset: number; open: boolean }>()
+  readonly descriptors = new MemoryDescriptors(this)
 
   constructor(options: MemoryKernelOptions = {}) {
     this.pid = options.pid ?? 1
@@ -322,87 +304,21 @@ export class MemoryMachine implements MemoryKernelState {
 
   // --- consoles ---
 
-  /** Opens a device node as Linux would: `ENODEV` for a virtio console the host did not connect. */
-  private openDevice(device: string): string {
-    const resolved = this.resolve(device)
-    const node = this.lookup(resolved)
-    if (node === undefined) return fault("ENOENT", device)
-    if (node.type === "directory") return fault("EISDIR", device)
-    if (node.type !== "device") return fault("ENOTTY", device)
-    const hvc = /^\/dev\/hvc(\d+)$/.exec(resolved)
-    if (hvc && !this.consolesConfig.ports.includes(Number(hvc[1]))) return fault("ENODEV", device)
-    // console=hvc0: without a connected hvc0 the kernel has no console behind /dev/console.
-    const noConsole = this.consolesConfig.transport === "virtio" && !this.consolesConfig.ports.includes(0)
-    if (resolved === "/dev/console" && noConsole) return fault("ENODEV", device)
-    return resolved
+  get consoles(): ReadonlyMap<number, Readonly<ConsoleState>> {
+    return this.descriptors.consoles
   }
 
-  openConsole(device: string): number {
-    const file = this.resolve(device)
-    if (this.lookup(file)?.type === "file") {
-      const fd = this.nextFd++
-      this.openFiles.set(fd, { path: file, offset: 0, open: true })
-      return fd
-    }
-    const resolved = this.openDevice(device)
-    const fd = this.nextFd++
-    this.consoles.set(fd, {
-      device: resolved,
-      raw: false,
-      cooked: false,
-      windowSize: undefined,
-      open: true,
-      drained: true,
-      output: new Uint8Array()
-    })
-    return fd
+  isTerminal(fd: number): boolean {
+    if (fd >= 0 && fd <= 2) return this.stdio !== "/dev/null"
+    return this.descriptors.isConsole(fd)
   }
 
-  /** What the host sends to a console device: a read of it gets these bytes. */
-  sendToConsole(device: string, data: Uint8Array): void {
-    this.pendingInput.set(device, concat(this.pendingInput.get(device) ?? new Uint8Array(), data))
-    const waiting = this.readers.get(device) ?? []
-    this.readers.delete(device)
-    for (const wake of waiting) wake()
+  reopenStdio(device: string): void {
+    this.stdio = this.descriptors.openDevice(device)
   }
 
-  /**
-   * Up to `size` bytes of a file (empty at its end), or sent to the console
-   * of `fd`, without waiting: undefined when nothing was sent yet.
-   */
-  readAvailable(fd: number, size: number): Uint8Array | undefined {
-    const file = this.openFile(fd)
-    if (file !== undefined) {
-      const node = this.tree.get(file.path)
-      const data = node?.type === "file" ? node.data.slice(file.offset, file.offset + size) : new Uint8Array()
-      file.offset += data.length
-      return data
-    }
-    const { device } = this.console(fd)
-    const pending = this.pendingInput.get(device)
-    if (pending === undefined || pending.length === 0) return undefined
-    this.pendingInput.set(device, pending.subarray(size))
-    return pending.slice(0, size)
-  }
-
-  /** Up to `size` bytes of a file, or sent to the console of `fd`, waiting until there are some. */
-  read(fd: number, size: number): Effect.Effect<Uint8Array, KernelFault> {
-    const available = this.readAvailable(fd, size)
-    if (available !== undefined) return Effect.succeed(available)
-    const { device } = this.console(fd)
-    return Effect.andThen(
-      Effect.callback<void>((resume) => {
-        this.readers.set(device, [...(this.readers.get(device) ?? []), () => resume(Effect.void)])
-      }),
-      Effect.suspend(() => {
-        try {
-          return this.read(fd, size)
-        } catch (error) {
-          if (error instanceof KernelFault) return Effect.fail(error)
-          throw error
-        }
-      })
-    )
+  writeStderr(text: string): void {
+    if (this.stdio !== "/dev/null") this.stderr += text
   }
 
   setClock(epochMillis: number): void {
@@ -414,68 +330,6 @@ export class MemoryMachine implements MemoryKernelState {
     if (this.lookup(this.resolve("/dev/urandom"))?.type !== "device") fault("ENOENT", "/dev/urandom", "open")
     this.entropyBytes += entropy.byteLength
     this.reseeds += 1
-  }
-
-  isTerminal(fd: number): boolean {
-    if (fd >= 0 && fd <= 2) return this.stdio !== "/dev/null"
-    if (this.openFile(fd) !== undefined) return false
-    this.console(fd)
-    return true
-  }
-
-  reopenStdio(device: string): void {
-    this.stdio = this.openDevice(device)
-  }
-
-  writeStderr(text: string): void {
-    if (this.stdio !== "/dev/null") this.stderr += text
-  }
-
-  console(fd: number): ConsoleState {
-    const state = this.consoles.get(fd)
-    if (state === undefined || !state.open) return fault("EBADF")
-    return state
-  }
-
-  private openFile(fd: number): { readonly path: string; offset: number; open: boolean } | undefined {
-    const file = this.openFiles.get(fd)
-    return file?.open ? file : undefined
-  }
-
-  /** The console behind a descriptor, for the terminal ioctls: a regular file is `ENOTTY`. */
-  terminal(fd: number): ConsoleState {
-    if (this.openFile(fd) !== undefined) fault("ENOTTY")
-    return this.console(fd)
-  }
-
-  setWindowSize(fd: number, size: WindowSize): void {
-    if (!isWindowSize(size)) fault("EINVAL")
-    this.terminal(fd).windowSize = { rows: size.rows, columns: size.columns }
-  }
-
-  write(fd: number, data: Uint8Array): void {
-    const file = this.openFile(fd)
-    if (file !== undefined) {
-      // Opened without O_APPEND or O_TRUNC: writes go at the offset, over what is there.
-      const node = this.tree.get(file.path)
-      if (node?.type !== "file") return
-      const end = file.offset + data.length
-      const out = new Uint8Array(Math.max(node.data.length, end))
-      out.set(node.data)
-      out.set(data, file.offset)
-      node.data = out
-      file.offset = end
-      return
-    }
-    const state = this.console(fd)
-    state.output = concat(state.output, data)
-    state.drained = false
-  }
-
-  close(fd: number): void {
-    const file = this.openFile(fd)
-    if (file !== undefined) file.open = false
-    else this.console(fd).open = false
   }
 
   // --- process ---

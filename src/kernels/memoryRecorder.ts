@@ -38,12 +38,17 @@ export class KernelFault {
   }
 }
 
+/** Fails the call being made as the kernel would, with `errno`. */
+export function fault(errno: ErrnoName, at?: string, syscall?: string): never {
+  throw new KernelFault(errno, at, syscall)
+}
+
 export class Recorder {
   readonly calls: Array<Call> = []
   private faults: Array<Fault & { remaining: number }> = []
 
-  fail(fault: Fault): void {
-    this.faults.push({ ...fault, remaining: fault.times ?? Number.POSITIVE_INFINITY })
+  fail(planned: Fault): void {
+    this.faults.push({ ...planned, remaining: planned.times ?? Number.POSITIVE_INFINITY })
   }
 
   clearFaults(): void {

@@ -20,9 +20,10 @@ export const makeSyscalls = (machine: MemoryMachine, recorder: Recorder): Syscal
   setClock: (epochMillis) => recorder.call("setClock", "clock_settime", undefined, () => machine.setClock(epochMillis)),
   addEntropy: (bytes) => recorder.call("addEntropy", "ioctl", "/dev/urandom", () => machine.addEntropy(bytes)),
   openConsoleForReading: (device) =>
-    recorder.call("openConsoleForReading", "open", device, () => machine.openConsole(device)),
-  read: (fd, size) => recorder.call("read", "read", undefined, () => machine.read(fd, size)),
-  readAvailable: (fd, size) => recorder.call("readAvailable", "read", undefined, () => machine.readAvailable(fd, size)),
+    recorder.call("openConsoleForReading", "open", device, () => machine.descriptors.open(device)),
+  read: (fd, size) => recorder.call("read", "read", undefined, () => machine.descriptors.read(fd, size)),
+  readAvailable: (fd, size) =>
+    recorder.call("readAvailable", "read", undefined, () => machine.descriptors.readAvailable(fd, size)),
   sethostname: (name) => recorder.call("sethostname", "sethostname", name, () => machine.sethostname(name)),
   finitModule: (file, params, flags) =>
     recorder.call("finitModule", "finit_module", file, () => machine.finitModule(file, params, flags)),
@@ -31,29 +32,29 @@ export const makeSyscalls = (machine: MemoryMachine, recorder: Recorder): Syscal
   interfaceFlags: (name) => recorder.call("interfaceFlags", "ioctl", name, () => machine.interfaceFlags(name)),
   setInterfaceFlags: (name, flags) =>
     recorder.call("setInterfaceFlags", "ioctl", name, () => machine.setInterfaceFlags(name, flags)),
-  openConsole: (device) => recorder.call("openConsole", "open", device, () => machine.openConsole(device)),
+  openConsole: (device) => recorder.call("openConsole", "open", device, () => machine.descriptors.open(device)),
   setRawMode: (fd) =>
     recorder.call("setRawMode", "ioctl", undefined, () => {
-      const terminal = machine.terminal(fd)
+      const terminal = machine.descriptors.terminal(fd)
       terminal.raw = true
       terminal.cooked = false
     }),
   // open(2) of a terminal as of a console: a regular file opens too, and is no terminal for the ioctls.
-  openTerminal: (device) => recorder.call("openTerminal", "open", device, () => machine.openConsole(device)),
+  openTerminal: (device) => recorder.call("openTerminal", "open", device, () => machine.descriptors.open(device)),
   setCookedMode: (fd) =>
     recorder.call("setCookedMode", "ioctl", undefined, () => {
-      const terminal = machine.terminal(fd)
+      const terminal = machine.descriptors.terminal(fd)
       terminal.raw = false
       terminal.cooked = true
     }),
   setWindowSize: (fd, size) =>
-    recorder.call("setWindowSize", "ioctl", undefined, () => machine.setWindowSize(fd, size)),
+    recorder.call("setWindowSize", "ioctl", undefined, () => machine.descriptors.setWindowSize(fd, size)),
   drain: (fd) =>
     recorder.call("drain", "ioctl", undefined, () => {
-      machine.terminal(fd).drained = true
+      machine.descriptors.terminal(fd).drained = true
     }),
-  write: (fd, data) => recorder.call("write", "write", undefined, () => machine.write(fd, data)),
-  close: (fd) => recorder.call("close", "close", undefined, () => machine.close(fd)),
+  write: (fd, data) => recorder.call("write", "write", undefined, () => machine.descriptors.write(fd, data)),
+  close: (fd) => recorder.call("close", "close", undefined, () => machine.descriptors.close(fd)),
   isTerminal: (fd) => recorder.call("isTerminal", "ioctl", undefined, () => machine.isTerminal(fd)),
   reopenStdio: (device) => recorder.call("reopenStdio", "open", device, () => machine.reopenStdio(device)),
   symlink: (target, link) => recorder.call("symlink", "symlink", link, () => machine.symlink(target, link)),

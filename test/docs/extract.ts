@@ -26,6 +26,7 @@
  */
 import * as ChildProcess from "node:child_process"
 import * as fs from "node:fs"
+import * as Os from "node:os"
 import * as Path from "node:path"
 
 /** How an example runs; see above. */
@@ -300,9 +301,23 @@ export const nodeEnv: Readonly<Record<string, string>> = {
   NODE_COMPILE_CACHE: Path.join(examplesDir, ".node-compile-cache")
 }
 
+// A few runs at a time, each timed from its own start: all of them at once on a loaded machine ran past the timeout.
+const runSlots = Math.max(2, Os.availableParallelism())
+let running = 0
+const waiting: Array<() => void> = []
+const slot = async (): Promise<() => void> => {
+  if (running >= runSlots) await new Promise<void>((resolve) => waiting.push(resolve))
+  running++
+  return () => {
+    running--
+    waiting.shift()?.()
+  }
+}
+
 /** Runs a `program` example with node, the package's name resolving to its sources. */
-export const runProgram = (example: Example, timeoutMs = 25_000): Promise<ExampleRun> =>
-  new Promise((resolve) => {
+export const runProgram = async (example: Example, timeoutMs = 25_000): Promise<ExampleRun> => {
+  const release = await slot()
+  return new Promise<ExampleRun>((resolve) => {
     ChildProcess.execFile(
       process.execPath,
       ["--conditions=source", example.file],
@@ -312,7 +327,8 @@ export const runProgram = (example: Example, timeoutMs = 25_000): Promise<Exampl
         resolve({ stdout, stderr, exitCode, signal: error?.signal ?? null })
       }
     )
-  })
+  }).finally(release)
+}
 
 /** The lines of a stream, without the empty one after its last newline. */
 export const linesOf = (text: string): Array<string> => {

@@ -54,7 +54,7 @@ describe("the docs' examples", () => {
   })
 
   describe("programs run with node and exit with 0, printing what their `// prints:` lines say", () => {
-    // All at once, from the start: each run is mostly node starting up.
+    // All queued from the start, a few running at a time (extract.ts): each run is mostly node starting up.
     const runs = new Map(ofKind("program").map((example) => [example, runProgram(example)]))
     for (const [example, running] of runs) {
       it(example.name, async () => {
