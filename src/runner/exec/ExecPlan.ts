@@ -30,7 +30,8 @@ import type { InvalidInput } from "../machine/Preflight.ts"
 import type { NinePShare } from "../machine/qemuCommand.ts"
 import { type GuestInput, type GuestSettings, guestSettings } from "./execFlags.ts"
 import * as GoTest from "./goTest.ts"
-import { findInPath, kindOf, programArchitecture, ProgramUnusable, resolveProgram } from "./program.ts"
+import { type GuestFile, inlined, interpreterFiles, libraryFiles, sameFile } from "./guestFiles.ts"
+import { kindOf, programArchitecture, ProgramUnusable, resolveProgram } from "./program.ts"
 import { hostRootSpec, hostRootTag, parseShare, type Share, shareTag, visibleAt } from "./shares.ts"
 
 export { ProgramUnusable }
@@ -46,18 +47,6 @@ export class KernelLacksModules extends Data.TaggedError("KernelLacksModules")<{
   override get message(): string {
     return this.reason
   }
-}
-
-/**
- * A file for the initramfs: a host file (ELF ones bring their libraries) or bytes.
- *
- * @since 0.1.0
- * @category models
- */
-export interface GuestFile {
-  readonly guest: string
-  readonly source: string | Uint8Array
-  readonly mode: number
 }
 
 /**
@@ -125,34 +114,10 @@ export interface PlanOptions {
   readonly terminal?: TerminalSpec | undefined
 }
 
-/** Whether two paths are one file (the same device and inode, links followed). */
-const sameFile = Effect.fnUntraced(function*(a: string, b: string) {
-  const fs = yield* FileSystem.FileSystem
-  const both = yield* Effect.option(Effect.all([fs.stat(a), fs.stat(b)]))
-  if (Option.isNone(both)) return false
-  const [first, second] = both.value
-  return first.dev === second.dev && Option.getOrUndefined(first.ino) === Option.getOrUndefined(second.ino)
-})
-
-/** The most bytes of this run's files that travel in the run itself rather than on a share. */
-export const inlineLimit = 1024 * 1024
-
-const totalBytes = Effect.fnUntraced(function*(files: ReadonlyArray<GuestFile>) {
-  const fs = yield* FileSystem.FileSystem
-  let total = 0
-  for (const file of files) {
-    total += typeof file.source === "string" ? Number((yield* fs.stat(file.source)).size) : file.source.byteLength
-  }
-  return total
-})
-
 const guestPathWithoutHostRoot = `${execDirectory}:/data:/usr/bin:/bin`
 
 /** Where the program's stdin is put in the guest, when the runner read it (`PlanOptions.stdin`). */
 export const stdinPath = `${execDirectory}/.stdin`
-
-// The initramfs links /bin to usr/bin: a file for /bin/x goes to /usr/bin/x.
-const initramfsPath = (p: string): string => p.startsWith("/bin/") ? `/usr${p}` : p
 
 /** The module files 9p needs from the kernel's tree, with what they need; nothing for what is built in. */
 const ninePModuleFiles = Effect.fnUntraced(function*(tree: string | undefined, purpose: string) {
@@ -218,33 +183,7 @@ export const plan = Effect.fn("ExecPlan.plan")(function*(
       files.push({ guest: `${execDirectory}/package.json`, source: new Uint8Array(), mode: 0o644 })
     }
   }
-  if (kind._tag === "Script") {
-    const interpreterExists = yield* fs.exists(kind.interpreter).pipe(Effect.orElseSucceed(() => false))
-    if (!interpreterExists) {
-      return yield* new ProgramUnusable({
-        program: absolute,
-        reason: `its interpreter ${kind.interpreter} does not exist`
-      })
-    }
-    if (!options.hostRoot && kind.interpreter !== "/usr/bin/node" && !native) {
-      return yield* new ProgramUnusable({
-        program: absolute,
-        reason: `its interpreter ${kind.interpreter} is the host's, not an ${options.arch.name} program`
-      })
-    }
-    if (!options.hostRoot && kind.interpreter !== "/usr/bin/node") {
-      // Packed from the host as --add-file packs, at its own path.
-      files.push({ guest: initramfsPath(kind.interpreter), source: yield* fs.realPath(kind.interpreter), mode: 0o755 })
-      const named = kind.argument?.split(" ")[0]
-      if (path.basename(kind.interpreter) === "env" && named !== undefined && named !== "node") {
-        const interpreterFound = yield* findInPath(named, options.hostEnv["PATH"])
-        if (Option.isNone(interpreterFound)) {
-          return yield* new ProgramUnusable({ program: absolute, reason: `${named} of its #! line is not in PATH` })
-        }
-        files.push({ guest: `/usr/bin/${named}`, source: yield* fs.realPath(interpreterFound.value), mode: 0o755 })
-      }
-    }
-  }
+  if (kind._tag === "Script") files.push(...(yield* interpreterFiles(kind, absolute, { ...options, native })))
 
   for (const share of options.shares) {
     const info = yield* fs.stat(share.host).pipe(Effect.option)
@@ -283,34 +222,10 @@ export const plan = Effect.fn("ExecPlan.plan")(function*(
     }
   }
   // On the run's share, an ELF program brings the libraries the image lacks; the init links only what is missing.
-  if (options.runShare && !options.hostRoot) {
-    const elves: Array<string> = []
-    for (const file of files) {
-      if (typeof file.source === "string" && (yield* SharedLibraries.needsLibraries(file.source))) {
-        elves.push(file.source)
-      }
-    }
-    const libraries = yield* SharedLibraries.resolve(elves, options.arch.librarySearchPath, options.sysroot).pipe(
-      Effect.catchTag(
-        ["SharedLibraryNotFound", "ElfError"],
-        (error) => Effect.fail(new ProgramUnusable({ program: absolute, reason: error.message }))
-      )
-    )
-    for (const library of libraries) {
-      // The image has node's libraries at the same paths already.
-      if (options.imageLibraries?.has(library) === true) continue
-      files.push({ guest: library, source: yield* fs.realPath(library), mode: 0o755 })
-    }
-  }
+  if (options.runShare && !options.hostRoot) files.push(...(yield* libraryFiles(files, absolute, options)))
   // Small files travel in the run itself: a restored guest then mounts no share for them.
-  const inline = options.runShare && (yield* totalBytes(files)) <= inlineLimit
-  const inlineFiles = inline
-    ? yield* Effect.forEach(files, (file) =>
-      Effect.map(
-        typeof file.source === "string" ? fs.readFile(file.source) : Effect.succeed(file.source),
-        (data) => ({ path: file.guest, mode: file.mode, data: Buffer.from(data).toString("base64") })
-      ))
-    : []
+  const inlineFiles = options.runShare ? yield* inlined(files) : undefined
+  const inline = inlineFiles !== undefined
 
   const cwd = visibleAt(options.cwd, options.shares, options.hostRoot) ?? "/"
   const hostEnv = options.hostEnv
