@@ -15,9 +15,12 @@ import { formatLine, returnedWithoutRun, runEntered, threwBeforeRun } from "../p
 
 const flags = globalThis as { [runEntered]?: boolean }
 
+// The wall clock to the microsecond, as the init's logger gives it: Date.now() has only milliseconds.
+const nowNanos = (): bigint => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n
+
 const report = (message: string): void => {
   try {
-    fs.writeSync(2, formatLine(BigInt(Date.now()) * 1_000_000n, "ERROR", message))
+    fs.writeSync(2, formatLine(nowNanos(), "ERROR", message))
   } catch {
     // No console 0 (a kernel whose console driver is a module nobody loaded): nothing to tell.
   }
