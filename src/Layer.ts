@@ -133,7 +133,7 @@ export const memory = (options: MemoryKernelOptions = {}): Layer.Layer<Syscalls 
       clearFaults: () => recorder.clearFaults(),
       raise: driver.raise,
       processFault: driver.processFault,
-      sendToConsole: (device, data) => machine.sendToConsole(device, data),
+      sendToConsole: (device, data) => machine.descriptors.sendToConsole(device, data),
       addZombie: (pid, zombie = {}) => {
         machine.zombies.push({ pid, spawnedByNode: zombie.spawnedByNode ?? false })
       }
