@@ -83,6 +83,8 @@ export const peerScript = (): string => {
 /** Configuration 3: mount, print, reboot. */
 export const floorScript = (): string =>
   prologue + [
+    // Raw, as the runner's host pipes are: a cooked tty would end the line with \r\n.
+    "$bb stty -F /dev/ttyS1 raw -echo clocal",
     `echo "hello from a fresh VM" >/dev/ttyS1`,
     "code=0",
     ""
