@@ -30,6 +30,7 @@ import type { PoolOptions, PoolRunnerInitializer, PoolWorker, WorkerRequest } fr
 import { decodePayload, encodeMessage, encodePayload, FrameDecoder, isHello } from "./protocol/vitestFraming.ts"
 import { durationExamples, parseDuration } from "./runner/duration.ts"
 import { shownByHostRoot } from "./runner/exec/shares.ts"
+import * as GuestCompileCache from "./runner/guestCompileCache.ts"
 import { bin as runnerBin, guestModule, packageRoot } from "./runner/packageFiles.ts"
 
 /**
@@ -62,6 +63,12 @@ export interface VmPoolOptions {
   readonly node?: string | undefined
   /** Further `exec` flags, as its command line takes them. */
   readonly execFlags?: ReadonlyArray<string> | undefined
+  /**
+   * Whether the workers' node keeps its compile cache in the cache directory
+   * (`node-compile-cache/`, shared into each VM): vitest's modules are then
+   * compiled once rather than in every VM. True by default.
+   */
+  readonly compileCache?: boolean | undefined
 }
 
 /**
@@ -73,6 +80,7 @@ export interface VmPoolOptions {
 export const poolName = "effect-sysinit-vm"
 
 const workerEntry = guestModule("vitestWorker")
+let compileCacheFolder: string | undefined
 const timeoutMillis = (timeout: string | number): number => {
   if (typeof timeout === "number") return timeout
   const parsed = parseDuration(timeout)
@@ -221,7 +229,12 @@ class VmPoolWorker implements PoolWorker {
         ? []
         : [dirname(realpathSync(vm.node ?? process.execPath))])
     ])
-    const env: Record<string, string> = { ...this.changedEnv(), ...vm.env }
+    const compileCache = vm.compileCache === false ? [] : [compileCacheFolder ??= GuestCompileCache.prepare()]
+    const env: Record<string, string> = {
+      ...this.changedEnv(),
+      ...Object.fromEntries(compileCache.map((folder) => [GuestCompileCache.variable, folder])),
+      ...vm.env
+    }
     return [
       "exec",
       "--transport",
@@ -230,7 +243,7 @@ class VmPoolWorker implements PoolWorker {
       "--input",
       socket,
       ...shares.flatMap((share) => ["--share", share]),
-      ...(vm.shares ?? []).flatMap((share) => ["--share", share]),
+      ...[...compileCache, ...(vm.shares ?? [])].flatMap((share) => ["--share", share]),
       ...(vm.kernel === undefined ? [] : ["--kernel", vm.kernel]),
       ...(vm.memory === undefined ? [] : ["--memory", String(vm.memory)]),
       ...(vm.smp === undefined ? [] : ["--smp", String(vm.smp)]),

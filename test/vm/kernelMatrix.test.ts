@@ -2,7 +2,8 @@
 // vitest.matrix.config.ts makes a project per kernel (kernelProjects of
 // src/vitest.ts), 6.1 and 6.12, each fetched once into the cache by name.
 // It is also the pool's first run on a cache of its own, two workers at once:
-// each builds the image and saves its kernel's machine while vitest waits.
+// each builds the image and saves its kernel's machine while vitest waits,
+// and the workers' node fills the pool's compile cache in that cache.
 import { execFile, execFileSync } from "node:child_process"
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { homedir, tmpdir } from "node:os"
@@ -63,6 +64,9 @@ describe.skipIf(!hasQemu)("a kernel matrix through the pool", () => {
       assert.match(titles[0]!, /^runs on the kernel its project names: 6\.1 \(6\.1\.\d+-\d+-amd64\): passed$/, stderr)
       assert.match(titles[1]!, /^runs on the kernel its project names: 6\.12 \(6\.12\.\S+-amd64\): passed$/, stderr)
       assert.lengthOf(readdirSync(join(cache, "machines")), 2, "a machine saved for each kernel")
+      // The workers' node wrote its compile cache through the share, for the next VMs to read.
+      const compiled = readdirSync(join(cache, "node-compile-cache"), { recursive: true })
+      assert.isAbove(compiled.length, 10, compiled.join(", "))
     } finally {
       rmSync(cache, { recursive: true, force: true })
     }
