@@ -5,7 +5,7 @@
  * undone with its scope, which these tests check too: they run in vitest's
  * worker, whose own handlers are set aside while a fault is raised.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Option, Queue } from "effect"
 import { spawn } from "node:child_process"
 import { EventEmitter } from "node:events"
@@ -20,6 +20,7 @@ import { NodeProcess, type ProcessFault } from "../../src/NodeProcess.ts"
 import { syscallError } from "./helpers.ts"
 
 const scratch = fs.mkdtempSync(join(tmpdir(), "effect-sysinit-process-"))
+afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }))
 const file = (name: string) => join(scratch, name)
 const shell = "/bin/sh"
 
