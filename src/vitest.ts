@@ -57,7 +57,10 @@ export interface VmPoolOptions {
   readonly shares?: ReadonlyArray<string> | undefined
   /** Variables of the worker's environment, besides vitest's own. */
   readonly env?: Readonly<Record<string, string>> | undefined
-  /** How long one test file may run (e.g. `"60 seconds"`, `"2 minutes"` or ms); past it, its VM is ended and the file fails. */
+  /**
+   * How long one test file may run (e.g. `"60 seconds"`, `"2 minutes"` or ms; a run of several files gets it for
+   * each); past it, its VM is ended and the file fails. A value it cannot read throws in `vmPool`.
+   */
   readonly timeout?: string | number | undefined
   /** The guest's node: the one running vitest by default (the wire is V8's serialization, which must match). */
   readonly node?: string | undefined
@@ -139,18 +142,18 @@ class VmPoolWorker implements PoolWorker {
   /** Whether vitest asked this worker to stop (its VM's end is then no error). */
   private stopping = false
   private readonly waiting: Array<WorkerRequest> = []
-  private filesLeft = 0
-  private currentFile: string | undefined
-  private reason: string | undefined
   private readonly stdout: NodeJS.WritableStream
   private readonly stderr: NodeJS.WritableStream
   private readonly root: string
   private readonly options: PoolOptions
   private readonly vm: VmPoolOptions
+  /** How long one file may run, in ms; no limit when undefined. */
+  private readonly timeout: number | undefined
 
-  constructor(options: PoolOptions, vm: VmPoolOptions) {
+  constructor(options: PoolOptions, vm: VmPoolOptions, timeout: number | undefined) {
     this.options = options
     this.vm = vm
+    this.timeout = timeout
     this.stdout = options.project.vitest.logger.outputStream
     this.stderr = options.project.vitest.logger.errorStream
     this.root = options.project.config.root
@@ -184,10 +187,7 @@ class VmPoolWorker implements PoolWorker {
   /** Writes a request to the worker in the guest. */
   private deliver(message: WorkerRequest): void {
     if ("__vitest_worker_request__" in message && (message.type === "run" || message.type === "collect")) {
-      const files = message.context.files.map((file) => file.filepath)
-      this.filesLeft = files.length
-      this.currentFile = files[0]
-      this.armWatchdog()
+      this.armWatchdog(message.context.files.map((file) => file.filepath))
     }
     if (this.channel === undefined || this.channel.destroyed) return // a dying VM: its exit reports
     this.channel.write(encodeMessage(message))
@@ -197,24 +197,27 @@ class VmPoolWorker implements PoolWorker {
     return decodePayload(data as Buffer)
   }
 
-  private armWatchdog(): void {
+  /**
+   * Gives a run its time: the timeout for each of its files. vitest sends a
+   * run of one file, or (`isolate: false`, one worker) of all of them, and
+   * its worker answers a run with one "testfileFinished", however many files.
+   */
+  private armWatchdog(files: ReadonlyArray<string>): void {
     clearTimeout(this.watchdog)
-    if (this.vm.timeout === undefined) return
-    const millis = timeoutMillis(this.vm.timeout)
+    const millis = this.timeout
+    if (millis === undefined) return
+    const several = files.length > 1
+    const what = several ? `the run of ${files.join(", ")}` : files[0] ?? "the test file"
+    const limit = several ? `${millis} ms a file` : `${millis} ms`
     this.watchdog = setTimeout(() => {
-      this.reason = `${
-        this.currentFile ?? "the test file"
-      } ran past the pool's timeout of ${millis} ms; its VM was stopped`
-      this.stderr.write(`effect-sysinit/vitest: ${this.reason}\n`)
+      this.stderr.write(`effect-sysinit/vitest: ${what} ran past the pool's timeout of ${limit}; its VM was stopped\n`)
       this.child?.kill("SIGTERM")
-    }, millis)
+    }, millis * Math.max(1, files.length))
   }
 
   private onResponse(message: Response): void {
     if (message?.__vitest_worker_response__ === true && message.type === "testfileFinished") {
-      this.filesLeft -= 1
-      if (this.filesLeft > 0) this.armWatchdog()
-      else clearTimeout(this.watchdog)
+      clearTimeout(this.watchdog)
     }
   }
 
@@ -393,15 +396,19 @@ class VmPoolWorker implements PoolWorker {
 /**
  * The pool: `test.pool` of a vitest config (or of one of its projects).
  * vitest starts at most `maxWorkers` VMs at once and reuses one for further
- * files when `isolate` is false.
+ * files when `isolate` is false. A `timeout` it cannot read throws here, as
+ * the config is read, not when the first file runs.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const vmPool = (options: VmPoolOptions = {}): PoolRunnerInitializer => ({
-  name: poolName,
-  createPoolWorker: (poolOptions) => new VmPoolWorker(poolOptions, options)
-})
+export const vmPool = (options: VmPoolOptions = {}): PoolRunnerInitializer => {
+  const timeout = options.timeout === undefined ? undefined : timeoutMillis(options.timeout)
+  return {
+    name: poolName,
+    createPoolWorker: (poolOptions) => new VmPoolWorker(poolOptions, options, timeout)
+  }
+}
 
 /**
  * The same test files on several kernels: one vitest project per kernel,
