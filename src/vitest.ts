@@ -83,7 +83,6 @@ export interface VmPoolOptions {
 export const poolName = "effect-sysinit-vm"
 
 const workerEntry = guestModule("vitestWorker")
-let compileCacheFolder: string | undefined
 const timeoutMillis = (timeout: string | number): number => {
   if (typeof timeout === "number") return timeout
   const parsed = parseDuration(timeout)
@@ -232,7 +231,7 @@ class VmPoolWorker implements PoolWorker {
         ? []
         : [dirname(realpathSync(vm.node ?? process.execPath))])
     ])
-    const compileCache = vm.compileCache === false ? [] : [compileCacheFolder ??= GuestCompileCache.prepare()]
+    const compileCache = vm.compileCache === false ? [] : [GuestCompileCache.prepare()]
     const env: Record<string, string> = {
       ...this.changedEnv(),
       ...Object.fromEntries(compileCache.map((folder) => [GuestCompileCache.variable, folder])),

@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Path } from "effect"
+import { ConfigProvider, Effect, Path } from "effect"
 import * as fs from "node:fs"
 import { join } from "node:path"
 import * as Cache from "./cache.ts"
@@ -62,7 +62,13 @@ export const trim = (folder: string, within: Cache.Limits): void => {
  * @category folders
  */
 export const prepare = (): string => {
-  const folder = Effect.runSync(Cache.folder("node-compile-cache").pipe(Effect.provide(Path.layer)))
+  // The environment as it is now: Effect's default provider keeps the one it first read.
+  const folder = Effect.runSync(
+    Cache.folder("node-compile-cache").pipe(
+      Effect.provide(Path.layer),
+      Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv())
+    )
+  )
   fs.mkdirSync(folder, { recursive: true })
   trim(folder, limits())
   return folder

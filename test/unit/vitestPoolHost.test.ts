@@ -7,8 +7,9 @@
 import { afterEach, assert, beforeEach, describe, it } from "@effect/vitest"
 import type { SpawnOptions } from "node:child_process"
 import { EventEmitter } from "node:events"
-import { existsSync, realpathSync } from "node:fs"
+import { existsSync, mkdtempSync, realpathSync, rmSync } from "node:fs"
 import { connect, type Socket } from "node:net"
+import { tmpdir } from "node:os"
 import { dirname, join, sep } from "node:path"
 import { PassThrough } from "node:stream"
 import { vi } from "vitest"
@@ -401,7 +402,8 @@ describe("the runner the pool's worker spawns", () => {
       modules: ["/m/dummy.ko"],
       shares: ["/data:/data:ro"],
       env: { FROM_OPTIONS: "1" },
-      execFlags: ["--cold"]
+      execFlags: ["--cold"],
+      compileCache: false
     }, { VITEST_POOL_ID: "3", PATH: process.env["PATH"], UNSET: undefined })
     await worker.start()
     await worker.start()
@@ -439,6 +441,25 @@ describe("the runner the pool's worker spawns", () => {
     assert.strictEqual(runner.options.cwd, root)
     assert.strictEqual(runner.options.env?.["EFFECT_SYSINIT_ARGS"], "", "go test's flags do not reach it")
     await worker.stop()
+  })
+
+  it("shares the cache directory's node-compile-cache/ and names it in NODE_COMPILE_CACHE, by default", async () => {
+    const cache = mkdtempSync(join(tmpdir(), "pool-compile-cache-"))
+    vi.stubEnv("SYSINIT_CACHE_DIR", cache)
+    try {
+      const { worker } = makeWorker({ env: { FROM_OPTIONS: "1" } })
+      await worker.start()
+      const args = lastRunner().args
+      const folder = join(cache, "node-compile-cache")
+      assert.isTrue(existsSync(folder), "made before the VM starts")
+      assert.include(args.flatMap((arg, i) => (arg === "--share" ? [args[i + 1]] : [])), folder)
+      const env = args.flatMap((arg, i) => (arg === "--env" ? [args[i + 1]] : []))
+      assert.include(env, `NODE_COMPILE_CACHE=${folder}`)
+      assert.include(env, "FROM_OPTIONS=1")
+      await worker.stop()
+    } finally {
+      rmSync(cache, { recursive: true, force: true })
+    }
   })
 
   it("is shown on stderr with EFFECT_SYSINIT_VITEST_DEBUG", async () => {
