@@ -161,6 +161,10 @@ const addLibraries = (dir: string) => {
     const root = path.join(dir, "build", name)
     fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true })
     fs.writeFileSync(path.join(root, file), `${name} for arm64`)
+    if (name === "libc6") {
+      fs.mkdirSync(path.join(root, "usr/lib/aarch64-linux-gnu/gconv"), { recursive: true })
+      fs.writeFileSync(path.join(root, "usr/lib/aarch64-linux-gnu/gconv/UTF-16.so"), "a module the runner leaves out")
+    }
     fs.mkdirSync(path.join(root, "usr/share/doc", name), { recursive: true })
     fs.writeFileSync(path.join(root, "usr/share/doc", name, "copyright"), "docs the runner leaves out")
     const deb = path.join(dir, "debs", `${name}.deb`)
