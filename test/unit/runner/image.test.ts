@@ -13,10 +13,12 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Progress from "../../../src/runner/fetch/Progress.ts"
+import * as Bundle from "../../../src/runner/image/Bundle.ts"
 import * as CompileCache from "../../../src/runner/image/CompileCache.ts"
 import * as Image from "../../../src/runner/image/Image.ts"
 import * as Snapshot from "../../../src/runner/image/Snapshot.ts"
 import * as Architecture from "../../../src/runner/machine/Architecture.ts"
+import { packagedNode } from "../../../src/runner/packageFiles.ts"
 import { readArchive } from "./cpioReader.ts"
 import * as FakeApt from "./fakeApt.ts"
 
@@ -192,6 +194,21 @@ describe("Image.make", () => {
 })
 
 describe("CompileCache.generate", () => {
+  it.live("makes the code cache also where node's own is turned off (NODE_DISABLE_COMPILE_CACHE, as vitest sets it)", () =>
+    Effect.gen(function*() {
+      const saved = process.env["NODE_DISABLE_COMPILE_CACHE"]
+      process.env["NODE_DISABLE_COMPILE_CACHE"] = "1"
+      const bundled = yield* Bundle.bundle(init)
+      const files = yield* CompileCache.generate(packagedNode, bundled.code).pipe(
+        Effect.ensuring(Effect.sync(() => {
+          if (saved === undefined) delete process.env["NODE_DISABLE_COMPILE_CACHE"]
+          else process.env["NODE_DISABLE_COMPILE_CACHE"] = saved
+        }))
+      )
+      assert.isNotEmpty(files)
+      for (const file of files) assert.notMatch(file.path, /^\//, "paths inside the cache directory")
+    }).pipe(Effect.provide(NodeServices.layer)))
+
   it.live("gives no cache when the guest's node cannot make one, so that the guest boots without", () =>
     Effect.gen(function*() {
       const files = yield* CompileCache.generate(path.join(work, "no-such-node"), new TextEncoder().encode("1"))
