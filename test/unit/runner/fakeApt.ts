@@ -20,7 +20,7 @@ export interface KernelPackage {
   readonly release: string
   /** amd64 by default; an arm64 kernel is an arm64 Image ("ARMd" at 0x38), not a bzImage. */
   readonly arch?: "amd64" | "arm64" | undefined
-  /** The compression of the bzImage's payload, gzip by default; `corrupt` is gzip's magic and then garbage. */
+  /** The compression of the bzImage's payload, gzip by default. */
   readonly payload?: Compression | undefined
   /** Whether the decompressed kernel has a PVH entry (a Xen ELF note), as Debian's x86_64 kernels do. */
   readonly pvh?: boolean | undefined
@@ -42,8 +42,8 @@ export interface KernelPackage {
     | undefined
 }
 
-/** How a fake bzImage's payload is compressed. */
-export type Compression = "gzip" | "xz" | "zstd" | "lz4" | "corrupt"
+/** How a fake bzImage's payload is compressed; the corrupt ones have the magic number and then garbage. */
+export type Compression = "gzip" | "xz" | "zstd" | "lz4" | "corrupt" | "corrupt-xz"
 
 /** The fake's directory (for PATH) and what it saw. */
 export interface FakeApt {
@@ -136,6 +136,8 @@ const compress = (vmlinux: Buffer, format: Compression): Buffer => {
       return Buffer.concat([Buffer.from([0x02, 0x21, 0x4c, 0x18]), vmlinux])
     case "corrupt":
       return Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08, 0x00]), Buffer.alloc(64, 0xff)])
+    case "corrupt-xz":
+      return Buffer.concat([Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]), Buffer.alloc(64, 0xff)])
   }
 }
 

@@ -297,7 +297,8 @@ describe("kernels by name, fetched into the cache", () => {
 
   const compressed: ReadonlyArray<readonly [FakeApt.Compression, string]> = [
     ["lz4", "its lz4 compression is not undone here"],
-    ["corrupt", "its gzip payload did not decompress"]
+    ["corrupt", "its gzip payload did not decompress"],
+    ["corrupt-xz", "xz could not decompress it (is xz installed?)"]
   ]
   for (const [payload, reason] of compressed) {
     it.live(`an x86_64 kernel whose payload is ${payload} boots compressed, saying why`, () =>

@@ -182,6 +182,15 @@ describe("a foreign guest's userland that cannot be fetched", () => {
       "apt knows 2 of libc6, libstdc++6, libgcc-s1 for arm64"
     ],
     [
+      "the cache's locks cannot be made",
+      (fake) => {
+        const cache = path.join(path.dirname(fake.dir), "cache")
+        fs.mkdirSync(cache, { recursive: true })
+        fs.writeFileSync(path.join(cache, "locks"), "a file where the locks' directory goes")
+      },
+      "cache lock "
+    ],
+    [
       "apt does not know arm64 packages",
       (fake) => fake.setForeign([]),
       "dpkg --print-foreign-architectures: apt does not know arm64 packages; " +
