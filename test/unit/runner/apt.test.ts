@@ -122,3 +122,37 @@ describe("Apt.show and Apt.download", () => {
       assert.strictEqual(error.message, `apt-get download: 2 packages asked for, 1 .deb files in ${dir}`)
     }))
 })
+
+describe("a tool that cannot be run", () => {
+  it.live("fails with why, naming the command: one that is there but may not be run", () =>
+    Effect.gen(function*() {
+      const { fake, run } = setup(1000)
+      fs.chmodSync(path.join(fake.dir, "apt-cache"), 0o644)
+      // Only the fake's directory: not the host's apt-cache either.
+      process.env["PATH"] = fake.dir
+      const error = yield* Effect.flip(run(Apt.packageNames("linux-image-")))
+      assert.match(error.message, /^apt-cache pkgnames linux-image-: PermissionDenied/)
+    }))
+})
+
+describe("Apt.parseRecords", () => {
+  it("gives a record of a paragraph without version, architecture, dependencies or size, and skips one without a package", () => {
+    assert.deepStrictEqual(Apt.parseRecords("Package: linux-image-amd64\n\nVersion: 1\nArchitecture: amd64\n"), [
+      { package: "linux-image-amd64", version: "", architecture: "", depends: [], size: 0 }
+    ])
+  })
+})
+
+describe("Progress", () => {
+  it.effect("reports on stderr unless told otherwise", () =>
+    Effect.gen(function*() {
+      const written: Array<string> = []
+      vi.spyOn(process.stderr, "write").mockImplementation((text) => {
+        written.push(String(text))
+        return true
+      })
+      const progress = yield* Progress.Progress
+      yield* progress.stage("kernel 6.12 for amd64: unpacking")
+      assert.deepStrictEqual(written, ["effect-sysinit: kernel 6.12 for amd64: unpacking\n"])
+    }))
+})
