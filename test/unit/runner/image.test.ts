@@ -145,6 +145,30 @@ describe("Image.make", () => {
     60_000
   )
 
+  it.live("an init with an interpreter line of its own gets the guest's instead", () =>
+    Effect.gen(function*() {
+      const { make } = setup()
+      const script = path.join(work, "script.js")
+      fs.writeFileSync(script, "#!/usr/bin/env node\nconsole.log(\"a script\")\n")
+      const { entries } = yield* make({ init: script, startup: "bundle" })
+      const code = text(entries.get("init")!.data)
+      assert.match(code, /^#!\/usr\/bin\/node\n/)
+      assert.notInclude(code, "#!/usr/bin/env node")
+      assert.include(code, "a script")
+    }))
+
+  it.live("an init that cannot be bundled fails the image with esbuild's reason, and leaves no image", () =>
+    Effect.gen(function*() {
+      const { cache, make } = setup()
+      const broken = path.join(work, "broken.js")
+      fs.writeFileSync(broken, "import \"./nowhere.js\"\n")
+      const error = yield* Effect.flip(make({ init: broken, startup: "bundle" }))
+      assert.strictEqual(error._tag, "BundleError")
+      assert.match(error.message, /^cannot bundle .*broken\.js: Build failed with 1 error:/)
+      assert.include(error.message, `Could not resolve "./nowhere.js"`)
+      assert.deepStrictEqual(fs.readdirSync(path.join(cache, "images")), [])
+    }))
+
   it.live("puts devices and files at their paths: a host program with its libraries, bytes given", () =>
     Effect.gen(function*() {
       const { make } = setup()
