@@ -19,6 +19,7 @@ import * as Image from "../../../src/runner/image/Image.ts"
 import * as Snapshot from "../../../src/runner/image/Snapshot.ts"
 import * as Architecture from "../../../src/runner/machine/Architecture.ts"
 import { packagedNode } from "../../../src/runner/packageFiles.ts"
+import { module } from "../moduleFiles.ts"
 import { readArchive } from "./cpioReader.ts"
 import * as FakeApt from "./fakeApt.ts"
 
@@ -167,6 +168,28 @@ describe("Image.make", () => {
       assert.match(error.message, /^cannot bundle .*broken\.js: Build failed with 1 error:/)
       assert.include(error.message, `Could not resolve "./nowhere.js"`)
       assert.deepStrictEqual(fs.readdirSync(path.join(cache, "images")), [])
+    }))
+
+  it.live("with virtio consoles, brings the modules they need from the kernel's tree, for the init to load first", () =>
+    Effect.gen(function*() {
+      const { make } = setup()
+      const tree = path.join(work, `modules${setups}`)
+      fs.mkdirSync(path.join(tree, "kernel/drivers/char"), { recursive: true })
+      fs.writeFileSync(path.join(tree, "kernel/drivers/char/virtio_console.ko"), module("virtio_console", ["virtio"]))
+      fs.writeFileSync(path.join(tree, "modules.order"), "kernel/drivers/char/virtio_console.ko\n")
+      fs.writeFileSync(
+        path.join(tree, "modules.builtin"),
+        "kernel/drivers/virtio/virtio.ko\nkernel/drivers/virtio/virtio_pci.ko\n"
+      )
+      const { entries } = yield* make({
+        startup: "bundle",
+        transport: "virtio",
+        kernel: { ...kernel, moduleTree: tree }
+      })
+      assert.deepStrictEqual(
+        [...entries.keys()].filter((name) => name.startsWith("lib/modules/transport/")),
+        ["lib/modules/transport/virtio_console.ko"]
+      )
     }))
 
   it.live("puts devices and files at their paths: a host program with its libraries, bytes given", () =>
