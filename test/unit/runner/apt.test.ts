@@ -144,6 +144,17 @@ describe("Apt.parseRecords", () => {
 })
 
 describe("Progress", () => {
+  const downloads: ReadonlyArray<readonly [string, number, number, string]> = [
+    ["under a megabyte in kB", 812_000, 1_468_000, "downloading: 812 kB of 1.5 MB (55%)"],
+    ["no size known", 0, 0, "downloading: 0 kB of 0 kB (0%)"],
+    ["more than was announced, at most 100%", 3_000_000, 2_000_000, "downloading: 3.0 MB of 2.0 MB (100%)"]
+  ]
+  for (const [name, done, total, line] of downloads) {
+    it(`says a download's bytes: ${name}`, () => {
+      assert.strictEqual(Progress.bytesLine("downloading", done, total), line)
+    })
+  }
+
   it.effect("reports on stderr unless told otherwise", () =>
     Effect.gen(function*() {
       const written: Array<string> = []
