@@ -127,7 +127,11 @@ describe("Image.make", () => {
       assert.deepStrictEqual(entries.get("init")!.data, Snapshot.launcher)
       assert.isAbove(entries.get("init.blob")!.data.length, 0)
       assert.isFalse(entries.has("init.mjs"))
-    }), 60_000)
+      // The guest's stack frames name the snapshotted script by the file node made the blob from.
+      const map = yield* image.sourceMap
+      assert.isTrue(map.names.some((name) => typeof name !== "string" && name.test("/proc/4021/fd/19")))
+      assert.include((JSON.parse(map.map) as { sources: ReadonlyArray<string> }).sources.join(" "), "examples/hello.ts")
+    }).pipe(Effect.provide(NodeServices.layer)), 60_000)
 
   it.live(
     "an init that cannot be snapshotted starts from the code cache instead, and the runner says why",
