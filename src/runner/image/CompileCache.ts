@@ -88,6 +88,9 @@ export const generate = Effect.fn("CompileCache.generate")(
     yield* fs.writeFile(bundlePath, bundle)
     yield* spawner.exitCode(
       ChildProcess.make(node, ["--input-type=module", "-e", generator, directory, bundlePath], {
+        // Set where node itself must not cache (vitest sets it for its workers), it would turn this cache off too.
+        env: { NODE_DISABLE_COMPILE_CACHE: undefined },
+        extendEnv: true,
         stdin: "ignore",
         stdout: "ignore",
         stderr: "ignore"

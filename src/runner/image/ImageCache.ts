@@ -93,8 +93,8 @@ export const lookupOrBuild = <E, R>(
     const recipeKey = hash({ parts: recipe.parts, files: yield* identities(recipe.files) })
     const recordFile = path.join(folder, `${recipeKey}.json`)
     const record = yield* fs.readFileString(recordFile).pipe(
-      Effect.map((text) => Option.some(JSON.parse(text) as RecipeRecord)),
-      Effect.orElseSucceed(() => Option.none<RecipeRecord>())
+      Effect.flatMap((text) => Effect.try(() => JSON.parse(text) as RecipeRecord)),
+      Effect.option
     )
     if (Option.isSome(record)) {
       const { bytes, image: name, meta, sources } = record.value

@@ -170,6 +170,22 @@ describe("Cache entries", () => {
       })
     ))
 
+  it.live("replacing an entry that another run removed meanwhile puts this run's in place", () =>
+    withCache((dir) =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const final = join(dir, "kernel")
+        const outcome = yield* Effect.scoped(Effect.gen(function*() {
+          const partial = yield* Cache.partialDirectory(final)
+          yield* fs.writeFileString(join(partial, "release"), "fresh\n")
+          return yield* Cache.publish(partial, final, { replace: true })
+        }))
+        assert.strictEqual(outcome, "published")
+        assert.strictEqual(yield* fs.readFileString(join(final, "release")), "fresh\n")
+        assert.deepStrictEqual(yield* fs.readDirectory(dir), ["kernel"])
+      })
+    ))
+
   it.live("removes the work of runs that ended, not of runs still going nor other entries'", () =>
     withCache((dir) =>
       Effect.gen(function*() {
@@ -187,6 +203,29 @@ describe("Cache entries", () => {
         assert.sameMembers(yield* fs.readDirectory(dir), names.slice(2))
       })
     ))
+})
+
+describe("Cache.root", () => {
+  const cases: ReadonlyArray<readonly [string, Record<string, string>, string]> = [
+    [
+      "SYSINIT_CACHE_DIR first",
+      { SYSINIT_CACHE_DIR: "/srv/cache", XDG_CACHE_HOME: "/xdg", HOME: "/home/u" },
+      "/srv/cache"
+    ],
+    ["else under XDG_CACHE_HOME", { XDG_CACHE_HOME: "/xdg", HOME: "/home/u" }, "/xdg/effect-sysinit"],
+    ["else under HOME's .cache", { HOME: "/home/u" }, "/home/u/.cache/effect-sysinit"],
+    ["else under /root's when there is no HOME", {}, "/root/.cache/effect-sysinit"]
+  ]
+  for (const [name, env, expected] of cases) {
+    it.effect(`is ${name}`, () =>
+      Effect.gen(function*() {
+        assert.strictEqual(yield* Cache.root, expected)
+        assert.strictEqual(yield* Cache.folder("kernel"), join(expected, "kernel"))
+      }).pipe(
+        Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord(env))),
+        Effect.provide(NodeServices.layer)
+      ))
+  }
 })
 
 describe("Cache.beyondLimits", () => {

@@ -50,4 +50,32 @@ describe("the snapshot cache", () => {
       Effect.ensuring(Effect.sync(() => fs.rmSync(cache, { recursive: true, force: true })))
     )
   }, 60_000)
+
+  const failures: ReadonlyArray<readonly [string, string, RegExp]> = [
+    ["exits with an error", "/bin/false", /^cannot make a start-up snapshot: node exited with 1: $/],
+    ["writes no snapshot", "/bin/true", /^cannot make a start-up snapshot: \/bin\/true wrote no snapshot$/],
+    ["cannot be run", "/nonexistent/node", /^cannot make a start-up snapshot: NotFound/]
+  ]
+  for (const [name, node, message] of failures) {
+    it.live(`fails, saying why, when the node that makes it ${name}, and keeps nothing`, () => {
+      const cache = fs.mkdtempSync(join(os.tmpdir(), "effect-sysinit-snapshots-"))
+      return Effect.gen(function*() {
+        const error = yield* Effect.flip(Snapshot.make(hello, node))
+        assert.instanceOf(error, Snapshot.SnapshotError)
+        assert.match(error.message, message)
+        assert.deepStrictEqual(
+          fs.existsSync(join(cache, "snapshots")) ? fs.readdirSync(join(cache, "snapshots")) : [],
+          []
+        )
+      }).pipe(
+        Effect.provide(
+          Layer.mergeAll(
+            NodeServices.layer,
+            Layer.succeed(ConfigProvider.ConfigProvider, ConfigProvider.fromEnvRecord({ SYSINIT_CACHE_DIR: cache }))
+          )
+        ),
+        Effect.ensuring(Effect.sync(() => fs.rmSync(cache, { recursive: true, force: true })))
+      )
+    }, 60_000)
+  }
 })
