@@ -10,7 +10,7 @@
  * host's terminal) and puts it all back; runs therefore take turns.
  */
 import { NodeServices } from "@effect/platform-node"
-import { Console, Effect, Exit } from "effect"
+import { ConfigProvider, Console, Effect, Exit } from "effect"
 import { EventEmitter } from "node:events"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -89,6 +89,8 @@ const runNow = async (argv: ReadonlyArray<string>, options: CliOptions): Promise
       Main.run(argv).pipe(
         Effect.provide(NodeServices.layer),
         Effect.provideService(Console.Console, console),
+        // The default provider holds the environment it first saw: this run's is read anew.
+        Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv()),
         Effect.provideService(HostTerminal.Host, options.host ?? pipedHost())
       )
     )

@@ -173,7 +173,9 @@ const takeRun = async (): Promise<void> => {
 let migration = "none"
 let runState = incoming ? "inmigrate" : "running"
 if (qmp !== undefined) {
+  const connections = new Set<net.Socket>()
   const server = net.createServer((connection) => {
+    connections.add(connection)
     connection.on("error", () => {})
     const send = (value: unknown, then?: () => void) => connection.write(`${JSON.stringify(value)}\n`, then)
     send({ QMP: { version: { qemu: { major: 9, minor: 2, micro: 0 }, package: "fake" }, capabilities: ["oob"] } })
@@ -240,7 +242,13 @@ if (qmp !== undefined) {
     })
   })
   server.listen(qmp)
-  open.push({ close: () => server.close() })
+  // QEMU's monitor goes with QEMU.
+  open.push({
+    close: () => {
+      server.close()
+      for (const connection of connections) connection.destroy()
+    }
+  })
 }
 
 if (controlConsole === undefined || scenario.neverReady === true) await play()
