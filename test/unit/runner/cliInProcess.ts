@@ -10,7 +10,7 @@
  * host's terminal) and puts it all back; runs therefore take turns.
  */
 import { NodeServices } from "@effect/platform-node"
-import { ConfigProvider, Console, Effect, Exit } from "effect"
+import { ConfigProvider, Console, Effect, type Exit, Runtime } from "effect"
 import { EventEmitter } from "node:events"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -94,9 +94,11 @@ const runNow = async (argv: ReadonlyArray<string>, options: CliOptions): Promise
         Effect.provideService(HostTerminal.Host, options.host ?? pipedHost())
       )
     )
-    const code = process.exitCode as number | string | undefined
+    // As main.runMain ends the process: with the teardown's code when it is not 0, else with process.exitCode.
+    let teardownCode = 0
+    Runtime.defaultTeardown(exit, (code) => void (teardownCode = code))
     return {
-      status: code === undefined ? (Exit.isSuccess(exit) ? 0 : 1) : Number(code),
+      status: teardownCode !== 0 ? teardownCode : Number(process.exitCode ?? 0),
       stdout: stdout.join(""),
       stderr: stderr.join(""),
       exit
