@@ -4,12 +4,14 @@
  * speaks QMP: the first run boots the machine to its ready point, saves it
  * and restores it; later runs restore it; `--cold` saves nothing; a saved
  * machine that does not restore (a state QEMU cannot load, a guest that is
- * not running after the load, one that never takes its run) is removed and
- * the run boots cold, saying why under --verbose; a save that fails, or a
- * boot that never reaches its ready point, keeps nothing; the run message
- * is sent again until the guest takes it; two first runs at once keep one
- * machine. Also `--timings` of a restored run, the program's stdout and
- * stderr apart, and the colours and clock the run message carries.
+ * not running after the load, one that never takes its run, also one just
+ * saved) is removed and the run boots cold, saying why under --verbose; a
+ * QEMU that fails once the guest took its run fails the run, not the
+ * machine; a save that fails, or a boot that never reaches its ready point,
+ * keeps nothing; the run message is sent again until the guest takes it;
+ * two first runs at once keep one machine. Also `--timings` of a restored
+ * run, the program's stdout and stderr apart, the colours and clock the run
+ * message carries, and a run's files over 1 MiB on a share of its own.
  *
  * All of it runs in this process (cliInProcess.ts), so that the unit tier's
  * coverage measures the runner's code; the kernel is any file and its
@@ -189,6 +191,48 @@ describe("exec from a saved machine, with a fake QEMU", () => {
       assert.deepStrictEqual(m.saved().filter((entry) => !entry.includes(".trash-")), [], "the machine is gone")
     }, 120_000)
   }
+
+  it("a machine saved by this very run that does not restore is removed, and the run boots cold", async () => {
+    const m = machine({ restoredTakesNoRun: true, consoles: [exitLine(4)] })
+    const run = await m.exec(["--verbose", "/bin/true"])
+    assert.strictEqual(run.status, 4, run.stderr)
+    assert.match(run.stderr, /the saved machine [0-9a-f]{32} did not take its run\n/)
+    assert.deepStrictEqual(starts(m.fake), ["boot with QMP", "restore with QMP", "boot"])
+    assert.deepStrictEqual(m.saved().filter((entry) => !entry.includes(".trash-")), [])
+  }, 120_000)
+
+  it("a QEMU that fails after the restored guest took its run fails the run, and the machine is kept", async () => {
+    const m = machine({ consoles: [exitLine(0)] })
+    const first = await m.exec(["/bin/true"])
+    assert.strictEqual(first.status, 0, first.stderr)
+    m.fake.play({
+      consoles: ["the program runs\n"],
+      stderr: "qemu-system-x86_64: virtio: bogus descriptor\n",
+      exitCode: 1
+    })
+    const run = await m.exec(["/bin/true"])
+    assert.strictEqual(run.status, 125, run.stderr)
+    assert.strictEqual(run.stderr, "effect-sysinit: QEMU exited with 1: qemu-system-x86_64: virtio: bogus descriptor\n")
+    assert.lengthOf(m.saved(), 1, "a run's failure is not the saved machine's")
+  }, 120_000)
+
+  it("a run's files over 1 MiB travel on a share of the run's own, gone after the run", async () => {
+    const m = machine({ consoles: [exitLine(0)] })
+    const big = path.join(m.dir, "big")
+    fs.writeFileSync(big, Buffer.alloc(ExecPlan.inlineLimit + 1))
+    const run = await m.exec(["--cold", "--add-file", big, "/bin/true"])
+    assert.strictEqual(run.status, 0, run.stderr)
+    const [message] = runsTaken(m.fake)
+    const spec = message!.run as { readonly runFiles?: ReadonlyArray<string>; readonly inlineFiles?: unknown }
+    assert.includeMembers([...spec.runFiles ?? []], ["/data/big", "/exec/true"])
+    assert.isUndefined(spec.inlineFiles)
+    const args = m.fake.recorded().args
+    const share = args.find((arg, i) => args[i - 1] === "-fsdev" && arg.includes(`${m.tmp}/effect-sysinit-run-`))
+    assert.isDefined(share, args.join(" "))
+    assert.include(share!, "readonly=on")
+    assert.include(args, "virtio-9p-pci,fsdev=fs0,mount_tag=run")
+    assert.deepStrictEqual(fs.readdirSync(m.tmp), [], "the run's share is removed")
+  }, 120_000)
 
   it("a save that fails keeps nothing, and the run boots cold and says why", async () => {
     const m = machine({ save: "failed", consoles: [exitLine(0)] })
