@@ -1,14 +1,15 @@
 /**
- * How the runner's process ends (main.runMain): a stop signal or a parent
- * that went away ends it with 128 + the signal's number once the run is
- * interrupted, a failure with its code, a success with the code the command
- * set. `bundle` run in this process (cliInProcess.ts): the init as one file
- * and koffi's binary in --out-dir, made when missing; a bundle that fails
- * ends with 125 and says why. And the pieces of output.ts that no command
- * line reaches: the verbose-only reporters, effect/cli's refusals no
- * command can make (a missing required flag, anything else), a failure of
- * the runner's own, and the guest's stdout once its reader went away (last:
- * it stays so for the file).
+ * The runner's entry (start.ts: the command on the process's arguments) and
+ * how its process ends (main.runMain): a stop signal or a parent that went
+ * away ends it with 128 + the signal's number once the run is interrupted,
+ * a failure with its code, a success with the code the command set.
+ * `bundle` run in this process (cliInProcess.ts): the init as one file and
+ * koffi's binary in --out-dir, made when missing; a bundle that fails ends
+ * with 125 and says why. And the pieces of output.ts that no command line
+ * reaches: the verbose-only reporters, effect/cli's refusals no command can
+ * make (a missing required flag, anything else), a failure of the runner's
+ * own, and the guest's stdout once its reader went away (last: it stays so
+ * for the file).
  */
 import { afterAll, afterEach, assert, describe, it, vi } from "@effect/vitest"
 import { Console, Effect } from "effect"
@@ -96,6 +97,22 @@ describe("main.runMain", () => {
     assert.deepStrictEqual(exits, [], "the process ends by itself, with process.exitCode")
     for (const [stop, added] of handlers) {
       for (const handler of added) assert.notInclude(process.listeners(stop), handler)
+    }
+  })
+})
+
+describe("the runner's entry (start.ts)", () => {
+  it("runs the command on the process's arguments", async () => {
+    const argv = process.argv
+    const printed = new Promise<string>((resolve) => {
+      vi.spyOn(globalThis.console, "log").mockImplementation((line: string) => resolve(line))
+    })
+    process.argv = [argv[0]!, "effect-sysinit", "--version"]
+    try {
+      await import("../../../src/runner/cli/start.ts")
+      assert.match(await printed, /^effect-sysinit v?0\.1\.0$/)
+    } finally {
+      process.argv = argv
     }
   })
 })
