@@ -248,6 +248,21 @@ describe("Qemu.run's other streams, with a fake QEMU", () => {
       assert.strictEqual(yield* fileSystem.readFileString(output), "the user's")
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
 
+  it.live("a terminal that QEMU never connected to does not hold the run once QEMU ended", () =>
+    Effect.gen(function*() {
+      const fileSystem = yield* FileSystem.FileSystem
+      const fake = FakeQemu.make(yield* fileSystem.makeTempDirectoryScoped(), { consoles: ["VIRTRUN_EXIT_CODE: 4\n"] })
+      const terminal: Array<Uint8Array> = []
+      const ending = yield* Qemu.run({ ...machine(fake.binary), transport: "virtio" }, {
+        stdout: () => Effect.void,
+        console: () => Effect.void,
+        outputs: [],
+        terminal: (chunk) => Effect.sync(() => void terminal.push(chunk))
+      })
+      assert.deepStrictEqual(ending.outcome, Qemu.Outcome.Exited({ code: 4 }))
+      assert.lengthOf(terminal, 0)
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+
   it.live("a start hook that fails kills QEMU, and the run fails with the hook's error", () =>
     Effect.gen(function*() {
       const fileSystem = yield* FileSystem.FileSystem
