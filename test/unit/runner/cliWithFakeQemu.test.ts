@@ -1,8 +1,9 @@
 /**
  * `effect-sysinit vm` end to end with a fake QEMU (fakeQemu.ts) as the only
  * qemu-system-x86_64 on PATH: the exit code, stdout and stderr for each path
- * through the command (the guest's code, a guest error, the timeout, a
- * failure of QEMU or of the runner), `--timings`, the colours the guest is
+ * through the command (the guest's code, a guest error, a throw before
+ * Sysinit.run, the timeout, a failure of QEMU or of the runner),
+ * `--timings`, the colours the guest is
  * told to use, and no temporary file left behind. The kernel is any file,
  * since nothing boots; the runs build a real initramfs (node and its
  * libraries), once for the file.
@@ -75,10 +76,19 @@ const runVm = async (
     readonly stdoutIsTerminal?: boolean
     /** After the init: its arguments. */
     readonly args?: ReadonlyArray<string>
+    readonly init?: string
   } = {}
 ): Promise<VmRun> => {
   const { env, fake, tmp } = runDirectory(scenario, options.cache ?? "shared")
-  const run = await runCli(["vm", "--no-kvm", "--kernel", kernel, ...flags, init, ...(options.args ?? [])], {
+  const run = await runCli([
+    "vm",
+    "--no-kvm",
+    "--kernel",
+    kernel,
+    ...flags,
+    options.init ?? init,
+    ...(options.args ?? [])
+  ], {
     env: { ...env, ...options.env },
     stdoutIsTerminal: options.stdoutIsTerminal
   })
@@ -153,6 +163,29 @@ describe("effect-sysinit vm with a fake QEMU", () => {
         "end the steps with Sysinit.setExitCode(0)\neffect-sysinit: guest error: no exit code found\n"
     )
   }, 120_000)
+
+  it(
+    "exits with 121 when the init threw before Sysinit.run, showing its stack without the runner's own frames",
+    async () => {
+      const thrown = "Error: no init here, the answer is 42"
+      const run = await runVm(
+        {
+          consoles: [
+            `sysinit 2026/12/04 03:00:00.000000 FATAL the init threw before Sysinit.run: ${thrown}\n` +
+            "    at <effect-sysinit entry>:19:31\n    at node:internal/modules/esm/module_job:1:2\n"
+          ]
+        },
+        [],
+        { init: path.join(import.meta.dirname, "fixtures/throwsAtTop.ts") }
+      )
+      assert.strictEqual(run.status, 121, run.stderr)
+      assert.strictEqual(
+        run.stderr.replace(/^effect-sysinit: start-up: .*\n/m, ""),
+        `effect-sysinit: the init threw before Sysinit.run: ${thrown}\n    at node:internal/modules/esm/module_job:1:2\n`
+      )
+    },
+    120_000
+  )
 
   it("exits with the guest's code modulo 256, never 0 for a code that is not, and says so", async () => {
     const run = await runVm({ consoles: ["VIRTRUN_EXIT_CODE: 512\n"] })
