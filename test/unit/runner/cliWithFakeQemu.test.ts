@@ -3,10 +3,9 @@
  * qemu-system-x86_64 on PATH: the exit code, stdout and stderr for each path
  * through the command (the guest's code, a guest error, a throw before
  * Sysinit.run, the timeout, a failure of QEMU or of the runner),
- * `--timings`, the colours the guest is
- * told to use, and no temporary file left behind. The kernel is any file,
- * since nothing boots; the runs build a real initramfs (node and its
- * libraries), once for the file.
+ * `--timings`, the colours the guest is told to use, and no temporary file
+ * left behind. The kernel is any file, since nothing boots; the runs build
+ * a real initramfs (node and its libraries), once for the file.
  *
  * The command runs in this process (cliInProcess.ts: `main.run` on an
  * argument list, the exit code it set), so that the unit tier's coverage
