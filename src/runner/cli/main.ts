@@ -118,26 +118,35 @@ const execArguments = Effect.fnUntraced(function*(args: ReadonlyArray<string>) {
 })
 
 /**
- * Runs the command on the process's arguments. A command line it refuses,
- * while parsing or after (`Output.UsageError`), is said in two lines on
- * stderr (`Output.refuse`) and exits with `exitCodes.UsageError`; the help
- * is printed only when asked for (`--help`, or no command).
+ * Runs the command on `argv` (the arguments after node's and the script's).
+ * A command line it refuses, while parsing or after (`Output.UsageError`),
+ * is said in two lines on stderr (`Output.refuse`) and exits with
+ * `exitCodes.UsageError`; the help is printed only when asked for
+ * (`--help`, or no command). The exit code is `process.exitCode`'s.
  *
  * @since 0.1.0
  * @category running
  */
-export const main = Effect.gen(function*() {
-  const argv = process.argv.slice(2)
-  const { args, sourceOf } = argv[0] === "exec"
-    ? yield* execArguments(argv.slice(1))
-    : { args: argv, sourceOf: fromTheCommandLine }
-  const refuse = (commandPath: ReadonlyArray<string>, error: Output.UsageError) =>
-    Output.refuse(commandPath, error, sourceOf(error.flag, error.value))
-  return yield* Command.runWith(command, { version })(args).pipe(
-    Effect.catchIf(isRefusedInvocation, (error) => refuse(error.commandPath, Output.usageErrorOf(error.errors[0]!))),
-    Effect.catchTag("UsageError", (error) => refuse(commandPathOf(argv), error))
-  )
-}).pipe(Effect.provide(CliOutput.layerPresenter(Output.presenter)))
+export const run = (argv: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const { args, sourceOf } = argv[0] === "exec"
+      ? yield* execArguments(argv.slice(1))
+      : { args: argv, sourceOf: fromTheCommandLine }
+    const refuse = (commandPath: ReadonlyArray<string>, error: Output.UsageError) =>
+      Output.refuse(commandPath, error, sourceOf(error.flag, error.value))
+    return yield* Command.runWith(command, { version })(args).pipe(
+      Effect.catchIf(isRefusedInvocation, (error) => refuse(error.commandPath, Output.usageErrorOf(error.errors[0]!))),
+      Effect.catchTag("UsageError", (error) => refuse(commandPathOf(argv), error))
+    )
+  }).pipe(Effect.provide(CliOutput.layerPresenter(Output.presenter)))
+
+/**
+ * Runs the command on the process's arguments (`run`).
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const main = Effect.suspend(() => run(process.argv.slice(2)))
 
 /**
  * The signals that stop the runner (QEMU is killed and the temporary files

@@ -58,10 +58,11 @@ export const shellCommand = Command.make("shell", flags, (input) =>
     })
     const arch = Option.getOrUndefined(input.arch)
     const shell = yield* Shell.chooseShell({ hostEnv: process.env, shares, arch })
-    const onTerminal = HostTerminal.stdinIsTerminal()
+    const host = yield* HostTerminal.Host
+    const onTerminal = HostTerminal.stdinIsTerminal(host)
     if (onTerminal) yield* Shell.checkTerminalSupport({ shell, hostEnv: process.env, shares })
-    const terminal = onTerminal ? HostTerminal.windowSize() : undefined
-    const stdin = onTerminal ? undefined : yield* HostTerminal.readStdin
+    const terminal = onTerminal ? HostTerminal.windowSize(host) : undefined
+    const stdin = onTerminal ? undefined : yield* HostTerminal.readStdin(host)
     const plan = yield* ExecPlan.make({
       program: shell,
       args: [],
@@ -89,7 +90,7 @@ export const shellCommand = Command.make("shell", flags, (input) =>
       plan,
       input,
       timings,
-      terminal === undefined ? {} : { terminal: Output.writeStdout, whileRunning: HostTerminal.session(terminal) }
+      terminal === undefined ? {} : { terminal: Output.writeStdout, whileRunning: HostTerminal.session(terminal, host) }
     )
   }).pipe(Effect.catch(Output.fail))).pipe(
     Command.withDescription(

@@ -161,6 +161,15 @@ export interface DecideOptions {
 
 const forceHint = "--kvm forces KVM"
 
+/** A cached answer, when the text is one: a file cut short or written by hand is none. */
+const parseProbe = (text: string): Option.Option<CachedProbe> => {
+  try {
+    return Option.some(JSON.parse(text) as CachedProbe)
+  } catch {
+    return Option.none()
+  }
+}
+
 /**
  * Whether this run uses KVM, probing (once per cache key) when not told.
  *
@@ -204,7 +213,7 @@ export const decide = Effect.fn("Kvm.decide")(function*(
   const directory = options.cacheDirectory ?? (yield* Cache.folder("kvm"))
   const file = path.join(directory, `${key}.json`)
   const cached = yield* fs.readFileString(file).pipe(
-    Effect.map((text) => Option.some(JSON.parse(text) as CachedProbe)),
+    Effect.map(parseProbe),
     Effect.orElseSucceed(() => Option.none<CachedProbe>())
   )
   if (Option.isSome(cached)) {
@@ -244,7 +253,7 @@ const store = Effect.fnUntraced(function*(directory: string, file: string, entry
     if (!name.endsWith(".json")) continue
     const other = path.join(directory, name)
     const bootId = yield* fs.readFileString(other).pipe(
-      Effect.map((text) => (JSON.parse(text) as Partial<CachedProbe>).bootId),
+      Effect.map((text) => Option.getOrUndefined(parseProbe(text))?.bootId),
       Effect.orElseSucceed(() => undefined)
     )
     if (bootId !== entry.bootId) yield* fs.remove(other, { force: true }).pipe(Effect.ignore)

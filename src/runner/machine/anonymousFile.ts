@@ -41,20 +41,30 @@ export interface AnonymousFile {
   readonly path: string
 }
 
+/**
+ * Opens a file in `directory` by a name that is removed at once: for a file
+ * system without `O_TMPFILE`, a name for the time of two calls.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const openNamedThenUnlinked = (directory: string): number => {
+  const parent = fs.mkdtempSync(NodePath.join(directory, "effect-sysinit-"))
+  try {
+    const named = NodePath.join(parent, "file")
+    const fd = fs.openSync(named, "w+", 0o600)
+    fs.unlinkSync(named)
+    return fd
+  } finally {
+    fs.rmSync(parent, { recursive: true, force: true })
+  }
+}
+
 const openUnnamed = (directory: string): number => {
   try {
     return fs.openSync(directory, O_TMPFILE | fs.constants.O_RDWR, 0o600)
   } catch {
-    // A file system without O_TMPFILE: a name for the time of two calls.
-    const parent = fs.mkdtempSync(NodePath.join(directory, "effect-sysinit-"))
-    try {
-      const named = NodePath.join(parent, "file")
-      const fd = fs.openSync(named, "w+", 0o600)
-      fs.unlinkSync(named)
-      return fd
-    } finally {
-      fs.rmSync(parent, { recursive: true, force: true })
-    }
+    return openNamedThenUnlinked(directory)
   }
 }
 

@@ -63,12 +63,10 @@ const connectOnce = (path: string): Effect.Effect<net.Socket, QmpError> =>
 export const connect = Effect.fn("Qmp.connect")(function*(
   path: string
 ): Effect.fn.Return<Client, QmpError, Scope.Scope> {
-  const socket = yield* Effect.acquireRelease(
-    connectOnce(path).pipe(
-      Effect.retry({ schedule: Schedule.spaced("5 millis"), times: 2000 })
-    ),
-    (connected) => Effect.sync(() => connected.destroy())
-  )
+  // Each attempt is acquired on its own: the waits between them stay interruptible (a QEMU that ended before
+  // it made its socket ends the run at once, not after the last attempt).
+  const socket = yield* Effect.acquireRelease(connectOnce(path), (connected) => Effect.sync(() => connected.destroy()))
+    .pipe(Effect.retry({ schedule: Schedule.spaced("5 millis"), times: 2000 }))
   const queue: Array<Pending> = []
   let greeted: ((value: unknown) => void) | undefined
   const greeting = new Promise((resolve) => (greeted = resolve))
