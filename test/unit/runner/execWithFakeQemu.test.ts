@@ -27,6 +27,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as ExecPlan from "../../../src/runner/exec/ExecPlan.ts"
+import * as GuestFiles from "../../../src/runner/exec/guestFiles.ts"
 import * as Qemu from "../../../src/runner/machine/Qemu.ts"
 import { guestModule } from "../../../src/runner/packageFiles.ts"
 import * as Runner from "../../../src/runner/Runner.ts"
@@ -219,7 +220,7 @@ describe("exec from a saved machine, with a fake QEMU", () => {
   it("a run's files over 1 MiB travel on a share of the run's own, gone after the run", async () => {
     const m = machine({ consoles: [exitLine(0)] })
     const big = path.join(m.dir, "big")
-    fs.writeFileSync(big, Buffer.alloc(ExecPlan.inlineLimit + 1))
+    fs.writeFileSync(big, Buffer.alloc(GuestFiles.inlineLimit + 1))
     const run = await m.exec(["--cold", "--add-file", big, "/bin/true"])
     assert.strictEqual(run.status, 0, run.stderr)
     const [message] = runsTaken(m.fake)
