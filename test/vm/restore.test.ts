@@ -4,9 +4,12 @@
  * restore it. Each run must be a fresh machine (its own randomness, the
  * host's time, nothing left of another run) and end as a cold run ends.
  * The runs use a cache directory of their own, with the cached kernel
- * given by path.
+ * given by path. Two first runs at once keeping one machine is
+ * firstRuns.test.ts's (three at once); the bookkeeping around a restore
+ * (resending the run, the fall back when saving fails) is the unit tier's,
+ * against a fake QEMU (test/unit/runner/execWithFakeQemu.test.ts).
  */
-import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process"
+import { spawnSync, type SpawnSyncReturns } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import { join } from "node:path"
@@ -112,26 +115,5 @@ describe.skipIf(!hasQemu)("exec from a saved machine", () => {
     const run = exec(cache, ["/bin/sh", "-c", "exit 7"])
     assert.strictEqual(run.status, 7, explain(run))
     assert.include(run.stderr, `the saved machine ${key} did not restore`)
-  }, 2 * bootTimeout)
-
-  it("two first runs at once on an empty cache both pass, and one saved machine is kept", async () => {
-    const empty = cacheDir()
-    const runs = await Promise.all(
-      [0, 1].map(() =>
-        new Promise<{ readonly status: number | null; readonly stderr: string }>((resolve) => {
-          let stderr = ""
-          const child = spawn(process.execPath, [cli, "exec", ...kernelFlags(), "/bin/sh", "-c", "exit 3"], {
-            env: { ...process.env, SYSINIT_CACHE_DIR: empty },
-            stdio: ["ignore", "ignore", "pipe"]
-          })
-          child.stderr.on("data", (chunk: Buffer) => void (stderr += chunk.toString()))
-          child.on("exit", (status) => resolve({ status, stderr }))
-        })
-      )
-    )
-    for (const run of runs) assert.strictEqual(run.status, 3, run.stderr)
-    const kept = fs.readdirSync(join(empty, "machines"))
-    assert.strictEqual(kept.length, 1, kept.join(", "))
-    assert.isTrue(fs.existsSync(join(empty, "machines", kept[0]!, "entry.json")))
   }, 2 * bootTimeout)
 })
