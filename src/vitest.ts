@@ -64,6 +64,8 @@ export interface VmPoolOptions {
   readonly timeout?: string | number | undefined
   /** The guest's node: the one running vitest by default (the wire is V8's serialization, which must match). */
   readonly node?: string | undefined
+  /** Boot each VM cold and save nothing (`exec --cold`); by default a VM is a restore of the saved machine. */
+  readonly cold?: boolean | undefined
   /** Further `exec` flags, as its command line takes them. */
   readonly execFlags?: ReadonlyArray<string> | undefined
   /**
@@ -251,6 +253,7 @@ class VmPoolWorker implements PoolWorker {
       ...(vm.smp === undefined ? [] : ["--smp", String(vm.smp)]),
       ...(vm.modules ?? []).flatMap((module) => ["--add-module", module]),
       ...Object.entries(env).flatMap(([key, value]) => ["--env", `${key}=${value}`]),
+      ...(vm.cold === true ? ["--cold"] : []),
       ...(vm.execFlags ?? []),
       "--",
       realpathSync(vm.node ?? process.execPath),

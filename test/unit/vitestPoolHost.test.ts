@@ -402,7 +402,8 @@ describe("the runner the pool's worker spawns", () => {
       modules: ["/m/dummy.ko"],
       shares: ["/data:/data:ro"],
       env: { FROM_OPTIONS: "1" },
-      execFlags: ["--cold"],
+      cold: true,
+      execFlags: ["--verbose"],
       compileCache: false
     }, { VITEST_POOL_ID: "3", PATH: process.env["PATH"], UNSET: undefined })
     await worker.start()
@@ -432,6 +433,7 @@ describe("the runner the pool's worker spawns", () => {
       "vitest's variables that differ from this process's, then the options'"
     )
     assert.include(args, "--cold")
+    assert.include(args, "--verbose")
     assert.deepStrictEqual(args.slice(args.indexOf("--")), [
       "--",
       realpathSync(process.execPath),
@@ -443,7 +445,7 @@ describe("the runner the pool's worker spawns", () => {
     await worker.stop()
   })
 
-  it("shares the cache directory's node-compile-cache/ and names it in NODE_COMPILE_CACHE, by default", async () => {
+  it("by default restores, shares the cache directory's node-compile-cache/ and names it in NODE_COMPILE_CACHE", async () => {
     const cache = mkdtempSync(join(tmpdir(), "pool-compile-cache-"))
     vi.stubEnv("SYSINIT_CACHE_DIR", cache)
     try {
@@ -456,6 +458,7 @@ describe("the runner the pool's worker spawns", () => {
       const env = args.flatMap((arg, i) => (arg === "--env" ? [args[i + 1]] : []))
       assert.include(env, `NODE_COMPILE_CACHE=${folder}`)
       assert.include(env, "FROM_OPTIONS=1")
+      assert.notInclude(args, "--cold", "a VM is a restore unless cold")
       await worker.stop()
     } finally {
       rmSync(cache, { recursive: true, force: true })
