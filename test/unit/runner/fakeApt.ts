@@ -218,23 +218,28 @@ case "$3" in
   *) echo "npm error 404 $3" >&2; exit 1 ;;
 esac
 if grep -qxF "$3" "$FAKE/npm-missing" 2>/dev/null; then echo "npm error 404 No match found for version $3" >&2; exit 1; fi
-sleep 0.3
+[ -f "$FAKE/instant" ] || sleep 0.3
 cp "$FAKE/npm-packages/$name.tgz" "$name-1.0.0.tgz"
 echo "$name-1.0.0.tgz"`),
     { mode: 0o755 }
   )
 }
 
-/** Writes the fake into `dir`, with the packages given; with `userland`, arm64's C libraries and a fake npm too. */
+/**
+ * Writes the fake into `dir`, with the packages given; with `userland`, arm64's C libraries and a fake npm too.
+ * A download takes its time (half of it written, a pause, the rest: what progress and runs that wait see)
+ * unless `instant`.
+ */
 export const make = (
   dir: string,
   packages: ReadonlyArray<KernelPackage> = bookworm,
-  options: { readonly userland?: boolean } = {}
+  options: { readonly userland?: boolean; readonly instant?: boolean } = {}
 ): FakeApt => {
   const records = path.join(dir, "records")
   const debs = path.join(dir, "debs")
   fs.mkdirSync(records, { recursive: true })
   fs.mkdirSync(debs, { recursive: true })
+  if (options.instant === true) fs.writeFileSync(path.join(dir, "instant"), "")
   const images = new Map<string, Buffer>()
   /** Packs `root` as the `.deb` of `name` and writes its record; the `.deb`'s size. */
   const pack = (name: string, root: string, record: string) => {
@@ -332,7 +337,7 @@ esac`
       size=$(wc -c <"$src")
       head -c $((size / 2)) "$src" >"$n.deb"
       [ ! -f "$FAKE/download-holds" ] || { echo $$ >"$FAKE/held.pid"; exec sleep 60; }
-      sleep 0.6
+      [ -f "$FAKE/instant" ] || sleep 0.6
       cat "$src" >"$n.deb"
     done ;;
   *) echo "fake apt-get: $1?" >&2; exit 2 ;;

@@ -33,10 +33,13 @@ afterAll(() => fs.rmSync(work, { recursive: true, force: true }))
 
 let setups = 0
 
-/** A fake Debian first on PATH and an empty cache of their own. */
-const setup = (packages: ReadonlyArray<FakeApt.KernelPackage> = FakeApt.bookworm) => {
+/**
+ * A fake Debian first on PATH and an empty cache of their own; its downloads
+ * are instant unless `paced` (for what progress and runs that wait see).
+ */
+const setup = (packages: ReadonlyArray<FakeApt.KernelPackage> = FakeApt.bookworm, paced = false) => {
   const dir = path.join(work, `case${++setups}`)
-  const fake = FakeApt.make(path.join(dir, "apt"), packages)
+  const fake = FakeApt.make(path.join(dir, "apt"), packages, { instant: !paced })
   const cache = path.join(dir, "cache")
   process.env["PATH"] = `${fake.dir}:${hostPath}`
   const services = Layer.mergeAll(
@@ -70,7 +73,7 @@ const lines = (said: string) => said.split("\n").filter((line) => line !== "")
 describe("kernels by name, fetched into the cache", () => {
   it.live("two fetches at once on an empty cache fetch the kernel once: one waits for the other, both boot it", () =>
     Effect.gen(function*() {
-      const { cache, downloads, entry, fake, find } = setup()
+      const { cache, downloads, entry, fake, find } = setup(FakeApt.bookworm, true)
       const runs = yield* Effect.all([find("6.12"), find("6.12")], { concurrency: "unbounded" })
       const dir = entry("kernel-6.12")
       for (const { found } of runs) {
@@ -91,7 +94,7 @@ describe("kernels by name, fetched into the cache", () => {
 
   it.live("says each stage on its own line when stderr is no terminal, and the download's bytes on none", () =>
     Effect.gen(function*() {
-      const { fake, find } = setup()
+      const { fake, find } = setup(FakeApt.bookworm, true)
       const { found, said } = yield* find("6.1-cloud")
       const size = (fake.debSize("6.1.0-57-cloud-amd64") / 1000).toFixed(0)
       assert.deepStrictEqual(lines(said), [
@@ -105,7 +108,7 @@ describe("kernels by name, fetched into the cache", () => {
 
   it.live("on a terminal, rewrites one line with the download's bytes and percent up to 100%", () =>
     Effect.gen(function*() {
-      const { fake, find } = setup()
+      const { fake, find } = setup(FakeApt.bookworm, true)
       const { said } = yield* find("6.12-cloud", { tty: true })
       const total = (fake.debSize("6.12.118+deb12-cloud-amd64") / 1000).toFixed(0)
       // "\r" and the terminal's erase-line sequence before each rewrite.
@@ -125,7 +128,7 @@ describe("kernels by name, fetched into the cache", () => {
     }))
 
   it("a run killed midway leaves its partial directory and lock; the next run removes them and fetches", async () => {
-    const { cache, downloads, fake, find } = setup()
+    const { cache, downloads, fake, find } = setup(FakeApt.bookworm, true)
     const env = { ...process.env, PATH: `${fake.dir}:${hostPath}`, SYSINIT_CACHE_DIR: cache }
     const killed = spawn(process.execPath, ["--no-warnings", program, "6.12"], { env })
     // Killed while apt-get downloads (the fake takes a moment between the halves of a .deb).
@@ -151,7 +154,7 @@ describe("kernels by name, fetched into the cache", () => {
 
   it.live("a fetch interrupted midway removes its partial directory and lock, and ends apt-get's download", () =>
     Effect.gen(function*() {
-      const { cache, fake, find } = setup()
+      const { cache, fake, find } = setup(FakeApt.bookworm, true)
       fake.holdDownloads()
       const held = path.join(fake.dir, "held.pid")
       const fiber = yield* Effect.forkChild(find("6.12"))

@@ -36,9 +36,10 @@ const label = "node, koffi and C libraries for arm64 guests"
 
 let setups = 0
 
-const setup = () => {
+/** A fake Debian and npm first on PATH; downloads are instant unless `paced` (for runs that wait on another). */
+const setup = (paced = false) => {
   const dir = path.join(work, `case${++setups}`)
-  const fake = FakeApt.make(path.join(dir, "apt"), [], { userland: true })
+  const fake = FakeApt.make(path.join(dir, "apt"), [], { userland: true, instant: !paced })
   const cache = path.join(dir, "cache")
   process.env["PATH"] = `${fake.dir}:${hostPath}`
   const resolve = (arch: Architecture.Facts = Architecture.all.aarch64) => {
@@ -76,7 +77,7 @@ const hidden = (dir: string) => fs.readdirSync(dir).filter((name) => name.starts
 describe("a foreign guest's userland, fetched into the cache", () => {
   it.live("two fetches at once on an empty cache fetch it once, and both get it whole", () =>
     Effect.gen(function*() {
-      const { cache, count, entry, resolve } = setup()
+      const { cache, count, entry, resolve } = setup(true)
       const runs = yield* Effect.all([resolve(), resolve()], { concurrency: "unbounded" })
       for (const { found } of runs) {
         assert.deepStrictEqual(found, {
