@@ -128,7 +128,8 @@ describe.skipIf(!hasQemu)("effect-sysinit shell", () => {
     readonly [string, ReadonlyArray<string>, ReadonlyArray<Step>, number]
   > = [
     ["a panic of the guest", [], [{ send: "echo c > /proc/sysrq-trigger\r" }], 122],
-    ["a timeout", ["--timeout", "60s"], [], 124],
+    // Long enough for the shell to come up under a loaded TCG, short enough not to idle the suite.
+    ["a timeout", ["--timeout", "20s"], [], 124],
     ["SIGTERM to the runner", [], [{ signal: "SIGTERM" }], 143],
     ["SIGINT to the runner", [], [{ signal: "SIGINT" }], 130],
     ["SIGHUP to the runner", [], [{ signal: "SIGHUP" }], 129]
