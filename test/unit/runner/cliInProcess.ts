@@ -10,6 +10,7 @@
  * host's terminal) and puts it all back; runs therefore take turns.
  */
 import { NodeServices } from "@effect/platform-node"
+import { assert } from "@effect/vitest"
 import { ConfigProvider, Console, Effect, type Exit, Runtime } from "effect"
 import { EventEmitter } from "node:events"
 import * as fs from "node:fs"
@@ -172,4 +173,18 @@ export const cacheSharingImages = (shared: string, dir: string): string => {
     fs.symlinkSync(path.join(shared, folder), path.join(cache, folder))
   }
   return cache
+}
+
+/**
+ * The phases of a `--timings` line on stderr, with their ms, after
+ * asserting that the line is there and that each phase comes after the one
+ * before.
+ */
+export const timingPhases = (stderr: string): ReadonlyArray<string> => {
+  const line = /^effect-sysinit: timings, ms from the command's start: (.*)$/m.exec(stderr)
+  assert.isNotNull(line, stderr)
+  const marks = line![1]!.split(", ").map((mark) => /^(.+) (\d+)$/.exec(mark)!)
+  const times = marks.map(([, , ms]) => Number(ms))
+  assert.deepStrictEqual(times, times.toSorted((a, b) => a - b), "each phase comes after the one before")
+  return marks.map(([, phase]) => phase!)
 }
