@@ -5,8 +5,8 @@ Usage: python3 ptySession.py SESSION_JSON. The session is
 "steps": [...], "timeout": seconds}, each step one of
 {"expect": REGEX} (wait until the output after the last match matches),
 {"send": TEXT}, {"resize": [rows, columns]} (the kernel signals SIGWINCH),
-{"waitFile": PATH} (wait until a file exists), {"signal": NAME} (to the
-command). Prints one JSON object: the exit code (or the signal), the whole
+{"waitFile": PATH} (wait until a file exists), {"touch": PATH} (make an
+empty file), {"signal": NAME} (to the command). Prints one JSON object: the exit code (or the signal), the whole
 output, the step that failed, and `stty -g` of the terminal before the
 command started and after it ended.
 """
@@ -107,6 +107,9 @@ for index, step in enumerate(session["steps"]):
         ok = True
     elif "waitFile" in step:
         ok = wait_until(lambda: os.path.exists(step["waitFile"]))
+    elif "touch" in step:
+        open(step["touch"], "a").close()
+        ok = True
     elif "signal" in step:
         os.kill(pid, getattr(signal, step["signal"]))
         ok = True

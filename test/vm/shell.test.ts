@@ -30,6 +30,7 @@ type Step =
   | { readonly send: string }
   | { readonly resize: readonly [number, number] }
   | { readonly waitFile: string }
+  | { readonly touch: string }
   | { readonly signal: "SIGTERM" | "SIGINT" | "SIGHUP" }
 
 interface Session {
@@ -105,13 +106,20 @@ describe.skipIf(!hasQemu)("effect-sysinit shell", () => {
         { send: "\x03" },
         { send: "echo status-$?\r" },
         { expect: "status-130" },
-        { send: "sh -c 'echo > stopping; read line; echo got-$line'\r" },
+        // The job waits for the host's word after ^Z and fg, then says it runs again: by then fg has given it the
+        // terminal, so what is typed next is its input, not the shell's.
+        {
+          send:
+            "sh -c 'echo > stopping; until [ -e resume ]; do sleep 0.1; done; echo > resumed; read line; echo got-$line'\r"
+        },
         { waitFile: join(dir, "stopping") },
         { send: "\x1a" },
         { expect: "Stopped" },
         { send: "jobs\r" },
         { expect: "\\[1\\]\\+ +Stopped" },
         { send: "fg\r" },
+        { touch: join(dir, "resume") },
+        { waitFile: join(dir, "resumed") },
         { send: "hello\r" },
         { expect: "got-hello" },
         { send: "exit 5\r" }
