@@ -1,24 +1,28 @@
 /**
- * `npm run bench -- --exec [--n 5]`: `effect-sysinit exec` of a node program
- * that prints one line, with and without `--host-root`, against a busybox
- * peer doing the same: without the host's root, node in the initramfs
- * (configuration 2 of the boot bench, its image built by the runner's
- * builder); with it, a shell init that loads the same modules with insmod,
- * mounts the same 9p share with the same options, binds the same
- * directories and runs the same node (the host's, over 9p). Pairs alternate;
- * figures are from the start of the command to the line and to its exit.
+ * `npm run bench -- --exec [--n 5]`: `effect-sysinit exec` from the
+ * command's start to its exit, restored from its saved machine (warm) and
+ * booted cold (`--cold`), against busybox peers that boot cold: `exec
+ * /bin/true` against busybox alone (the floor: mounts, a line, reboot);
+ * `exec` of a node program that prints one line against busybox running the
+ * same node from its initramfs; and with `--host-root`, against busybox
+ * loading the same modules, mounting the same 9p share and running the
+ * host's node. Configurations alternate, every other round in reverse
+ * order. The warm runs report the runner's own `--timings`; the figures of
+ * the saved machine (its size, how long saving it took) come from the first,
+ * saving run.
  */
 import { NodeServices } from "@effect/platform-node"
 import { Effect, FileSystem, Path } from "effect"
 import { spawn } from "node:child_process"
+import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import { fileURLToPath } from "node:url"
-import { ninePMountData } from "../src/internal/execSpec.ts"
-import * as Architecture from "../src/runner/Architecture.ts"
-import * as ExecPlan from "../src/runner/ExecPlan.ts"
-import * as Initramfs from "../src/runner/Initramfs.ts"
-import * as Kernel from "../src/runner/Kernel.ts"
-import * as Qemu from "../src/runner/Qemu.ts"
+import { ninePMountData } from "../src/protocol/execSpec.ts"
+import * as ExecPlan from "../src/runner/exec/ExecPlan.ts"
+import * as Initramfs from "../src/runner/image/Initramfs.ts"
+import * as Kernel from "../src/runner/kernel/Kernel.ts"
+import * as Architecture from "../src/runner/machine/Architecture.ts"
+import * as Qemu from "../src/runner/machine/Qemu.ts"
 import * as Runner from "../src/runner/Runner.ts"
 import * as PeerImages from "./peerImages.ts"
 import { formatMs, summarize } from "./stats.ts"
@@ -36,21 +40,50 @@ interface Timing {
   readonly ok: boolean
   readonly lineMs: number
   readonly exitMs: number
+  /** The runner's --timings, by phase (ms from the command's start; "start" is 0). */
+  readonly timings?: Readonly<Record<string, number>> | undefined
+  /** What the runner said of a save, when it saved. */
+  readonly saved?: string | undefined
 }
 
-/** Runs a command; the time to the hello line on stdout and to the exit. */
-const timeCommand = (command: string, args: ReadonlyArray<string>): Promise<Timing> =>
+/** Runs a command; the time to the hello line on stdout (when asked for) and to the exit, and what --timings says. */
+const timeCommand = (
+  command: string,
+  args: ReadonlyArray<string>,
+  options: { readonly cache: string; readonly line: boolean }
+): Promise<Timing> =>
   new Promise((resolve) => {
     const started = performance.now()
-    let lineMs = Number.NaN
+    let lineMs = options.line ? Number.NaN : 0
     let out = ""
-    const child = spawn(command, args, { stdio: ["ignore", "pipe", "inherit"] })
+    let err = ""
+    const child = spawn(command, args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, SYSINIT_CACHE_DIR: options.cache }
+    })
     child.stdout.on("data", (chunk: Buffer) => {
       out += chunk.toString()
       if (Number.isNaN(lineMs) && out.includes(`${hello}\n`)) lineMs = performance.now() - started
     })
-    child.on("exit", (code) =>
-      resolve({ ok: code === 0 && !Number.isNaN(lineMs), lineMs, exitMs: performance.now() - started }))
+    child.stderr.on("data", (chunk: Buffer) => void (err += chunk.toString()))
+    child.on("exit", (code) => {
+      const line = /timings, ms from the command's start: (.*)$/m.exec(err)?.[1]
+      const timings = line === undefined ? undefined : Object.fromEntries([
+        ["start", 0],
+        ...line.split(", ").map((part) => {
+          const at = part.lastIndexOf(" ")
+          return [part.slice(0, at), Number(part.slice(at + 1))] as const
+        })
+      ])
+      if (code !== 0) process.stderr.write(err)
+      resolve({
+        ok: code === 0 && !Number.isNaN(lineMs),
+        lineMs,
+        exitMs: performance.now() - started,
+        timings,
+        saved: /saved the machine at its ready point in (\d+ ms)/.exec(err)?.[1]
+      })
+    })
   })
 
 // The host-root peer: busybox does by hand what the built-in init does for --host-root.
@@ -110,21 +143,22 @@ const program = Effect.gen(function*() {
     hostRoot: true,
     arch: Architecture.all.x86_64,
     moduleTree: tree._tag === "Some" ? tree.value : undefined,
-    env: {},
     hostEnv: process.env,
-    stdoutIsTerminal: false
+    color: { NO_COLOR: "1" },
+    guest: { env: {} },
+    runShare: false
   })
   const hostRootPeer = path.join(dir, "peer-hostroot.cpio")
   yield* Initramfs.build({
     output: hostRootPeer,
     init: new TextEncoder().encode(hostRootPeerScript(
       `${Initramfs.dataDirectory}/busybox`,
-      planned.modules,
+      planned.imageModules,
       planned.spec.hostRoot!.binds
     )),
     node,
     files: [busybox, helloFile],
-    modules: planned.modules
+    modules: planned.imageModules
   })
   // A peer's boot, timed from QEMU's start as the runner's consoles see it (console 1 followed as a file).
   const timePeer = (initramfs: string, hostRoot: boolean) =>
@@ -140,7 +174,7 @@ const program = Effect.gen(function*() {
         kvm: false,
         transport: "serial",
         args: [],
-        shares: hostRoot ? planned.devices : []
+        shares: hostRoot ? planned.shares : []
       }, {
         stdout: (chunk) =>
           Effect.sync(() => {
@@ -155,21 +189,50 @@ const program = Effect.gen(function*() {
       return { ok: outcome._tag === "Exited" && outcome.code === 0 && !Number.isNaN(lineMs), lineMs, exitMs }
     })
 
+  const floorPeer = path.join(dir, "floor.cpio")
+  yield* PeerImages.buildFloor({ output: floorPeer, busybox })
+  const cache = path.join(dir, "cache")
+  // A cache of the bench's own (its machines and images start empty), with the cached kernel given by path.
+  const kernelFlags = ["--kernel", kernel, "--kernel-modules", tree._tag === "Some" ? tree.value : ""]
+  const execArgs = (args: ReadonlyArray<string>) => [cli, "exec", "--timings", "--verbose", ...kernelFlags, ...args]
+  // The first runs save the machines (and build the images): their figures are the save's, not a run's.
+  const saves: Array<string> = []
+  for (const args of [["/bin/true"], [helloFile], ["--host-root", helloFile]]) {
+    const first = yield* Effect.promise(() => timeCommand(process.execPath, execArgs(args), { cache, line: false }))
+    saves.push(`${args.join(" ")}: ${first.saved ?? "no save reported"}, first run ${first.exitMs.toFixed(0)} ms`)
+  }
   const configurations = [
-    { name: "exec, node in the initramfs", run: () => timeCommand(process.execPath, [cli, "exec", helloFile]) },
-    { name: "busybox peer, node in the initramfs", run: () => runPeer(timePeer(plainPeer, false)) },
     {
-      name: "exec --host-root, the host's node over 9p",
-      run: () => timeCommand(process.execPath, [cli, "exec", "--host-root", helloFile])
+      name: "exec /bin/true, warm",
+      run: () => timeCommand(process.execPath, execArgs(["/bin/true"]), { cache, line: false })
     },
     {
-      name: "busybox peer, insmod + 9p mount, the host's node over 9p",
+      name: "exec --cold /bin/true",
+      run: () => timeCommand(process.execPath, execArgs(["--cold", "/bin/true"]), { cache, line: false })
+    },
+    { name: "busybox floor (cold)", run: () => runPeer(timePeer(floorPeer, false)) },
+    {
+      name: "exec node program, warm",
+      run: () => timeCommand(process.execPath, execArgs([helloFile]), { cache, line: true })
+    },
+    {
+      name: "exec --cold node program",
+      run: () => timeCommand(process.execPath, execArgs(["--cold", helloFile]), { cache, line: true })
+    },
+    { name: "busybox peer, node in the initramfs (cold)", run: () => runPeer(timePeer(plainPeer, false)) },
+    {
+      name: "exec --host-root node program, warm",
+      run: () => timeCommand(process.execPath, execArgs(["--host-root", helloFile]), { cache, line: true })
+    },
+    {
+      name: "busybox peer, insmod + 9p mount, the host's node (cold)",
       run: () => runPeer(timePeer(hostRootPeer, true))
     }
   ]
   const results = configurations.map(() => [] as Array<Timing>)
   for (let round = 1; round <= count; round++) {
-    for (const [i, configuration] of configurations.entries()) {
+    const order = round % 2 === 0 ? [...configurations.entries()].toReversed() : [...configurations.entries()]
+    for (const [i, configuration] of order) {
       const timing = yield* Effect.promise(configuration.run)
       results[i]!.push(timing)
       process.stderr.write(
@@ -181,8 +244,21 @@ const program = Effect.gen(function*() {
   }
   const ratio = (a: number, b: number, of: (timing: Timing) => number) =>
     summarize(results[a]!.map((timing, i) => of(timing) / of(results[b]![i]!)), 2)
+  const phase = (i: number, from: string, to: string) =>
+    formatMs(summarize(results[i]!.map((timing) => {
+      const [start, end] = [timing.timings?.[from], timing.timings?.[to]]
+      return start === undefined || end === undefined ? undefined : end - start
+    })))
+  const machines = path.join(cache, "machines")
+  const sizes = (yield* fs.readDirectory(machines)).filter((name) => !name.includes(".")).map((name) => {
+    const ram = NodeFs.statSync(path.join(machines, name, "ram"))
+    const state = NodeFs.statSync(path.join(machines, name, "state"))
+    return `${(ram.blocks * 512 / 2 ** 20).toFixed(0)} MiB of RAM written + ${
+      (state.size / 1024).toFixed(0)
+    } KiB of device state`
+  })
   const lines = [
-    `npm run bench -- --exec --n ${count} (TCG, pairs alternated, load average ${
+    `npm run bench -- --exec --n ${count} (TCG, configurations alternated, load average ${
       NodeOs.loadavg().map((load) => load.toFixed(1)).join(" ")
     } at the end; median (min–max))`,
     "",
@@ -194,13 +270,24 @@ const program = Effect.gen(function*() {
       } | ${results[i]!.filter((t) => !t.ok).length} |`
     ),
     "",
-    ...[[0, 1], [2, 3]].map(([a, b]) => {
-      const line = ratio(a!, b!, (t) => t.lineMs)
-      const exit = ratio(a!, b!, (t) => t.exitMs)
-      return `ratio of "${configurations[a!]!.name}" to its peer, median of pairs: line ${
-        line?.median.toFixed(2)
-      }, exit ${exit?.median.toFixed(2)}`
-    })
+    ...[[0, 2], [1, 2], [3, 5], [4, 5], [6, 7]].map(([a, b]) =>
+      `ratio of "${configurations[a!]!.name}" to "${configurations[b!]!.name}", median of pairs: exit ${
+        ratio(a!, b!, (t) => t.exitMs)?.median.toFixed(2)
+      }`
+    ),
+    "",
+    "Warm runs, from --timings (median (min–max)):",
+    ...[0, 3, 6].map((i) =>
+      `- ${configurations[i]!.name}: start → QEMU spawned ${phase(i, "start", "qemu spawned")}; ` +
+      `restore (QEMU spawned → guest ready) ${phase(i, "qemu spawned", "guest ready")}; ` +
+      `guest ready → program started ${phase(i, "guest ready", "program started")}; ` +
+      `program started → exited ${phase(i, "program started", "program exited")}; ` +
+      `QEMU exited → runner exit ${phase(i, "qemu exited", "runner exit")}`
+    ),
+    "",
+    "Saving (paid once per machine):",
+    ...saves.map((save) => `- ${save}`),
+    `- saved machines: ${sizes.join("; ")}`
   ]
   console.log(lines.join("\n"))
 }).pipe(Effect.scoped, Effect.provide(NodeServices.layer))

@@ -14,9 +14,9 @@ import { Clock, Console, Effect, FileSystem, Path } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import { execFileSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import * as Architecture from "../src/runner/Architecture.ts"
-import * as Kernel from "../src/runner/Kernel.ts"
-import * as Qemu from "../src/runner/Qemu.ts"
+import * as Kernel from "../src/runner/kernel/Kernel.ts"
+import * as Architecture from "../src/runner/machine/Architecture.ts"
+import * as Qemu from "../src/runner/machine/Qemu.ts"
 import * as Runner from "../src/runner/Runner.ts"
 import * as PeerImages from "./peerImages.ts"
 import { formatMs, summarize, type Summary } from "./stats.ts"
@@ -126,7 +126,7 @@ const program = Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const dir = yield* fs.makeTempDirectoryScoped({ prefix: "effect-sysinit-bench-" })
-  const kernel = yield* Kernel.resolve(undefined)
+  const kernel = yield* Kernel.find(undefined)
   const node = yield* Runner.defaultNode
   const busybox = yield* fetchBusybox
   const images: Partial<Record<"peer" | "floor", { readonly file: string; readonly bytes: number }>> = {}
@@ -165,7 +165,7 @@ const program = Effect.gen(function*() {
     const image = images[configuration as "peer" | "floor"]!
     const started = yield* Clock.currentTimeMillis
     const { outcome } = yield* Qemu.run({
-      kernel,
+      kernel: kernel.image,
       initramfs: image.file,
       memory: 1024,
       smp: 1,

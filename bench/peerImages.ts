@@ -5,9 +5,9 @@
  * floor).
  */
 import { Effect, Path } from "effect"
+import * as Cpio from "../src/formats/cpio.ts"
 import { systemMountPoints } from "../src/Mount.ts"
-import * as Cpio from "../src/runner/cpio.ts"
-import * as Initramfs from "../src/runner/Initramfs.ts"
+import * as Initramfs from "../src/runner/image/Initramfs.ts"
 import { devSymlinks } from "../src/Symlink.ts"
 import { kernelMilestones } from "./inits/marks.ts"
 
@@ -83,6 +83,8 @@ export const peerScript = (): string => {
 /** Configuration 3: mount, print, reboot. */
 export const floorScript = (): string =>
   prologue + [
+    // Raw, as the runner's host pipes are: a cooked tty would end the line with \r\n.
+    "$bb stty -F /dev/ttyS1 raw -echo clocal",
     `echo "hello from a fresh VM" >/dev/ttyS1`,
     "code=0",
     ""
@@ -100,7 +102,7 @@ export const buildPeer = (options: {
     init: new TextEncoder().encode(peerScript()),
     node: options.node,
     files: [options.busybox, options.hello]
-  })
+  }).pipe(Effect.map((built) => built.bytes))
 
 /** Builds configuration 3's image: the directories, /dev/console and /init of the runner's layout, busybox, no node. */
 export const buildFloor = (options: { readonly output: string; readonly busybox: string }) =>

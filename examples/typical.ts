@@ -7,10 +7,10 @@ import { Env, HostPipe, Init, Kmod, Mount, Network, Symlink, Sysinit } from "eff
 
 Init.main(
   Mount.withMountPoints(Mount.systemMountPoints()),
-  Symlink.withSymlinks(Symlink.devSymlinks()),
-  Network.withInterfaceUp("lo"),
-  Kmod.withModules("/lib/modules/*"),
-  Env.withEnv({ PATH: "/data:/usr/bin:/bin" }),
+  Symlink.createSymlinks(Symlink.devSymlinks()),
+  Network.setInterfaceUp("lo"),
+  Kmod.loadModules("/lib/modules/*"),
+  Env.setEnv({ PATH: "/data:/usr/bin:/bin" }),
   HostPipe.withStdoutHostPipe,
   Effect.gen(function*() {
     yield* Console.log("hello from PID 1")

@@ -67,14 +67,6 @@ export const setEnv = Effect.fn("Env.setEnv")(
 )
 
 /**
- * A step of `Sysinit.run`: `setEnv`.
- *
- * @since 0.1.0
- * @category steps
- */
-export const withEnv = (vars: EnvVars): Effect.Effect<void, SyscallError, NodeProcess> => setEnv(vars)
-
-/**
  * Sets a kernel parameter, e.g. `sysctl("net.ipv4.ip_forward", "1")`. An
  * unknown key is `ENOENT`.
  *

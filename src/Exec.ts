@@ -9,10 +9,19 @@
 import { Data, Effect } from "effect"
 import type { Scope } from "effect"
 import { setupHostPipes } from "./HostPipe.ts"
-import { type ExecSpec, execSpecPath, parseExecSpec, stderrPort } from "./internal/execSpec.ts"
-import { stdoutPort } from "./internal/protocol.ts"
-import type { LoadModulesError } from "./Kmod.ts"
+import { loadModules, type LoadModulesError } from "./Kmod.ts"
 import { type ChildEnd, NodeProcess } from "./NodeProcess.ts"
+import { stderrPort, stdoutPort } from "./protocol/consoles.ts"
+import {
+  type ExecSpec,
+  isExecSpec,
+  runModulesDirectory,
+  runShareMountPoint,
+  runShareTag,
+  type TerminalSpec
+} from "./protocol/execSpec.ts"
+import { followControl } from "./Restore.ts"
+import { mountShare } from "./Share.ts"
 import type { State } from "./State.ts"
 import { type SyscallError, Syscalls } from "./Syscalls.ts"
 import { setExitCode } from "./Sysinit.ts"
@@ -55,6 +64,8 @@ export interface ProgramOptions {
   readonly stdout?: number | undefined
   /** Descriptor for the program's stderr; the init's stderr (2, console 0) by default. */
   readonly stderr?: number | undefined
+  /** Descriptor for the program's stdin; `/dev/null` by default. */
+  readonly stdin?: number | undefined
 }
 
 /**
@@ -95,6 +106,7 @@ export const runProgram = Effect.fn("Exec.runProgram")(function*(
     args,
     cwd: options.cwd,
     env: options.env,
+    stdin: options.stdin,
     stdout: options.stdout ?? 1,
     stderr: options.stderr ?? 2
   })
@@ -114,7 +126,13 @@ export interface WithProgramOptions extends ProgramOptions {
    * such console, stderr stays on console 0.
    */
   readonly stderrPort?: number | false | undefined
+  /** A file the program reads as its stdin (`stdin` gives a descriptor instead); `/dev/null` by default. */
+  readonly stdinFile?: string | undefined
 }
+
+/** The run's exit code is the program's; a program killed by a signal has none, and fails the run naming it. */
+const endOfProgram = (command: string, end: ChildEnd) =>
+  end._tag === "Killed" ? Effect.fail(new ProgramKilled({ command, signal: end.signal })) : setExitCode(end.code)
 
 /**
  * A step of `Sysinit.run`: runs the program (`runProgram`) with its stdout on
@@ -165,15 +183,119 @@ export const withProgram = (
   Syscalls | NodeProcess | State | Scope.Scope
 > =>
   Effect.gen(function*() {
+    const syscalls = yield* Syscalls
     const pipes = yield* setupHostPipes
     const pipeFd = (port: number | false) => port === false ? undefined : pipes.find((pipe) => pipe.port === port)?.fd
+    const stdinFile = options.stdinFile
+    const stdin = options.stdin ?? (stdinFile === undefined ? undefined : yield* Effect.acquireRelease(
+      syscalls.openConsoleForReading(stdinFile),
+      (fd) => Effect.ignore(syscalls.close(fd))
+    ))
     const end = yield* runProgram(command, args, {
       ...options,
+      stdin,
       stdout: options.stdout ?? pipeFd(stdoutPort),
       stderr: options.stderr ?? pipeFd(options.stderrPort ?? stderrPort)
     })
-    if (end._tag === "Killed") return yield* new ProgramKilled({ command, signal: end.signal })
-    yield* setExitCode(end.code)
+    yield* endOfProgram(command, end)
+  })
+
+/**
+ * How `withTerminalProgram` starts a program in a session of its own whose
+ * controlling terminal is its stdin: util-linux's `setsid --ctty`, found in
+ * the program's `PATH` (Node cannot make a child a session leader with a
+ * terminal before it runs the program); with `--wait`, the exit code stays
+ * the program's should setsid have to fork.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const sessionLeaderCommand: readonly [string, ...Array<string>] = ["setsid", "--ctty", "--wait"]
+
+/**
+ * Options of `withTerminalProgram`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TerminalProgramOptions {
+  /** Working directory; the init's own by default. */
+  readonly cwd?: string | undefined
+  /** The program's whole environment; the init's own (as set by `Env.setEnv`) by default. */
+  readonly env?: Readonly<Record<string, string>> | undefined
+  /** The console the program runs on, and its size at the start. */
+  readonly terminal: TerminalSpec
+}
+
+/**
+ * A step of `Sysinit.run`: runs the program on a terminal, as a login on a
+ * console would be, and sets the run's exit code to the program's. The
+ * console (set up as the host pipes are first, which puts it in raw mode)
+ * is opened again in cooked mode (`Syscalls.setCookedMode`) at the size
+ * given, which then follows the runner's window size messages
+ * (`Restore.followControl`); the program gets it as its stdin, stdout and
+ * stderr, in a session of its own of which it is the controlling terminal
+ * (`sessionLeaderCommand`): ^C interrupts its foreground job, ^Z stops it,
+ * and a shell has job control. A program killed by a signal fails the step
+ * with `ProgramKilled`. When it ends, what it wrote is drained to the host.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Option } from "effect"
+ * import { Exec, Layer, Sysinit } from "effect-sysinit"
+ *
+ * const machine = Layer.memory({
+ *   consoles: { transport: "virtio", ports: [0, 1, 2, 3] },
+ *   programs: { setsid: () => ({ _tag: "Exited", code: 0 }) }
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   const terminal = { device: "/dev/hvc3", windowSize: { rows: 50, columns: 132 } }
+ *   const code = yield* Sysinit.runSteps(Exec.withTerminalProgram("/bin/bash", ["-l"], { terminal }))
+ *   const kernel = yield* Layer.MemoryKernel
+ *   const [child] = kernel.state.children
+ *   const tty = kernel.state.consoles.get(child!.stdin!)
+ *   console.log(child?.command, child?.args.join(" "), `exit code ${Option.getOrThrow(code)}`)
+ *   console.log(tty?.device, tty?.cooked, tty?.windowSize)
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(machine)))
+ * // prints: setsid --ctty --wait /bin/bash -l exit code 0
+ * // prints: /dev/hvc3 true { rows: 50, columns: 132 }
+ * ```
+ *
+ * @since 0.1.0
+ * @category steps
+ */
+export const withTerminalProgram = (
+  command: string,
+  args: ReadonlyArray<string>,
+  options: TerminalProgramOptions
+): Effect.Effect<
+  void,
+  SyscallError | LoadModulesError | ProgramKilled,
+  Syscalls | NodeProcess | State | Scope.Scope
+> =>
+  Effect.gen(function*() {
+    const syscalls = yield* Syscalls
+    const { device, windowSize } = options.terminal
+    yield* setupHostPipes
+    const fd = yield* Effect.acquireRelease(
+      syscalls.openTerminal(device),
+      (opened) => Effect.andThen(Effect.ignore(syscalls.drain(opened)), Effect.ignore(syscalls.close(opened)))
+    )
+    yield* syscalls.setCookedMode(fd)
+    yield* syscalls.setWindowSize(fd, windowSize)
+    yield* followControl((size) => syscalls.setWindowSize(fd, size))
+    const [leader, ...leaderArgs] = sessionLeaderCommand
+    const end = yield* runProgram(leader, [...leaderArgs, command, ...args], {
+      cwd: options.cwd,
+      env: options.env,
+      stdin: fd,
+      stdout: fd,
+      stderr: fd
+    })
+    yield* endOfProgram(command, end)
   })
 
 /**
@@ -187,34 +309,54 @@ export const withProgram = (
 export type { ExecSpec }
 
 /**
- * The file the runner wrote is missing or not an exec description.
+ * The run the init was sent is not an exec description.
  *
  * @since 0.1.0
  * @category errors
  */
-export class InvalidExecSpec extends Data.TaggedError("InvalidExecSpec")<{
-  readonly path: string
-  readonly reason: string
-}> {
+export class InvalidExecSpec extends Data.TaggedError("InvalidExecSpec")<{ readonly reason: string }> {
   override get message(): string {
-    return `cannot read ${this.path}: ${this.reason}`
+    return `the run is not an exec description: ${this.reason}`
   }
 }
 
 /**
- * Reads what the runner's `exec` wrote into the initramfs (`/exec.json`).
+ * The exec description of a run (`Restore.awaitRun`'s message), checked.
  *
  * @since 0.1.0
  * @category operations
  */
-export const readExecSpec: Effect.Effect<ExecSpec, SyscallError | InvalidExecSpec, Syscalls> = Effect.gen(
-  function*() {
-    const syscalls = yield* Syscalls
-    const text = new TextDecoder().decode(yield* syscalls.readFile(execSpecPath))
-    return yield* Effect.try({
-      try: () => parseExecSpec(text),
-      catch: (error) =>
-        new InvalidExecSpec({ path: execSpecPath, reason: error instanceof Error ? error.message : String(error) })
-    })
+export const execSpecOf = (run: unknown): Effect.Effect<ExecSpec, InvalidExecSpec> =>
+  isExecSpec(run)
+    ? Effect.succeed(run)
+    : Effect.fail(
+      new InvalidExecSpec({ reason: `${JSON.stringify(run)?.slice(0, 200)} has no command, args or shares` })
+    )
+
+/**
+ * Puts this run's files in place: writes those the run carries, or mounts
+ * the run's share read-only and links each file the description names at
+ * its own path (when the path is free: the image's own files stay), then
+ * loads the run's modules (`--add-module`). Nothing to do when the files are
+ * in the initramfs.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const placeRunFiles = Effect.fn("Exec.placeRunFiles")(function*(spec: ExecSpec) {
+  const syscalls = yield* Syscalls
+  for (const file of spec.inlineFiles ?? []) {
+    yield* syscalls.mkdirAll(file.path.slice(0, file.path.lastIndexOf("/")) || "/", 0o755)
+    yield* syscalls.writeFile(file.path, Buffer.from(file.data, "base64"), file.mode)
   }
-)
+  if (spec.runFiles !== undefined) {
+    yield* mountShare({ tag: runShareTag, guest: runShareMountPoint, readOnly: true })
+    for (const file of spec.runFiles) {
+      const free = yield* Effect.result(syscalls.fileType(file))
+      if (free._tag === "Success") continue
+      yield* syscalls.mkdirAll(file.slice(0, file.lastIndexOf("/")) || "/", 0o755)
+      yield* syscalls.symlink(`${runShareMountPoint}${file}`, file)
+    }
+  }
+  if (spec.modules === true) yield* loadModules(`${runModulesDirectory}/*`)
+})

@@ -7,6 +7,8 @@
  */
 import { Clock, Data, Duration, Effect, Option } from "effect"
 import type { Scope } from "effect"
+import * as Kmod from "./Kmod.ts"
+import { NodeProcess } from "./NodeProcess.ts"
 import {
   consoleDevice,
   consoleLimit,
@@ -15,9 +17,7 @@ import {
   stdoutPort,
   type Transport,
   transportModulesDirectory
-} from "./internal/protocol.ts"
-import * as Kmod from "./Kmod.ts"
-import { NodeProcess } from "./NodeProcess.ts"
+} from "./protocol/consoles.ts"
 import * as RunState from "./State.ts"
 import type { State } from "./State.ts"
 import { type SyscallError, Syscalls } from "./Syscalls.ts"
@@ -227,18 +227,12 @@ export const reopenStdioOnConsole: Effect.Effect<boolean, SyscallError, Syscalls
   )
 })
 
-/**
- * A step of `Sysinit.run`: `reopenStdioOnConsole`. Put it after
- * `Kmod.withModules` when virtio_console is a module and no step sets up
- * host pipes (`setupHostPipes` does it on its own).
- *
- * @since 0.1.0
- * @category steps
- */
-export const withConsoleStdio: Effect.Effect<void, SyscallError, Syscalls> = Effect.asVoid(reopenStdioOnConsole)
-
 const logFailure = (what: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   effect.pipe(Effect.catchCause((cause) => Effect.logError(`${what} failed`, cause)), Effect.asVoid)
+
+// A console that was the controlling terminal of a session is hung up when the session's leader ends (a shell on
+// its terminal): the kernel sent what it could, and draining it is EIO.
+const hungUp = (error: SyscallError): boolean => error.errno === "EIO"
 
 const openPipe = Effect.fnUntraced(function*(port: number, device: string) {
   const syscalls = yield* Syscalls
@@ -246,7 +240,7 @@ const openPipe = Effect.fnUntraced(function*(port: number, device: string) {
     syscalls.openConsole(device),
     (opened) =>
       Effect.andThen(
-        syscalls.drain(opened).pipe(logFailure(`draining ${device}`)),
+        syscalls.drain(opened).pipe(Effect.catchIf(hungUp, () => Effect.void), logFailure(`draining ${device}`)),
         syscalls.close(opened).pipe(logFailure(`closing ${device}`))
       )
   )
@@ -290,15 +284,6 @@ const setupDetected = (detected: Effect.Success<typeof consolesByTransport>) =>
       return pipes
     })
   )
-
-/**
- * A step of `Sysinit.run`: `setupHostPipes`.
- *
- * @since 0.1.0
- * @category steps
- */
-export const withHostPipes: Effect.Effect<void, SyscallError | Kmod.LoadModulesError, Syscalls | State | Scope.Scope> =
-  Effect.asVoid(setupHostPipes)
 
 /**
  * A step of `Sysinit.run`: sets up the host pipes if needed and sends what

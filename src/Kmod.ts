@@ -5,9 +5,9 @@
  * @since 0.1.0
  */
 import { Data, Effect } from "effect"
+import { type CompressionFormat, decompress } from "./formats/decompress.ts"
+import * as Modinfo from "./formats/modinfo.ts"
 import * as Abi from "./internal/abi.ts"
-import { type CompressionFormat, decompress } from "./internal/decompress.ts"
-import * as Modinfo from "./internal/modinfo.ts"
 import * as ModuleGraph from "./internal/moduleGraph.ts"
 import { SyscallError, Syscalls } from "./Syscalls.ts"
 
@@ -248,11 +248,3 @@ export const loadModules = Effect.fn("Kmod.loadModules")(
     }
   }
 )
-
-/**
- * A step of `Sysinit.run`: `loadModules`.
- *
- * @since 0.1.0
- * @category steps
- */
-export const withModules = (pattern: string): Effect.Effect<void, LoadModulesError, Syscalls> => loadModules(pattern)

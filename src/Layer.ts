@@ -7,21 +7,21 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer } from "effect"
-import * as LiveKernel from "./internal/liveKernel.ts"
-import * as LiveProcess from "./internal/liveProcess.ts"
-import {
-  type ConsolesConfig,
-  type ConsoleState,
-  type LoadedModule,
-  makeSyscalls,
-  type MemoryKernelOptions,
-  type MemoryKernelState,
-  MemoryMachine,
-  type MountEntry,
-  type Node
-} from "./internal/memoryKernel.ts"
-import * as MemoryProcess from "./internal/memoryProcess.ts"
-import { type Call, type Fault, Recorder } from "./internal/memoryRecorder.ts"
+import * as LiveKernel from "./kernels/liveKernel.ts"
+import * as LiveProcess from "./kernels/liveProcess.ts"
+import { MemoryMachine } from "./kernels/memoryKernel.ts"
+import type {
+  ConsolesConfig,
+  ConsoleState,
+  LoadedModule,
+  MemoryKernelOptions,
+  MemoryKernelState,
+  MountEntry,
+  Node
+} from "./kernels/memoryModel.ts"
+import * as MemoryProcess from "./kernels/memoryProcess.ts"
+import { type Call, type Fault, Recorder } from "./kernels/memoryRecorder.ts"
+import { makeSyscalls } from "./kernels/memorySyscalls.ts"
 import { NodeProcess, type ProcessFault, type SignalName } from "./NodeProcess.ts"
 import { Syscalls } from "./Syscalls.ts"
 
@@ -46,7 +46,7 @@ export {
    * @category errors
    */
   LiveKernelUnavailable
-} from "./internal/liveKernel.ts"
+} from "./kernels/liveKernel.ts"
 
 /**
  * The running Linux kernel, through libc (koffi, loaded once, when this
@@ -79,6 +79,8 @@ export interface MemoryKernelHandle {
   readonly raise: (signal: SignalName) => boolean
   /** Makes the process do what `processFaults` catches (a throw nobody caught, `process.exit`, …). */
   readonly processFault: (fault: ProcessFault) => void
+  /** Sends bytes to a console device (`/dev/hvc3`): what the host writes to it, which reads of it get. */
+  readonly sendToConsole: (device: string, data: Uint8Array) => void
   /** Adds a zombie child of the init: an orphan, or a child Node spawned itself. */
   readonly addZombie: (pid: number, options?: { readonly spawnedByNode?: boolean }) => void
 }
@@ -131,6 +133,7 @@ export const memory = (options: MemoryKernelOptions = {}): Layer.Layer<Syscalls 
       clearFaults: () => recorder.clearFaults(),
       raise: driver.raise,
       processFault: driver.processFault,
+      sendToConsole: (device, data) => machine.descriptors.sendToConsole(device, data),
       addZombie: (pid, zombie = {}) => {
         machine.zombies.push({ pid, spawnedByNode: zombie.spawnedByNode ?? false })
       }

@@ -57,14 +57,6 @@ export const isInterfaceUp = Effect.fn("Network.isInterfaceUp")(
 )
 
 /**
- * A step of `Sysinit.run`: `setInterfaceUp`.
- *
- * @since 0.1.0
- * @category steps
- */
-export const withInterfaceUp = (name: string): Effect.Effect<void, SyscallError, Syscalls> => setInterfaceUp(name)
-
-/**
  * Sets the machine's host name (sethostname(2)), what `uname -n`,
  * `os.hostname()` and `/proc/sys/kernel/hostname` give. A name longer than
  * 64 bytes is `EINVAL`.
@@ -78,11 +70,3 @@ export const setHostname = Effect.fn("Network.setHostname")(
     yield* syscalls.sethostname(name)
   }
 )
-
-/**
- * A step of `Sysinit.run`: `setHostname`.
- *
- * @since 0.1.0
- * @category steps
- */
-export const withHostname = (name: string): Effect.Effect<void, SyscallError, Syscalls> => setHostname(name)

@@ -71,6 +71,8 @@ export type ChildEnd =
  * @category models
  */
 export interface NodeProcessShape {
+  /** A variable of the process's environment (the kernel gives init those of its command line). */
+  readonly getEnv: (name: string) => Effect.Effect<string | undefined>
   /** Sets a variable of the process, seen by `process.env` and by children spawned afterwards. */
   readonly setEnv: (name: string, value: string) => Effect.Effect<void, SyscallError>
   /**

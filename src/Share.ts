@@ -8,7 +8,7 @@
  */
 import { Effect } from "effect"
 import * as Abi from "./internal/abi.ts"
-import { type HostRootSpec, ninePMountData, type ShareSpec } from "./internal/execSpec.ts"
+import { type HostRootSpec, ninePMountData, type ShareSpec } from "./protocol/execSpec.ts"
 import { type SyscallError, Syscalls } from "./Syscalls.ts"
 
 /**
@@ -20,7 +20,7 @@ import { type SyscallError, Syscalls } from "./Syscalls.ts"
 export type { ShareSpec }
 
 /**
- * The host's root as `withHostRoot` sets it up.
+ * The host's root as `mountHostRoot` sets it up.
  *
  * @since 0.1.0
  * @category models
@@ -111,11 +111,3 @@ export const mountHostRoot = Effect.fn("Share.mountHostRoot")(function*(spec: Ho
     })
   }
 })
-
-/**
- * A step of `Sysinit.run`: `mountHostRoot`.
- *
- * @since 0.1.0
- * @category steps
- */
-export const withHostRoot = (spec: HostRootSpec): Effect.Effect<void, SyscallError, Syscalls> => mountHostRoot(spec)

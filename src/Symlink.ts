@@ -63,12 +63,3 @@ export const createSymlinks = Effect.fn("Symlink.createSymlinks")(
     }
   }
 )
-
-/**
- * A step of `Sysinit.run`: `createSymlinks`. Put it after the mounts the
- * links point into.
- *
- * @since 0.1.0
- * @category steps
- */
-export const withSymlinks = (links: Symlinks): Effect.Effect<void, SyscallError, Syscalls> => createSymlinks(links)

@@ -8,8 +8,19 @@
 import { Context, Data } from "effect"
 import type { Effect } from "effect"
 import { errnoDescription, type ErrnoName, errnoName, errnoNumber, isErrnoName } from "./internal/errno.ts"
+import type { WindowSize } from "./protocol/control.ts"
 
 export type { ErrnoName } from "./internal/errno.ts"
+
+export type {
+  /**
+   * A terminal's size in character cells, as `struct winsize` holds it.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  WindowSize
+}
 
 /**
  * A system call, or a file operation of the process, failed with an errno.
@@ -103,6 +114,18 @@ export interface SyscallsShape {
   readonly sync: Effect.Effect<void>
   /** `sethostname(2)`: the name `uname -n`, `/proc/sys/kernel/hostname` and `os.hostname()` give. */
   readonly sethostname: (name: string) => Effect.Effect<void, SyscallError>
+  /**
+   * `clock_settime(CLOCK_REALTIME)`: sets the wall clock, in milliseconds
+   * since the epoch; a time before the epoch is `EINVAL`.
+   */
+  readonly setClock: (epochMillis: number) => Effect.Effect<void, SyscallError>
+  /**
+   * Mixes bytes into the kernel's random pool, credited as entropy
+   * (`RNDADDENTROPY` on /dev/urandom), and reseeds its generator from the
+   * pool (`RNDRESEEDCRNG`), so that what it gives from now on differs from
+   * what a copy of this machine gives. Needs `CAP_SYS_ADMIN`.
+   */
+  readonly addEntropy: (bytes: Uint8Array) => Effect.Effect<void, SyscallError>
 
   /** `finit_module(2)` on the file at `path`; `flags` may hold `MODULE_INIT_COMPRESSED_FILE`. */
   readonly finitModule: (path: string, params: string, flags: number) => Effect.Effect<void, SyscallError>
@@ -116,8 +139,42 @@ export interface SyscallsShape {
 
   /** Opens a console device `O_WRONLY | O_NOCTTY | O_NDELAY | O_CLOEXEC` and returns its descriptor. */
   readonly openConsole: (path: string) => Effect.Effect<number, SyscallError>
+  /** Opens a console device for reading, `O_RDONLY | O_NOCTTY | O_NDELAY | O_CLOEXEC`; `setRawMode` makes reads block. */
+  readonly openConsoleForReading: (path: string) => Effect.Effect<number, SyscallError>
+  /**
+   * Reads at least one byte and at most `size` from a descriptor, waiting
+   * until there are some (the live kernel holds the process there, as
+   * read(2) does); empty at the end of the input.
+   */
+  readonly read: (fd: number, size: number) => Effect.Effect<Uint8Array, SyscallError>
+  /**
+   * Reads up to `size` bytes that are there now, without waiting: undefined
+   * when there are none yet (`EAGAIN`; on the live kernel, of a descriptor
+   * opened `O_NDELAY` by `openConsoleForReading` and left so), empty at the
+   * end of the input. For reading while the process goes on with other work.
+   */
+  readonly readAvailable: (fd: number, size: number) => Effect.Effect<Uint8Array | undefined, SyscallError>
   /** Raw mode (`c_cflag = CLOCAL`, no input, output or line processing) and blocking writes. */
   readonly setRawMode: (fd: number) => Effect.Effect<void, SyscallError>
+  /**
+   * Opens a terminal for a program's stdin, stdout and stderr,
+   * `O_RDWR | O_NOCTTY | O_CLOEXEC`: without waiting for a carrier, then
+   * blocking, as a program expects its stdio.
+   */
+  readonly openTerminal: (path: string) => Effect.Effect<number, SyscallError>
+  /**
+   * Cooked mode, a new terminal's line discipline as the kernel sets it up:
+   * lines edited and echoed, ^C ^\ ^Z raising SIGINT, SIGQUIT, SIGTSTP in the
+   * foreground process group, CR read as NL and NL written as CR NL; with
+   * UTF-8 input and no modem control (`CLOCAL`).
+   */
+  readonly setCookedMode: (fd: number) => Effect.Effect<void, SyscallError>
+  /**
+   * Sets a terminal's size (`TIOCSWINSZ`); when it changes, the kernel sends
+   * SIGWINCH to the terminal's foreground process group. Rows or columns
+   * that an unsigned short does not hold are `EINVAL`.
+   */
+  readonly setWindowSize: (fd: number, size: WindowSize) => Effect.Effect<void, SyscallError>
   /** Waits until everything written to a terminal has been sent (`tcdrain`). */
   readonly drain: (fd: number) => Effect.Effect<void, SyscallError>
   /** Writes all of `data`. */
@@ -135,8 +192,12 @@ export interface SyscallsShape {
   /** Creates a directory and its missing parents; an existing directory is fine. */
   readonly mkdirAll: (path: string, mode: number) => Effect.Effect<void, SyscallError>
   readonly readFile: (path: string) => Effect.Effect<Uint8Array, SyscallError>
-  /** Writes a whole file, as `echo -n data > path` does (sysctls, /sys attributes). */
-  readonly writeFile: (path: string, data: string | Uint8Array) => Effect.Effect<void, SyscallError>
+  /**
+   * Writes a whole file, as `echo -n data > path` does (sysctls, /sys
+   * attributes); a file it creates gets `mode` (0644 by default) less the
+   * umask's bits, one that exists keeps its own.
+   */
+  readonly writeFile: (path: string, data: string | Uint8Array, mode?: number) => Effect.Effect<void, SyscallError>
   readonly fileType: (path: string) => Effect.Effect<FileType, SyscallError>
   /** The paths matching a glob pattern, sorted. */
   readonly glob: (pattern: string) => Effect.Effect<ReadonlyArray<string>, SyscallError>

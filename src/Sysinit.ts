@@ -8,11 +8,12 @@ import { Cause, Data, Effect, Exit, Logger, Option, Ref, Scope } from "effect"
 import * as Abi from "./internal/abi.ts"
 import { ExitRequest } from "./internal/exitRequest.ts"
 import * as SysinitLogger from "./internal/logger.ts"
-import { formatExitCode, markRunEntered } from "./internal/protocol.ts"
 import { essentialMountPoints, mountAll, type OptionalMountError } from "./Mount.ts"
 import { NodeProcess } from "./NodeProcess.ts"
 import * as Pid1 from "./Pid1.ts"
 import { ProcessExitCalled } from "./Pid1.ts"
+import { formatExitCode } from "./protocol/exitCode.ts"
+import { markRunEntered } from "./protocol/initLog.ts"
 import * as RunState from "./State.ts"
 import { type SyscallError, Syscalls } from "./Syscalls.ts"
 
@@ -216,7 +217,11 @@ const reportedExitCode = (
 ): Effect.Effect<Option.Option<number>> =>
   Effect.gen(function*() {
     if (Exit.isSuccess(exit)) {
-      if (Option.isNone(exit.value)) yield* Effect.logInfo("run ended without an exit code")
+      if (Option.isNone(exit.value)) {
+        yield* Effect.logError(
+          "the run ended without an exit code: no step called Sysinit.setExitCode; end the steps with Sysinit.setExitCode(0)"
+        )
+      }
       return exit.value
     }
     const error = errorOf(exit.cause)

@@ -17,6 +17,7 @@
  *
  * @since 0.1.0
  */
+import { Duration, Option } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { EventEmitter } from "node:events"
 import { mkdtempSync, realpathSync, rmSync } from "node:fs"
@@ -24,9 +25,13 @@ import { createRequire } from "node:module"
 import { createServer, type Server, type Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join, sep } from "node:path"
-import { fileURLToPath } from "node:url"
+import type { TestProjectInlineConfiguration } from "vitest/config"
 import type { PoolOptions, PoolRunnerInitializer, PoolWorker, WorkerRequest } from "vitest/node"
-import { decodePayload, encodeFrame, FrameDecoder, inputDeviceVariable, isHello } from "./internal/vitestFraming.ts"
+import { decodePayload, encodeMessage, encodePayload, FrameDecoder, isHello } from "./protocol/vitestFraming.ts"
+import { durationExamples, parseDuration } from "./runner/duration.ts"
+import { shownByHostRoot } from "./runner/exec/shares.ts"
+import * as GuestCompileCache from "./runner/guestCompileCache.ts"
+import { bin as runnerBin, guestModule, packageRoot } from "./runner/packageFiles.ts"
 
 /**
  * The VMs of the pool; each field has the meaning of the `exec` flag of its
@@ -36,7 +41,11 @@ import { decodePayload, encodeFrame, FrameDecoder, inputDeviceVariable, isHello 
  * @category models
  */
 export interface VmPoolOptions {
-  /** The kernel image; `$SYSINIT_KERNEL` or the cached Debian kernel by default. */
+  /**
+   * The kernel, as `--kernel` takes it: an image file, or a name of Debian's
+   * (`6.1`, `6.12`, `6.12-cloud`, …, fetched once); `$SYSINIT_KERNEL`, else
+   * 6.1, by default. `kernelProjects` runs the same files on several.
+   */
   readonly kernel?: string | undefined
   /** MiB of memory per VM; `exec`'s default (1024) when absent. */
   readonly memory?: number | undefined
@@ -48,12 +57,23 @@ export interface VmPoolOptions {
   readonly shares?: ReadonlyArray<string> | undefined
   /** Variables of the worker's environment, besides vitest's own. */
   readonly env?: Readonly<Record<string, string>> | undefined
-  /** How long one test file may run (e.g. `"60 seconds"`, `"2 minutes"` or ms); past it, its VM is ended and the file fails. */
+  /**
+   * How long one test file may run (e.g. `"60 seconds"`, `"2 minutes"` or ms; a run of several files gets it for
+   * each); past it, its VM is ended and the file fails. A value it cannot read throws in `vmPool`.
+   */
   readonly timeout?: string | number | undefined
   /** The guest's node: the one running vitest by default (the wire is V8's serialization, which must match). */
   readonly node?: string | undefined
+  /** Boot each VM cold and save nothing (`exec --cold`); by default a VM is a restore of the saved machine. */
+  readonly cold?: boolean | undefined
   /** Further `exec` flags, as its command line takes them. */
   readonly execFlags?: ReadonlyArray<string> | undefined
+  /**
+   * Whether the workers' node keeps its compile cache in the cache directory
+   * (`node-compile-cache/`, shared into each VM): vitest's modules are then
+   * compiled once rather than in every VM. True by default.
+   */
+  readonly compileCache?: boolean | undefined
 }
 
 /**
@@ -64,28 +84,12 @@ export interface VmPoolOptions {
  */
 export const poolName = "effect-sysinit-vm"
 
-const runnerBin = fileURLToPath(new URL("../bin/effect-sysinit", import.meta.url))
-const workerEntry = fileURLToPath(
-  new URL(
-    import.meta.url.endsWith(".ts") ? "./internal/vitestWorker.ts" : "./internal/vitestWorker.js",
-    import.meta.url
-  )
-)
-const packageRoot = fileURLToPath(new URL("..", import.meta.url)) // src/ or dist/ → the package
-// The input console: after console 0, stdout (1) and stderr (2) of `exec`, over virtio.
-const inputDevice = "/dev/hvc3"
-
+const workerEntry = guestModule("vitestWorker")
 const timeoutMillis = (timeout: string | number): number => {
   if (typeof timeout === "number") return timeout
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|millis|s|seconds?|m|minutes?)?\s*$/.exec(timeout)
-  if (match === null) throw new Error(`effect-sysinit/vitest: timeout ${timeout}: expected e.g. "60 seconds"`)
-  const value = Number(match[1])
-  const unit = match[2] ?? "ms"
-  return unit.startsWith("m") && unit !== "ms" && !unit.startsWith("millis")
-    ? value * 60_000
-    : unit.startsWith("s")
-    ? value * 1000
-    : value
+  const parsed = parseDuration(timeout)
+  if (Option.isNone(parsed)) throw new Error(`effect-sysinit/vitest: timeout ${timeout}: expected ${durationExamples}`)
+  return Duration.toMillis(parsed.value)
 }
 
 /** The node_modules directory a package resolves from, real path. */
@@ -101,8 +105,6 @@ const outermost = (paths: ReadonlyArray<string>): ReadonlyArray<string> => {
   return unique.filter((path, i) => !unique.slice(0, i).some((outer) => path.startsWith(outer + sep)))
 }
 
-const hostRootDirectories = ["/usr", "/bin", "/lib", "/lib64", "/etc", "/opt"]
-
 // Workers whose VM may still run: when vitest's process exits (Ctrl-C, a bail), their runners are told to
 // stop (each kills its QEMU and removes its files on SIGTERM) and their sockets are removed.
 const liveWorkers = new Set<VmPoolWorker>()
@@ -115,6 +117,15 @@ const installExitHook = () => {
   })
 }
 
+/** What the worker in the guest sends: vitest's responses and RPC calls, read only for their type. */
+type Response = {
+  readonly __vitest_worker_response__?: unknown
+  readonly type?: unknown
+  readonly error?: unknown
+} | null
+
+const isStart = (message: WorkerRequest): boolean => "__vitest_worker_request__" in message && message.type === "start"
+
 class VmPoolWorker implements PoolWorker {
   readonly name = poolName
   readonly cacheFs = true
@@ -125,18 +136,25 @@ class VmPoolWorker implements PoolWorker {
   private directory: string | undefined
   private exited: Promise<void> | undefined
   private watchdog: NodeJS.Timeout | undefined
-  private filesLeft = 0
-  private currentFile: string | undefined
-  private reason: string | undefined
+  private connection: Promise<Socket> | undefined
+  /** Whether the worker in the guest said hello, and whether it has started: vitest's requests wait till then. */
+  private greeted = false
+  private ready = false
+  /** Whether vitest asked this worker to stop (its VM's end is then no error). */
+  private stopping = false
+  private readonly waiting: Array<WorkerRequest> = []
   private readonly stdout: NodeJS.WritableStream
   private readonly stderr: NodeJS.WritableStream
   private readonly root: string
   private readonly options: PoolOptions
   private readonly vm: VmPoolOptions
+  /** How long one file may run, in ms; no limit when undefined. */
+  private readonly timeout: number | undefined
 
-  constructor(options: PoolOptions, vm: VmPoolOptions) {
+  constructor(options: PoolOptions, vm: VmPoolOptions, timeout: number | undefined) {
     this.options = options
     this.vm = vm
+    this.timeout = timeout
     this.stdout = options.project.vitest.logger.outputStream
     this.stderr = options.project.vitest.logger.errorStream
     this.root = options.project.config.root
@@ -151,39 +169,56 @@ class VmPoolWorker implements PoolWorker {
   }
 
   send(message: WorkerRequest): void {
+    const type = "__vitest_worker_request__" in message ? message.type : undefined
+    // Booting the VM (and, on a new machine, fetching a kernel and saving a machine) can take longer than
+    // vitest gives a worker to start: "start" is answered here at once and passed on when the guest's
+    // worker says hello; what vitest sends next waits until that worker has started (`isStartAnswer`).
+    // A "stop" before then is answered here too, and `stop` ends the VM.
+    const early = type === "start" ? "started" : type === "stop" && !this.ready ? "stopped" : undefined
+    if (early !== undefined) {
+      queueMicrotask(() =>
+        this.events.emit("message", encodePayload({ type: early, __vitest_worker_response__: true }))
+      )
+    }
+    if (type === "stop" && !this.ready) return
+    if (this.ready || (type === "start" && this.greeted)) this.deliver(message)
+    else this.waiting.push(message)
+  }
+
+  /** Writes a request to the worker in the guest. */
+  private deliver(message: WorkerRequest): void {
     if ("__vitest_worker_request__" in message && (message.type === "run" || message.type === "collect")) {
-      const files = message.context.files.map((file) => file.filepath)
-      this.filesLeft = files.length
-      this.currentFile = files[0]
-      this.armWatchdog()
+      this.armWatchdog(message.context.files.map((file) => file.filepath))
     }
     if (this.channel === undefined || this.channel.destroyed) return // a dying VM: its exit reports
-    this.channel.write(encodeFrame(message))
+    this.channel.write(encodeMessage(message))
   }
 
   deserialize(data: unknown): unknown {
     return decodePayload(data as Buffer)
   }
 
-  private armWatchdog(): void {
+  /**
+   * Gives a run its time: the timeout for each of its files. vitest sends a
+   * run of one file, or (`isolate: false`, one worker) of all of them, and
+   * its worker answers a run with one "testfileFinished", however many files.
+   */
+  private armWatchdog(files: ReadonlyArray<string>): void {
     clearTimeout(this.watchdog)
-    if (this.vm.timeout === undefined) return
-    const millis = timeoutMillis(this.vm.timeout)
+    const millis = this.timeout
+    if (millis === undefined) return
+    const several = files.length > 1
+    const what = several ? `the run of ${files.join(", ")}` : files[0] ?? "the test file"
+    const limit = several ? `${millis} ms a file` : `${millis} ms`
     this.watchdog = setTimeout(() => {
-      this.reason = `${
-        this.currentFile ?? "the test file"
-      } ran past the pool's timeout of ${millis} ms; its VM was stopped`
-      this.stderr.write(`effect-sysinit/vitest: ${this.reason}\n`)
+      this.stderr.write(`effect-sysinit/vitest: ${what} ran past the pool's timeout of ${limit}; its VM was stopped\n`)
       this.child?.kill("SIGTERM")
-    }, millis)
+    }, millis * Math.max(1, files.length))
   }
 
-  private onResponse(payload: Buffer): void {
-    const message = decodePayload(payload) as Record<string, unknown> | null
-    if (message?.["__vitest_worker_response__"] === true && message["type"] === "testfileFinished") {
-      this.filesLeft -= 1
-      if (this.filesLeft > 0) this.armWatchdog()
-      else clearTimeout(this.watchdog)
+  private onResponse(message: Response): void {
+    if (message?.__vitest_worker_response__ === true && message.type === "testfileFinished") {
+      clearTimeout(this.watchdog)
     }
   }
 
@@ -194,11 +229,16 @@ class VmPoolWorker implements PoolWorker {
       nodeModulesOf(createRequire(join(this.root, "package.json")).resolve("vitest/package.json")),
       realpathSync(packageRoot),
       nodeModulesOf(createRequire(workerEntry).resolve("vitest/package.json")),
-      ...(hostRootDirectories.some((dir) => (vm.node ?? process.execPath).startsWith(dir + sep))
+      ...(shownByHostRoot(realpathSync(vm.node ?? process.execPath))
         ? []
         : [dirname(realpathSync(vm.node ?? process.execPath))])
     ])
-    const env: Record<string, string> = { ...this.changedEnv(), ...vm.env, [inputDeviceVariable]: inputDevice }
+    const compileCache = vm.compileCache === false ? [] : [GuestCompileCache.prepare()]
+    const env: Record<string, string> = {
+      ...this.changedEnv(),
+      ...Object.fromEntries(compileCache.map((folder) => [GuestCompileCache.variable, folder])),
+      ...vm.env
+    }
     return [
       "exec",
       "--transport",
@@ -207,12 +247,13 @@ class VmPoolWorker implements PoolWorker {
       "--input",
       socket,
       ...shares.flatMap((share) => ["--share", share]),
-      ...(vm.shares ?? []).flatMap((share) => ["--share", share]),
+      ...[...compileCache, ...(vm.shares ?? [])].flatMap((share) => ["--share", share]),
       ...(vm.kernel === undefined ? [] : ["--kernel", vm.kernel]),
       ...(vm.memory === undefined ? [] : ["--memory", String(vm.memory)]),
       ...(vm.smp === undefined ? [] : ["--smp", String(vm.smp)]),
       ...(vm.modules ?? []).flatMap((module) => ["--add-module", module]),
       ...Object.entries(env).flatMap(([key, value]) => ["--env", `${key}=${value}`]),
+      ...(vm.cold === true ? ["--cold"] : []),
       ...(vm.execFlags ?? []),
       "--",
       realpathSync(vm.node ?? process.execPath),
@@ -237,6 +278,7 @@ class VmPoolWorker implements PoolWorker {
     const socket = join(directory, "input.sock")
     let connected!: (channel: Socket) => void
     const connection = new Promise<Socket>((resolve) => (connected = resolve))
+    this.connection = connection
     const server = createServer((channel) => connected(channel))
     this.server = server
     await new Promise<void>((resolve, reject) => server.listen(socket, resolve).once("error", reject))
@@ -253,15 +295,15 @@ class VmPoolWorker implements PoolWorker {
     this.child = child
     liveWorkers.add(this)
     installExitHook()
-    let sayHello!: () => void
-    const helloed = new Promise<void>((resolve) => (sayHello = resolve))
     let first = true
     const decoder = new FrameDecoder((payload) => {
+      const message = decodePayload(payload) as Response
       if (first) {
         first = false
-        if (isHello(decodePayload(payload))) return sayHello()
+        if (isHello(message)) return this.onHello()
       }
-      this.onResponse(payload)
+      if (this.isStartAnswer(message)) return
+      this.onResponse(message)
       this.events.emit("message", payload)
     }, (bytes) => void this.stdout.write(bytes))
     child.stdout.on("data", (chunk: Buffer) => decoder.push(chunk))
@@ -278,21 +320,50 @@ class VmPoolWorker implements PoolWorker {
         this.channel?.destroy()
         this.channel = undefined
         this.cleanUp()
-        // vitest turns an exit it did not ask for into "Worker exited unexpectedly … while running test file X".
-        this.events.emit("exit", code, signal)
+        if (this.ready || this.stopping) {
+          // vitest turns an exit it did not ask for into "Worker exited unexpectedly … while running test file X".
+          this.events.emit("exit", code, signal)
+        } else {
+          this.fail(
+            `effect-sysinit/vitest: the VM ended before vitest's worker started (runner exit code ${code}); see its output above`
+          )
+        }
         resolve()
       })
     })
     child.once("error", (error) => this.events.emit("error", error))
-    await Promise.race([
-      helloed,
-      this.exited.then(() => {
-        throw new Error(
-          `effect-sysinit/vitest: the VM ended before vitest's worker started (runner exit code ${child.exitCode}); see its output above`
-        )
-      })
-    ])
-    await connection
+  }
+
+  /** The worker in the guest is listening: vitest's "start" goes in now. */
+  private onHello(): void {
+    void this.connection?.then(() => {
+      this.greeted = true
+      const starts = this.waiting.filter(isStart)
+      this.waiting.splice(0, this.waiting.length, ...this.waiting.filter((message) => !isStart(message)))
+      for (const message of starts) this.deliver(message)
+    })
+  }
+
+  /**
+   * Whether a message is the guest worker's answer to "start", which vitest
+   * had at once (`send`): not passed on (passed on as an error when the
+   * worker's set-up failed); what waited for it goes in now.
+   */
+  private isStartAnswer(message: Response): boolean {
+    if (message?.type !== "started") return false
+    if (message.error !== undefined) {
+      const error = message.error as { readonly message?: unknown }
+      this.fail(`effect-sysinit/vitest: vitest's worker in the VM failed to start: ${String(error.message ?? error)}`)
+      return true
+    }
+    this.ready = true
+    for (const waiting of this.waiting.splice(0)) this.deliver(waiting)
+    return true
+  }
+
+  /** Fails the worker's files with `reason`: vitest listens for errors while it waits for a file. */
+  private fail(reason: string): void {
+    if (this.events.listenerCount("error") > 0) this.events.emit("error", new Error(reason))
   }
 
   /** At the host process's exit: stops the runner without waiting, and removes the socket. */
@@ -312,6 +383,7 @@ class VmPoolWorker implements PoolWorker {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true
     const child = this.child
     if (child === undefined) return
     if (child.exitCode === null && child.signalCode === null) {
@@ -326,12 +398,48 @@ class VmPoolWorker implements PoolWorker {
 /**
  * The pool: `test.pool` of a vitest config (or of one of its projects).
  * vitest starts at most `maxWorkers` VMs at once and reuses one for further
- * files when `isolate` is false.
+ * files when `isolate` is false. A `timeout` it cannot read throws here, as
+ * the config is read, not when the first file runs.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const vmPool = (options: VmPoolOptions = {}): PoolRunnerInitializer => ({
-  name: poolName,
-  createPoolWorker: (poolOptions) => new VmPoolWorker(poolOptions, options)
-})
+export const vmPool = (options: VmPoolOptions = {}): PoolRunnerInitializer => {
+  const timeout = options.timeout === undefined ? undefined : timeoutMillis(options.timeout)
+  return {
+    name: poolName,
+    createPoolWorker: (poolOptions) => new VmPoolWorker(poolOptions, options, timeout)
+  }
+}
+
+/**
+ * The same test files on several kernels: one vitest project per kernel,
+ * named for it (`kernel 6.1`, `kernel 6.12`: vitest shows the name beside
+ * each file and test) and run by a pool of that kernel, whose workers have
+ * its name in `EFFECT_SYSINIT_KERNEL`.
+ *
+ * @example
+ * ```ts
+ * import { defineConfig } from "vitest/config"
+ * import { kernelProjects } from "effect-sysinit/vitest"
+ *
+ * export default defineConfig({
+ *   test: { projects: kernelProjects(["6.1", "6.12"], { name: "kernel", include: ["test/kernel/**"] }) }
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const kernelProjects = (
+  kernels: ReadonlyArray<string>,
+  project: NonNullable<TestProjectInlineConfiguration["test"]> & { readonly name: string },
+  options: Omit<VmPoolOptions, "kernel"> = {}
+): Array<TestProjectInlineConfiguration> =>
+  kernels.map((kernel) => ({
+    test: {
+      ...project,
+      name: `${project.name} ${kernel}`,
+      pool: vmPool({ ...options, kernel, env: { ...options.env, EFFECT_SYSINIT_KERNEL: kernel } })
+    }
+  }))

@@ -20,8 +20,8 @@ const stop = Effect.sync(() =>
 Init.main(
   Effect.addFinalizer(() => stop),
   Mount.withMountPoints(Mount.systemMountPoints()),
-  Symlink.withSymlinks(Symlink.devSymlinks()),
-  Network.withInterfaceUp("lo"),
+  Symlink.createSymlinks(Symlink.devSymlinks()),
+  Network.setInterfaceUp("lo"),
   HostPipe.withStdoutHostPipe,
   Effect.sync(() => console.log("hello from a fresh VM")),
   Sysinit.setExitCode(0)

@@ -13,8 +13,8 @@ import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import { Effect, Layer } from "effect"
 import { HostPipe, Mount, Network, Symlink, Sysinit } from "effect-sysinit"
 import * as v8 from "node:v8"
-import * as LiveKernel from "../../src/internal/liveKernel.ts"
-import * as LiveProcess from "../../src/internal/liveProcess.ts"
+import * as LiveKernel from "../../src/kernels/liveKernel.ts"
+import * as LiveProcess from "../../src/kernels/liveProcess.ts"
 import { NodeProcess } from "../../src/NodeProcess.ts"
 import { Syscalls } from "../../src/Syscalls.ts"
 import { bundleStarted } from "./bundleStarted.ts"
@@ -89,9 +89,9 @@ Effect.runFork(
     Effect.sync(() => mark("essential-mounts-done")),
     Mount.withMountPoints(Mount.systemMountPoints()),
     Effect.sync(() => mark("system-mounts-done")),
-    Symlink.withSymlinks(Symlink.devSymlinks()),
+    Symlink.createSymlinks(Symlink.devSymlinks()),
     Effect.sync(() => mark("dev-links-done")),
-    Network.withInterfaceUp("lo"),
+    Network.setInterfaceUp("lo"),
     Effect.sync(() => mark("lo-up-done")),
     HostPipe.withStdoutHostPipe,
     Effect.sync(() => mark("stdout-pipe-done")),

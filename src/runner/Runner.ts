@@ -1,36 +1,39 @@
 /**
- * Runs an init in a fresh VM: bundles it, builds the initramfs in a
- * temporary directory, finds the kernel and boots QEMU.
+ * Runs an init in a fresh VM: its image (cached, `image/Image`), the
+ * kernel, KVM or TCG, and QEMU; for an init that waits at a ready point
+ * (`exec`'s), from a saved machine when there is one (`machine/Restorable`).
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect, FileSystem, Option, Path } from "effect"
+import { Clock, Duration, Effect, FileSystem, Path } from "effect"
 import { ChildProcessSpawner } from "effect/process"
-import type { Transport } from "../internal/protocol.ts"
-import * as AnonymousFile from "./anonymousFile.ts"
-import * as Architecture from "./Architecture.ts"
-import * as Bundle from "./Bundle.ts"
-import * as CompileCache from "./CompileCache.ts"
-import * as Initramfs from "./Initramfs.ts"
-import * as Kernel from "./Kernel.ts"
-import * as KernelModules from "./KernelModules.ts"
-import * as Kvm from "./Kvm.ts"
-import * as Preflight from "./Preflight.ts"
-import * as Qemu from "./Qemu.ts"
-import type { NinePShare } from "./qemuCommand.ts"
-import * as Snapshot from "./Snapshot.ts"
+import { hostPipePath, numbersOf, type Transport } from "../protocol/consoles.ts"
+import { controlVariable } from "../protocol/control.ts"
+import { runShareTag } from "../protocol/execSpec.ts"
+import type { GuestFile } from "./exec/guestFiles.ts"
+import * as Image from "./image/Image.ts"
+import type * as Initramfs from "./image/Initramfs.ts"
+import type * as Snapshot from "./image/Snapshot.ts"
+import * as Userland from "./image/Userland.ts"
+import * as Kernel from "./kernel/Kernel.ts"
+import * as Architecture from "./machine/Architecture.ts"
+import * as Kvm from "./machine/Kvm.ts"
+import * as Preflight from "./machine/Preflight.ts"
+import * as Qemu from "./machine/Qemu.ts"
+import { type Machine, type NinePShare, qemuArguments, qemuBinary } from "./machine/qemuCommand.ts"
+import { kvmHint } from "./machine/verdict.ts"
+import * as Remembered from "./remembered.ts"
+import * as Restorable from "./restore/Restorable.ts"
+import * as SavedMachines from "./restore/SavedMachines.ts"
 import * as SourceMapping from "./sourceMapping.ts"
-import * as Userland from "./Userland.ts"
 
 /**
- * How the guest's node starts the init: from a start-up snapshot (`Snapshot`),
- * from the bundle with V8's code cache (`CompileCache`), or from the bare
- * bundle.
+ * How the guest's node starts the init.
  *
  * @since 0.1.0
  * @category models
  */
-export type Startup = "snapshot" | "compile-cache" | "bundle"
+export type Startup = Image.Startup
 
 /**
  * The guest's node by default for an x86_64 host and guest: the Node 24 of
@@ -43,16 +46,25 @@ export type Startup = "snapshot" | "compile-cache" | "bundle"
 export const defaultNode = Userland.defaultNode
 
 /**
+ * A run's milestones, as `Options.mark` is told them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Milestone = "image" | Restorable.Milestone
+
+/**
  * What to run and how.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Options extends Omit<Qemu.Streams, "outputs"> {
+export interface Options extends Omit<Qemu.Streams, "outputs" | "control" | "onStart"> {
   /** The init's .ts or .js file. */
   readonly init: string
   readonly args?: ReadonlyArray<string> | undefined
-  readonly kernel?: string | undefined
+  /** The kernel and its module tree (`Kernel.find`); the architecture's default when undefined. */
+  readonly kernel?: Kernel.Resolved | undefined
   readonly node?: string | undefined
   /** The guest's architecture; x86_64 by default. */
   readonly arch?: Architecture.Facts | undefined
@@ -61,15 +73,14 @@ export interface Options extends Omit<Qemu.Streams, "outputs"> {
   /** MiB; 1024 by default. */
   readonly memory?: number | undefined
   readonly smp?: number | undefined
-  /**
-   * Use KVM (true), not (false), or when a probe shows that it works
-   * ("auto", the default; "probe" is the same, its earlier name): see `Kvm`.
-   */
-  readonly kvm?: Kvm.Mode | "probe" | undefined
-  /** Receives the runner's notes on its choices (KVM, start-up), for `--verbose`. */
+  /** Use KVM (true), not (false), or when a probe shows that it works ("auto", the default): see `Kvm`. */
+  readonly kvm?: Kvm.Mode | undefined
+  /** Receives the runner's notes on its choices (KVM, start-up, saved machines), for `--verbose`. */
   readonly note?: ((line: string) => Effect.Effect<void>) | undefined
   /** Receives what the user must see even without `--verbose` (what to pass when KVM hung). */
   readonly warn?: ((line: string) => Effect.Effect<void>) | undefined
+  /** Told each milestone of the run as it is reached (`--timings`). */
+  readonly mark?: ((milestone: Milestone) => void) | undefined
   readonly files?: ReadonlyArray<string> | undefined
   readonly modules?: ReadonlyArray<string> | undefined
   readonly outputs?: ReadonlyArray<string> | undefined
@@ -87,10 +98,23 @@ export interface Options extends Omit<Qemu.Streams, "outputs"> {
   readonly snapshot?: Snapshot.Options | undefined
   /** Environment variables of the init besides `PATH` (e.g. `NO_COLOR`). */
   readonly environment?: Readonly<Record<string, string>> | undefined
-  /** Files at paths of their own in the initramfs (`exec`'s program and description). */
+  /** Files at paths of their own in the image. */
   readonly extraFiles?: Initramfs.Options["extraFiles"]
   /** Host directories shared over 9p. */
   readonly shares?: ReadonlyArray<NinePShare> | undefined
+  /**
+   * The init waits at its ready point for a run (`Restore.awaitRun`), which
+   * the runner sends over a control console: the run, this run's files (on
+   * a share of their own), and whether the machine may be saved there and
+   * restored (else it boots cold and saves nothing).
+   */
+  readonly control?: {
+    readonly run: unknown
+    readonly runFiles?: ReadonlyArray<GuestFile> | undefined
+    readonly restore: boolean
+    /** Runs once the init has taken its run, until QEMU ends (`Restorable.Options.whileRunning`). */
+    readonly whileRunning?: ((vm: Qemu.Vm) => Effect.Effect<void>) | undefined
+  } | undefined
 }
 
 /**
@@ -106,118 +130,161 @@ export interface Report extends Qemu.Ending {
   readonly kvm: Kvm.Choice
   /** How the guest's node started the init. */
   readonly startup: Startup
-  /** Bundling and building the initramfs. */
+  /** How the machine started: booted cold, restored from a saved one, or booted, saved and restored. */
+  readonly start: Restorable.Ending["start"]
+  /** Whether the image came from the cache. */
+  readonly imageCached: boolean
+  /** Finding or building the image. */
   readonly build: Duration.Duration
   /** From starting QEMU until it ended. */
   readonly boot: Duration.Duration
 }
 
+/** Writes this run's files into a directory of the run, for the run's share. */
+const runShare = Effect.fnUntraced(function*(files: ReadonlyArray<GuestFile>) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const dir = yield* fs.makeTempDirectoryScoped({ prefix: "effect-sysinit-run-" })
+  for (const file of files) {
+    const target = path.join(dir, file.guest)
+    yield* fs.makeDirectory(path.dirname(target), { recursive: true })
+    if (typeof file.source !== "string") yield* fs.writeFile(target, file.source, { mode: file.mode })
+    else {
+      // A link costs nothing where the file is on the same file system; elsewhere, a copy.
+      const source = yield* fs.realPath(file.source)
+      yield* fs.link(source, target).pipe(Effect.catchCause(() => fs.copyFile(source, target)))
+    }
+  }
+  return { tag: runShareTag, path: dir, readOnly: true, multidevs: false } satisfies NinePShare
+})
+
 /**
- * Bundles, builds and boots. Input that cannot boot is refused first
- * (`Preflight.InvalidInput`). The report's init errors and `InitThrew`
- * stack have the stack frames of the bundle mapped to the user's sources
- * (the lines given to `console` are console 0 as it came).
+ * The key of a machine in the cache of saved machines: its QEMU command
+ * line with the paths of this run left out, QEMU's binary, the kernel and
+ * the image.
+ */
+const machineKey = Effect.fnUntraced(function*(machine: Machine, streams: Qemu.Streams, imageKey: string) {
+  const consoles = Qemu.consoleLayout(streams).map((role) =>
+    role === "input" || role === "terminal" || role === "control" ? { socket: "<socket>" } : "<file>" as const
+  )
+  const args = yield* qemuArguments({
+    ...machine,
+    kernel: "<kernel>",
+    initramfs: "<image>",
+    shares: (machine.shares ?? []).map((share) => ({ ...share, path: "<directory>", readOnly: false })),
+    ramFile: { path: "<ram>", shared: false },
+    qmp: "<qmp>",
+    incoming: false
+  }, consoles)
+  const qemu = Qemu.findExecutable(qemuBinary(machine)) ?? qemuBinary(machine)
+  return SavedMachines.keyOf({
+    format: 1,
+    args,
+    qemu: yield* Remembered.identity(qemu),
+    kernel: yield* Remembered.identity(machine.kernel),
+    image: imageKey
+  })
+})
+
+/**
+ * Builds (or finds) the image and boots. Input that cannot boot is refused
+ * first (`Preflight.InvalidInput`). The report's init errors and
+ * `InitThrew` stack have the stack frames of the bundle mapped to the
+ * user's sources (the lines given to `console` are console 0 as it came).
  *
  * @since 0.1.0
  * @category running
  */
 export const run = Effect.fn("Runner.run")(function*(options: Options) {
   const note = options.note ?? (() => Effect.void)
+  const mark = options.mark ?? (() => undefined)
   const arch = options.arch ?? Architecture.all.x86_64
   const transport = options.transport ?? arch.defaultTransport
   const outputs = options.outputs ?? []
   const memory = options.memory ?? 1024
-  yield* Preflight.checkConsoles(transport, outputs, { stderrConsole: options.stderr !== undefined })
-  const kernel = yield* Kernel.resolve(options.kernel, arch)
-  const started = yield* Clock.currentTimeMillis
-  const userland = yield* Userland.resolve(arch)
-  const node = options.node ?? userland.node
-  if (options.node !== undefined) yield* Preflight.checkNode(options.node, arch)
-  const asked = options.startup ?? "snapshot"
-  const native = Architecture.isHost(arch)
-  if (!native && asked !== "bundle") {
-    yield* note(
-      `start-up: the bundle, without snapshot or code cache: the host cannot run the ${arch.name} node that makes them`
-    )
+  const control = options.control
+  const streams: Qemu.Streams = {
+    stdout: options.stdout,
+    stderr: options.stderr,
+    console: options.console,
+    outputs,
+    inputs: options.inputs,
+    terminal: options.terminal,
+    timeout: options.timeout,
+    control: control !== undefined
   }
-  const snapshot = native && asked === "snapshot"
-    ? yield* Effect.option(Snapshot.make(options.init, node, options.snapshot))
-    : Option.none<Snapshot.Snapshot>()
-  const bundled = Option.isSome(snapshot) ? undefined : yield* Bundle.bundle(options.init)
-  // The bundled koffi's native binary is the host's; a foreign guest gets its own of the same version.
-  const hostKoffi = Option.isSome(snapshot) ? snapshot.value.koffiNative : bundled!.koffiNative
-  const koffiNative = hostKoffi && (userland.koffiNative ?? hostKoffi)
-  const startup: Startup = Option.isSome(snapshot)
-    ? "snapshot"
-    : asked === "bundle" || !native
-    ? "bundle"
-    : "compile-cache"
-  const sourceMap: Effect.Effect<SourceMapping.Generated, unknown> = Option.isSome(snapshot)
-    ? snapshot.value.sourceMap
-    : Effect.map(bundled!.sourceMap, (map) => ({
-      names: [`file://${startup === "compile-cache" ? CompileCache.guestBundlePath : "/init"}`],
-      map,
-      lineOffset: bundled!.lineOffset,
-      sourceRoot: process.cwd()
-    }))
-  const tree = yield* Kernel.modulesOf(kernel, arch)
-  const transportModules = Option.isSome(tree)
-    ? yield* KernelModules.closure(tree.value, arch.transportModules[transport])
-    : []
-  // A file without a name: nothing is left on disk however the runner ends.
-  const initramfs = yield* AnonymousFile.make
-  const initramfsBytes = yield* Initramfs.build({
-    output: initramfs.path,
-    init: bundled?.code ?? new Uint8Array(),
-    node,
-    snapshot: Option.getOrUndefined(Option.map(snapshot, (made) => made.blob)),
-    compileCache: startup === "compile-cache" ? yield* CompileCache.generate(node, bundled!.code) : undefined,
-    koffiNative,
+  const consoles = Qemu.consoleLayout(streams)
+  yield* Preflight.checkConsoles(transport, consoles)
+  const kernel = options.kernel ?? (yield* Kernel.find(undefined, arch))
+  if (options.node !== undefined) yield* Preflight.checkNode(options.node, arch)
+  const started = yield* Clock.currentTimeMillis
+  const image = yield* Image.make({
+    init: options.init,
+    node: options.node,
+    arch,
+    transport,
+    kernel,
+    startup: options.startup,
+    snapshot: options.snapshot,
     files: options.files,
     modules: options.modules,
-    transportModules,
-    sysroot: userland.sysroot,
-    librarySearchPath: arch.librarySearchPath,
+    extraFiles: options.extraFiles,
     devices: options.devices,
-    extraFiles: options.extraFiles
+    note
   })
-  yield* Preflight.checkMemory(memory, initramfsBytes)
+  yield* note(`image: ${image.cached ? "from the cache" : "built"}, ${image.path}`)
+  mark("image")
+  yield* Preflight.checkMemory(memory, image.bytes)
   const built = yield* Clock.currentTimeMillis
-  const mode = options.kvm === "probe" ? "auto" : options.kvm ?? "auto"
-  const kvm = yield* Kvm.decide(mode, { kernel, arch, qemu: options.qemu })
+  const kvm = yield* Kvm.decide(options.kvm ?? "auto", { kernel: kernel.image, arch, qemu: options.qemu })
   yield* note(kvm.reason)
-  const machine = {
-    kernel,
-    initramfs: initramfs.path,
+  const [controlConsole] = numbersOf(consoles, "control")
+  const machine: Machine = {
+    kernel: kernel.image,
+    initramfs: image.path,
     memory,
     smp: options.smp ?? 1,
     kvm: kvm.kvm,
     transport,
     arch,
     args: options.args ?? [],
-    environment: options.environment,
+    environment: {
+      ...options.environment,
+      ...(controlConsole === undefined ? {} : { [controlVariable]: hostPipePath(controlConsole) })
+    },
     qemu: options.qemu,
-    shares: options.shares
+    shares: [
+      ...(control?.runFiles === undefined ? [] : [yield* runShare(control.runFiles)]),
+      ...(options.shares ?? [])
+    ]
   }
-  const ending = yield* Qemu.run(machine, {
-    stdout: options.stdout,
-    stderr: options.stderr,
-    console: options.console,
-    outputs,
-    inputs: options.inputs,
-    timeout: options.timeout
-  }).pipe(
-    Effect.onInterrupt(() =>
-      kvm.kvm ? (options.warn ?? (() => Effect.void))(`interrupted; ${Qemu.kvmHint}`) : Effect.void
+  const ending: Restorable.Ending = yield* (control === undefined
+    ? Effect.map(
+      Qemu.run(machine, { ...streams, onSpawn: () => mark("qemu spawned") }),
+      (coldEnding) => ({ ...coldEnding, start: "cold" as const })
     )
-  )
+    : Effect.flatMap(machineKey(machine, streams, image.key), (key) =>
+      Restorable.run(machine, streams, {
+        key,
+        run: control.run,
+        cold: !control.restore,
+        note,
+        mark,
+        whileRunning: control.whileRunning
+      }))).pipe(
+      Effect.onInterrupt(() => kvm.kvm ? (options.warn ?? (() => Effect.void))(`interrupted; ${kvmHint}`) : Effect.void)
+    )
+  mark("qemu exited")
   const ended = yield* Clock.currentTimeMillis
   // The map is made only for a trace to show: a run that fails nowhere pays nothing for it.
   const mapStack = ending.outcome._tag === "InitThrew" || ending.errors.length > 0
-    ? yield* Effect.map(sourceMap, (generated) => {
-      const map = SourceMapping.mapper(generated)
-      return (text: string) => SourceMapping.dropRunnerFrames(map(text))
-    }).pipe(Effect.orElseSucceed(() => (text: string) => text))
+    ? yield* image.sourceMap.pipe(
+      Effect.map((generated): (text: string) => string => {
+        const map = SourceMapping.mapper(generated)
+        return (text) => SourceMapping.dropRunnerFrames(map(text))
+      }),
+      Effect.orElseSucceed(() => (text: string) => text)
+    )
     : (text: string) => text
   const report: Report = {
     outcome: ending.outcome._tag === "InitThrew"
@@ -226,10 +293,12 @@ export const run = Effect.fn("Runner.run")(function*(options: Options) {
     errors: ending.errors.map(mapStack),
     droppedErrors: ending.droppedErrors,
     consoleEmpty: ending.consoleEmpty,
-    initramfsBytes,
+    initramfsBytes: image.bytes,
     arch: arch.name,
     kvm,
-    startup,
+    startup: image.startup,
+    start: ending.start,
+    imageCached: image.cached,
     build: Duration.millis(built - started),
     boot: Duration.millis(ended - built)
   }

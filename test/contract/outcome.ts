@@ -81,6 +81,19 @@ export const assertOutcome = (outcome: Outcome, expected: Expected): void => {
  */
 export type Environment = "machine" | "userNamespace"
 
+/** A capability that a call checks before anything else, so that what it answers depends on it. */
+export type Capability = "CAP_SYS_ADMIN" | "CAP_NET_ADMIN" | "CAP_SYS_MODULE"
+
+/**
+ * A case whose answer to an ordinary process depends on a capability: what
+ * it expects with it (`expected` unless given) and without it.
+ */
+export interface CapabilityDependent {
+  readonly capability: Capability
+  readonly with?: Expected
+  readonly without: Expected
+}
+
 /** One row of a contract table: what to run, and what it must come to. */
 export interface ContractCase<R> {
   /** The behaviour, in a sentence. */
@@ -89,8 +102,39 @@ export interface ContractCase<R> {
   readonly expected: Expected
   /** What the live kernel answers instead in a user namespace (e.g. `EPERM` for devtmpfs), when it differs. */
   readonly inUserNamespace?: Expected
+  /**
+   * Whether the case may run on the live kernel in the tests' own process
+   * (the unit tier: not PID 1, as whoever runs the tests), and what it comes
+   * to there: `true` for `expected`. Absent for a case that would change the
+   * host or that needs PID 1 or a fresh machine (a mount that succeeds, the
+   * host name, `lo`, the clock, a descriptor closed in a process whose other
+   * threads may reuse its number at once).
+   */
+  readonly onHost?: true | CapabilityDependent
 }
 
 /** What a case expects in an environment. */
 export const expectedIn = <R>(row: ContractCase<R>, environment: Environment): Expected =>
   environment === "userNamespace" ? row.inUserNamespace ?? row.expected : row.expected
+
+/** Either of two `SyscallError`s of one call and path (its errnos together); `first` when either is a success. */
+const eitherOf = (first: Expected, second: Expected): Expected =>
+  first.kind === "SyscallError" && second.kind === "SyscallError"
+    ? { ...first, errno: [...[first.errno].flat(), ...[second.errno].flat()] }
+    : first
+
+/**
+ * What a case marked `onHost` expects in the tests' own process, given
+ * whether it holds a capability: `true`, `false`, or `undefined` when that
+ * cannot be told (then either answer will do).
+ */
+export const expectedOnHost = <R>(
+  row: ContractCase<R>,
+  holds: (capability: Capability) => boolean | undefined
+): Expected => {
+  const onHost = row.onHost
+  if (onHost === undefined || onHost === true) return row.expected
+  const withIt = onHost.with ?? row.expected
+  const held = holds(onHost.capability)
+  return held === undefined ? eitherOf(withIt, onHost.without) : held ? withIt : onHost.without
+}

@@ -1,10 +1,10 @@
 /**
  * The examples of the docs, as files that type-check and run: every ```ts
  * block inside an `@example` of the JSDoc in src/*.ts, and every ```ts block
- * of README.md. Each is written to test/.examples (git-ignored), inside the
- * package, so that `import … from "effect-sysinit"` resolves through the
- * package's own "exports" to its sources (the "source" condition: node
- * `--conditions=source`, tsc `customConditions`).
+ * of README.md and of the pages in docs/. Each is written to test/.examples
+ * (git-ignored), inside the package, so that `import … from "effect-sysinit"`
+ * resolves through the package's own "exports" to its sources (the "source"
+ * condition: node `--conditions=source`, tsc `customConditions`).
  *
  * What an example is decides how it runs:
  * - `test`: it imports `@effect/vitest`; test/unit/docs.test.ts imports it, so
@@ -18,9 +18,15 @@
  * A `// prints: text` line states a line the example writes to stdout; an
  * example with such lines must print exactly those lines, in that order.
  * Every block runs: there is no way to opt out.
+ *
+ * A block right after a line that links to a file of the repository, as
+ * ``[`examples/typical.ts`](../examples/typical.ts):``, quotes that file: the
+ * link's text is the file's path from the repository's root, its target the
+ * same file from the page, and the block must equal the file.
  */
 import * as ChildProcess from "node:child_process"
 import * as fs from "node:fs"
+import * as Os from "node:os"
 import * as Path from "node:path"
 
 /** How an example runs; see above. */
@@ -38,8 +44,10 @@ export interface Example {
   readonly kind: Kind
   /** The lines its `// prints:` comments state, in order, or undefined when it states none. */
   readonly prints: ReadonlyArray<string> | undefined
-  /** The file of the repository it quotes (see `quotedText`), relative to the repository. */
+  /** The file of the repository it quotes (see `quotedText`): its link's text, when that names a file of the repository. */
   readonly quotes: string | undefined
+  /** Where its link points, relative to the repository: the file it quotes when the link is right. */
+  readonly quoteTarget: string | undefined
   /** The generated file, absolute. */
   readonly file: string
   /** How tests and diagnostics name it: `src/Mount.ts example 1 (line 142)`. */
@@ -55,8 +63,23 @@ const headerLines = 1
 interface Block {
   readonly line: number
   readonly code: string
-  /** The file of the repository the block quotes, when the line before it is a link to it: `[`examples/typical.ts`](examples/typical.ts):`. */
-  readonly quotes?: string | undefined
+  /** The link on the line before the block: ``[`examples/typical.ts`](../examples/typical.ts):``. */
+  readonly link?: QuoteLink | undefined
+}
+
+/** A link to a file of the repository: its text (the path from the repository's root) and its target (from the page). */
+interface QuoteLink {
+  readonly text: string
+  readonly target: string
+}
+
+// `[`path`](target)`, optionally followed by a colon; a target with a scheme (https:) or an anchor is no file.
+const quoteLink = /^\[`([^`]+)`\]\(((?![a-z][a-z0-9+.-]*:|#)[^)\s]+)\):?$/
+
+/** Whether a path from the repository's root names one of its files. */
+const isRepositoryFile = (path: string): boolean => {
+  const absolute = Path.resolve(root, path)
+  return absolute.startsWith(`${root}${Path.sep}`) && fs.existsSync(absolute) && fs.statSync(absolute).isFile()
 }
 
 const fenceOpen = /^```(ts|typescript)\s*$/
@@ -65,16 +88,17 @@ const fenceClose = /^```\s*$/
 /** The ```ts blocks of some lines (markdown, or JSDoc with its ` * ` taken off), with the line of each one's code. */
 const blocksIn = (lines: ReadonlyArray<{ readonly text: string; readonly line: number }>): Array<Block> => {
   const blocks: Array<Block> = []
-  let open: { line: number; code: Array<string>; quotes: string | undefined } | undefined
+  let open: { line: number; code: Array<string>; link: QuoteLink | undefined } | undefined
   let before = ""
   for (const { line, text } of lines) {
     if (open === undefined) {
       if (fenceOpen.test(text.trim())) {
-        open = { line: line + 1, code: [], quotes: /^\[`([^`]+)`\]\(\1\):?$/.exec(before)?.[1] }
+        const link = quoteLink.exec(before)
+        open = { line: line + 1, code: [], link: link === null ? undefined : { text: link[1]!, target: link[2]! } }
       }
       if (text.trim() !== "") before = text.trim()
     } else if (fenceClose.test(text.trim())) {
-      blocks.push({ line: open.line, code: `${open.code.join("\n")}\n`, quotes: open.quotes })
+      blocks.push({ line: open.line, code: `${open.code.join("\n")}\n`, link: open.link })
       open = undefined
     } else {
       open.code.push(text)
@@ -129,17 +153,32 @@ export const printsOf = (code: string): ReadonlyArray<string> | undefined => {
   return prints.length === 0 ? undefined : prints
 }
 
-/** The docs that hold examples: the public modules (src/*.ts), then README.md. */
+/** The markdown pages of a directory of the repository, sorted, as paths from its root. */
+const markdownFiles = (directory: string): Array<string> =>
+  fs.readdirSync(Path.join(root, directory)).filter((name) => name.endsWith(".md")).toSorted().map((name) =>
+    `${directory}/${name}`
+  )
+
+/** The docs that hold examples: the public modules (src/*.ts), README.md, then the pages of docs/. */
 const docs = (): Array<{ readonly source: string; readonly blocks: Array<Block> }> => {
   const modules = fs.readdirSync(Path.join(root, "src")).filter((name) => name.endsWith(".ts")).toSorted()
+  const pages = ["README.md", ...markdownFiles("docs")]
   return [
     ...modules.map((name) => ({
       source: `src/${name}`,
       blocks: jsdocExampleBlocks(fs.readFileSync(Path.join(root, "src", name), "utf8"))
     })),
-    { source: "README.md", blocks: markdownBlocks(fs.readFileSync(Path.join(root, "README.md"), "utf8")) }
+    ...pages.map((source) => ({ source, blocks: markdownBlocks(fs.readFileSync(Path.join(root, source), "utf8")) }))
   ]
 }
+
+/**
+ * The name of an example's generated file, without its index: the module's
+ * name for src/*.ts (`Mount`), the page's path for markdown (`README`,
+ * `docs-library`), so that `docs/exec.md` and `src/Exec.ts` do not meet.
+ */
+const generatedBase = (source: string): string =>
+  source.startsWith("src/") ? Path.basename(source, ".ts") : source.replace(/\.md$/, "").replaceAll("/", "-")
 
 /** The modules the package exports, by name, as src/index.ts lists them. */
 export const publicModules = (): Array<string> =>
@@ -151,7 +190,7 @@ export const extract = (): Array<Example> =>
   docs().flatMap(({ blocks, source }) =>
     blocks.map((block, i) => {
       const index = i + 1
-      const base = Path.basename(source).replace(/\.(ts|md)$/, "")
+      const quotes = block.link !== undefined && isRepositoryFile(block.link.text) ? block.link : undefined
       return {
         source,
         index,
@@ -159,8 +198,11 @@ export const extract = (): Array<Example> =>
         code: block.code,
         kind: kindOf(block.code),
         prints: printsOf(block.code),
-        quotes: block.quotes,
-        file: Path.join(examplesDir, `${base}-${index}.ts`),
+        quotes: quotes?.text,
+        quoteTarget: quotes === undefined
+          ? undefined
+          : Path.posix.normalize(Path.posix.join(Path.posix.dirname(source), quotes.target)),
+        file: Path.join(examplesDir, `${generatedBase(source)}-${index}.ts`),
         name: `${source} example ${index} (line ${block.line})`
       }
     })
@@ -259,9 +301,23 @@ export const nodeEnv: Readonly<Record<string, string>> = {
   NODE_COMPILE_CACHE: Path.join(examplesDir, ".node-compile-cache")
 }
 
+// A few runs at a time, each timed from its own start: all of them at once on a loaded machine ran past the timeout.
+const runSlots = Math.max(2, Os.availableParallelism())
+let running = 0
+const waiting: Array<() => void> = []
+const slot = async (): Promise<() => void> => {
+  if (running >= runSlots) await new Promise<void>((resolve) => waiting.push(resolve))
+  running++
+  return () => {
+    running--
+    waiting.shift()?.()
+  }
+}
+
 /** Runs a `program` example with node, the package's name resolving to its sources. */
-export const runProgram = (example: Example, timeoutMs = 25_000): Promise<ExampleRun> =>
-  new Promise((resolve) => {
+export const runProgram = async (example: Example, timeoutMs = 25_000): Promise<ExampleRun> => {
+  const release = await slot()
+  return new Promise<ExampleRun>((resolve) => {
     ChildProcess.execFile(
       process.execPath,
       ["--conditions=source", example.file],
@@ -271,7 +327,8 @@ export const runProgram = (example: Example, timeoutMs = 25_000): Promise<Exampl
         resolve({ stdout, stderr, exitCode, signal: error?.signal ?? null })
       }
     )
-  })
+  }).finally(release)
+}
 
 /** The lines of a stream, without the empty one after its last newline. */
 export const linesOf = (text: string): Array<string> => {

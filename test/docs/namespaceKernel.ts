@@ -1,5 +1,5 @@
 /**
- * The live kernel of src/internal/liveKernel.ts, made to look like the VM the
+ * The live kernel of src/kernels/liveKernel.ts, made to look like the VM the
  * runner boots, for the inits of the docs that test/namespace/docs.test.ts
  * runs unchanged as PID 1 of new namespaces (namespaceHooks.ts puts this
  * module in the place of liveKernel.ts). Only what a namespace cannot be, or
@@ -16,10 +16,10 @@
  */
 import { Effect } from "effect"
 import * as Abi from "../../src/internal/abi.ts"
-import * as LiveKernel from "../../src/internal/liveKernel.ts"
+import * as LiveKernel from "../../src/kernels/liveKernel.ts"
 import { SyscallError, type SyscallsShape } from "../../src/Syscalls.ts"
 
-export * from "../../src/internal/liveKernel.ts"
+export * from "../../src/kernels/liveKernel.ts"
 
 const serialTable = [
   "serinfo:1.0 driver revision:",

@@ -1,10 +1,11 @@
 /**
- * The inits among the docs' examples (those that call `Init.main(With)` or
- * `Sysinit.run(With)`, extracted by test/docs/extract.ts), each run unchanged
- * as PID 1 of fresh namespaces, on the live kernel made to look like the
- * runner's VM (test/docs/namespaceKernel.ts: devtmpfs as a tmpfs, consoles 0
- * and 1, console 1 on stdout, no modules). Each must report exit code 0 and
- * log no error. The unit tier type-checks them, with the other examples.
+ * The inits among the docs' examples (those of src/*.ts, README.md and
+ * docs/*.md that call `Init.main(With)` or `Sysinit.run(With)`, extracted by
+ * test/docs/extract.ts), each run unchanged as PID 1 of fresh namespaces, on
+ * the live kernel made to look like the runner's VM
+ * (test/docs/namespaceKernel.ts: devtmpfs as a tmpfs, consoles 0 and 1,
+ * console 1 on stdout, no modules). Each must report exit code 0 and log no
+ * error. The unit tier type-checks them, with the other examples.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"

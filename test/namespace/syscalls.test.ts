@@ -6,7 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { CLOCAL } from "../../src/internal/libc.ts"
+import { CLOCAL } from "../../src/kernels/libc.ts"
 import { outcomes, program, runAsPidOne, scenarios, userNamespaces } from "./harness.ts"
 
 const { run: sharedRun, succeeds } = scenarios("syscalls.ts")

@@ -4,7 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import * as LiveKernel from "../../src/internal/liveKernel.ts"
+import * as LiveKernel from "../../src/kernels/liveKernel.ts"
 import { NodeProcess } from "../../src/NodeProcess.ts"
 import { Syscalls, type SyscallsShape } from "../../src/Syscalls.ts"
 import * as Sysinit from "../../src/Sysinit.ts"
@@ -41,6 +41,7 @@ const guardedProcess = (touched: Array<string>) => {
       return Effect.die(new Error(`${name} reached the host's process`))
     })
   return Layer.succeed(NodeProcess, {
+    getEnv: () => refuse("getEnv"),
     setEnv: () => refuse("setEnv"),
     signals: () => refuse("signals"),
     processFaults: refuse("processFaults"),

@@ -1,8 +1,8 @@
 /**
  * The docs' examples (the `@example` blocks of src/*.ts and the ```ts blocks
- * of README.md, extracted by test/docs/extract.ts): all type-check, the tests
- * among them run here, and so does every program; the inits run as PID 1 in
- * test/namespace/docs.test.ts.
+ * of README.md and docs/*.md, extracted by test/docs/extract.ts): all
+ * type-check, the tests among them run here, and so does every program; the
+ * inits run as PID 1 in test/namespace/docs.test.ts.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Path from "node:path"
@@ -30,8 +30,18 @@ describe("the docs' examples", () => {
 
   it("a block that quotes a file of the repository (a link to it just before the block) is that file", () => {
     for (const example of examples.filter((candidate) => candidate.quotes !== undefined)) {
+      assert.strictEqual(
+        example.quoteTarget,
+        example.quotes,
+        `${example.name}: its link says ${example.quotes} and points at ${example.quoteTarget} from ${example.source}`
+      )
       assert.strictEqual(example.code, quotedText(example.quotes!), `${example.name} quotes ${example.quotes}`)
     }
+  })
+
+  it("the pages of docs/ are among the docs whose examples run", () => {
+    const sources = new Set(examples.map((example) => example.source))
+    assert.isTrue([...sources].some((source) => source.startsWith("docs/")), [...sources].join(", "))
   })
 
   it("type-check, with one run of tsc over them all", { timeout: 120_000 }, async () => {
@@ -44,7 +54,7 @@ describe("the docs' examples", () => {
   })
 
   describe("programs run with node and exit with 0, printing what their `// prints:` lines say", () => {
-    // All at once, from the start: each run is mostly node starting up.
+    // All queued from the start, a few running at a time (extract.ts): each run is mostly node starting up.
     const runs = new Map(ofKind("program").map((example) => [example, runProgram(example)]))
     for (const [example, running] of runs) {
       it(example.name, async () => {

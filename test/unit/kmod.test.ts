@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
+import * as Modinfo from "../../src/formats/modinfo.ts"
 import * as Abi from "../../src/internal/abi.ts"
-import * as Modinfo from "../../src/internal/modinfo.ts"
 import * as Kmod from "../../src/Kmod.ts"
 import { MemoryKernel } from "../../src/Layer.ts"
 import * as Mount from "../../src/Mount.ts"
@@ -219,7 +219,7 @@ describe("Kmod.loadModules", () => {
     "loads Debian's six virtio modules compressed with %s in dependency order",
     (format) =>
       Effect.gen(function*() {
-        yield* Kmod.withModules("/lib/modules/*")
+        yield* Kmod.loadModules("/lib/modules/*")
         const loaded = (yield* MemoryKernel).state.modules.map((m) => m.name)
         assert.deepStrictEqual(loaded, [
           "virtio_ring",

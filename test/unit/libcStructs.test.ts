@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { loadLibc } from "../../src/internal/libc.ts"
+import { cookedTermios, loadLibc } from "../../src/kernels/libc.ts"
 
 describe("the structs passed to ioctl", () => {
   it.effect("struct ifreq is 40 bytes, as in linux/if.h on 64-bit", () =>
@@ -13,6 +13,25 @@ describe("the structs passed to ioctl", () => {
     Effect.gen(function*() {
       const libc = yield* loadLibc
       assert.strictEqual(libc.structs.termiosSize, 36)
+    }))
+
+  it.effect("struct winsize is four unsigned shorts, rows first, without pixels", () =>
+    Effect.gen(function*() {
+      const { structs } = yield* loadLibc
+      assert.strictEqual(structs.winsizeSize, 8)
+      assert.deepStrictEqual(Array.from(structs.winsize(0x0102, 0x0304)), [2, 1, 4, 3, 0, 0, 0, 0])
+    }))
+
+  it.effect("cooked mode's termios fills the kernel's struct, its c_cc as long as NCCS", () =>
+    Effect.gen(function*() {
+      const { structs } = yield* loadLibc
+      const decoded = structs.decodeTermios(structs.termios({ ...cookedTermios, c_line: 0 }))
+      assert.strictEqual(cookedTermios.c_cc.length, 19)
+      assert.deepStrictEqual({ ...decoded, c_cc: Array.from(decoded.c_cc) }, {
+        ...cookedTermios,
+        c_line: 0,
+        c_cc: Array.from(cookedTermios.c_cc)
+      })
     }))
 
   it.effect("an interface name and its flags round-trip through struct ifreq", () =>

@@ -1,6 +1,6 @@
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { LiveKernelUnavailable, make } from "../../src/internal/liveKernel.ts"
+import { LiveKernelUnavailable, make } from "../../src/kernels/liveKernel.ts"
 
 const original = { platform: process.platform, arch: process.arch }
 const pretend = (key: "platform" | "arch", value: string) =>

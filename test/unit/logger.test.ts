@@ -5,6 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Logger } from "effect"
 import * as SysinitLogger from "../../src/internal/logger.ts"
+import * as InitLog from "../../src/protocol/initLog.ts"
 
 // 2026-11-27T08:53:12.123456789Z: every unit differs from its neighbours, and the microseconds are not a whole millisecond.
 const nanos = BigInt(Date.UTC(2026, 10, 27, 8, 53, 12, 123)) * 1_000_000n + 456_789n
@@ -32,7 +33,7 @@ describe("the init's log lines", () => {
   ]
   for (const [name, at, text] of timestamps) {
     it(`give the time in UTC ${name}`, () => {
-      assert.strictEqual(SysinitLogger.timestamp(at), text)
+      assert.strictEqual(InitLog.timestamp(at), text)
     })
   }
 

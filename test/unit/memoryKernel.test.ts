@@ -94,6 +94,40 @@ describe("the in-memory kernel keeps its state as Linux would", () => {
       assert.strictEqual(state.consoles.size, 0)
     }).pipe(withKernel({ files: { "/etc/file": "xxxdef" } })))
 
+  it.effect("a terminal keeps its mode and its window size, the last one given; a refused size changes nothing", () =>
+    Effect.gen(function*() {
+      const syscalls = yield* Syscalls
+      yield* syscalls.mkdirAll("/dev", 0o755)
+      yield* syscalls.mount(mountRequest("/dev", "devtmpfs"))
+      const raw = yield* syscalls.openConsole("/dev/hvc3")
+      yield* syscalls.setRawMode(raw)
+      const fd = yield* syscalls.openTerminal("/dev/hvc3")
+      const { state } = yield* MemoryKernel
+      assert.deepStrictEqual([state.consoles.get(fd)?.cooked, state.consoles.get(fd)?.windowSize], [false, undefined])
+      yield* syscalls.setCookedMode(fd)
+      yield* syscalls.setWindowSize(fd, { rows: 24, columns: 80 })
+      yield* syscalls.setWindowSize(fd, { rows: 50, columns: 132 })
+      yield* syscallError(syscalls.setWindowSize(fd, { rows: -1, columns: 80 }))
+      const terminal = state.consoles.get(fd)
+      assert.deepStrictEqual(
+        { device: terminal?.device, raw: terminal?.raw, cooked: terminal?.cooked, size: terminal?.windowSize },
+        { device: "/dev/hvc3", raw: false, cooked: true, size: { rows: 50, columns: 132 } }
+      )
+    }).pipe(withKernel({ consoles: { transport: "virtio", ports: [0, 1, 2, 3] } })))
+
+  it.effect("readAvailable of a console gives nothing until the host sends, then what was sent, without waiting", () =>
+    Effect.gen(function*() {
+      const syscalls = yield* Syscalls
+      yield* syscalls.mkdirAll("/dev", 0o755)
+      yield* syscalls.mount(mountRequest("/dev", "devtmpfs"))
+      const fd = yield* syscalls.openConsoleForReading("/dev/hvc2")
+      assert.isUndefined(yield* syscalls.readAvailable(fd, 4))
+      ;(yield* MemoryKernel).sendToConsole("/dev/hvc2", new TextEncoder().encode("abcdef"))
+      assert.strictEqual(new TextDecoder().decode(yield* syscalls.readAvailable(fd, 4)), "abcd")
+      assert.strictEqual(new TextDecoder().decode(yield* syscalls.readAvailable(fd, 4)), "ef")
+      assert.isUndefined(yield* syscalls.readAvailable(fd, 4))
+    }).pipe(withKernel({ consoles: { transport: "virtio", ports: [0, 1, 2] } })))
+
   it.effect("environment: setEnv lands in the process's environment, beside what was there", () =>
     Effect.gen(function*() {
       const nodeProcess = yield* NodeProcess

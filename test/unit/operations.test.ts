@@ -43,7 +43,7 @@ describe("Symlink", () => {
     Effect.gen(function*() {
       yield* Mount.mount("/dev", { fsType: "devtmpfs" })
       yield* Symlink.createSymlinks({ "/dev/fd": "/proc/self/fd/" })
-      const error = yield* syscallError(Symlink.withSymlinks(Symlink.devSymlinks()))
+      const error = yield* syscallError(Symlink.createSymlinks(Symlink.devSymlinks()))
       assert.deepStrictEqual([error.syscall, error.errno, error.path], ["symlink", "EEXIST", "/dev/fd"])
       const { state } = yield* MemoryKernel
       assert.isTrue(state.tree.has("/dev/core"))
@@ -54,7 +54,7 @@ describe("Symlink", () => {
 describe("Network", () => {
   it.effect("setInterfaceUp sets IFF_UP and keeps the other flags", () =>
     Effect.gen(function*() {
-      yield* Network.withInterfaceUp("lo")
+      yield* Network.setInterfaceUp("lo")
       assert.strictEqual((yield* MemoryKernel).state.interfaces.get("lo"), Abi.IFF_LOOPBACK | Abi.IFF_UP)
       assert.isTrue(yield* Network.isInterfaceUp("lo"))
     }).pipe(withKernel({ interfaces: { lo: Abi.IFF_LOOPBACK } })))
@@ -71,7 +71,7 @@ describe("Network.setHostname", () => {
     Effect.gen(function*() {
       yield* Mount.mount("/proc", { fsType: "proc" })
       assert.strictEqual(yield* Env.readSysctl("kernel.hostname"), "(none)")
-      yield* Network.withHostname("vm-1")
+      yield* Network.setHostname("vm-1")
       const { calls, state } = yield* MemoryKernel
       assert.strictEqual(state.sysctls.get("kernel.hostname"), "vm-1")
       assert.strictEqual(yield* Env.readSysctl("kernel.hostname"), "vm-1")
@@ -103,7 +103,7 @@ describe("Network.setHostname", () => {
 describe("Env", () => {
   it.effect("setEnv sets each variable", () =>
     Effect.gen(function*() {
-      yield* Env.withEnv({ PATH: "/data", LANG: "C.UTF-8" })
+      yield* Env.setEnv({ PATH: "/data", LANG: "C.UTF-8" })
       const { calls, state } = yield* MemoryKernel
       assert.deepStrictEqual(Object.fromEntries(state.env), { LANG: "C.UTF-8", PATH: "/data" })
       assert.deepStrictEqual(calls.map((c) => [c.call, c.path]), [["setEnv", "LANG"], ["setEnv", "PATH"]])

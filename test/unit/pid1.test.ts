@@ -203,7 +203,7 @@ describe("no lost output", () => {
   it.effect("output in flight settles before the finalizers drain and close the host pipes", () =>
     Effect.gen(function*() {
       const kernel = yield* MemoryKernel
-      yield* Effect.exit(Sysinit.run(HostPipe.withHostPipes, Sysinit.setExitCode(0)))
+      yield* Effect.exit(Sysinit.run(HostPipe.setupHostPipes, Sysinit.setExitCode(0)))
       const calls = kernel.calls.map((c) => c.call)
       assert.isBelow(calls.indexOf("settleOutput"), calls.indexOf("drain"))
       assert.isBelow(calls.lastIndexOf("close"), calls.lastIndexOf("writeStderr"))

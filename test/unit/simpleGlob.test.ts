@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as NodePath from "node:path"
-import * as SimpleGlob from "../../src/internal/simpleGlob.ts"
+import * as SimpleGlob from "../../src/kernels/simpleGlob.ts"
 
 describe("the simple glob of the live kernel", () => {
   const root = fs.mkdtempSync(NodePath.join(os.tmpdir(), "simple-glob-"))

@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fs from "node:fs"
-import { loadLibc } from "../../src/internal/libc.ts"
-import { syscallNumbersByArch, syscallNumbersFor } from "../../src/internal/syscallNumbers.ts"
+import { loadLibc } from "../../src/kernels/libc.ts"
+import { syscallNumbersByArch, syscallNumbersFor } from "../../src/kernels/syscallNumbers.ts"
 
 /** The kernel headers of this machine that define `__NR_*` for its architecture, if installed. */
 const headerOf: Readonly<Record<string, ReadonlyArray<string>>> = {

@@ -196,6 +196,16 @@ describe("Sysinit.run", () => {
       assert.deepStrictEqual(yield* exitLines, [`VIRTRUN_EXIT_CODE: ${code}`])
     }).pipe(withKernel()))
 
+  it.effect("5. a run whose steps set no exit code says so as an error, naming the fix", () =>
+    Effect.gen(function*() {
+      yield* runInit(Effect.void)
+      assert.deepStrictEqual(yield* exitLines, [])
+      const errors = (yield* consoleLines).filter((line) => / ERROR /.test(line))
+      assert.strictEqual(errors.length, 1, errors.join("\n"))
+      assert.include(errors[0], "the run ended without an exit code")
+      assert.include(errors[0], "end the steps with Sysinit.setExitCode(0)")
+    }).pipe(withKernel()))
+
   it.effect("6. an interrupted run runs its finalizers, prints no exit code and powers off once", () =>
     Effect.gen(function*() {
       const kernel = yield* MemoryKernel

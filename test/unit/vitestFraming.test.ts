@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { decodePayload, encodeFrame, FrameDecoder } from "../../src/internal/vitestFraming.ts"
+import { decodePayload, encodeMessage, FrameDecoder } from "../../src/protocol/vitestFraming.ts"
 
 const decodeAll = (chunks: ReadonlyArray<Buffer>) => {
   const messages: Array<unknown> = []
@@ -14,29 +14,34 @@ describe("the vitest pool's frames", () => {
   const message = { type: "run", pattern: /a.b/g, missing: undefined, files: ["/p/a.test.ts"] }
 
   it("carry what JSON cannot: RegExps and undefined fields", () => {
-    const { messages } = decodeAll([encodeFrame(message)])
+    const { messages } = decodeAll([encodeMessage(message)])
     assert.deepStrictEqual(messages, [message])
     assert.isTrue("missing" in (messages[0] as object))
   })
 
   it("are found between other output, which is passed through in order", () => {
-    const bytes = Buffer.concat([Buffer.from("before VTP "), encodeFrame(1), Buffer.from("between"), encodeFrame(2)])
+    const bytes = Buffer.concat([
+      Buffer.from("before VTP "),
+      encodeMessage(1),
+      Buffer.from("between"),
+      encodeMessage(2)
+    ])
     const { messages, noise } = decodeAll([bytes])
     assert.deepStrictEqual(messages, [1, 2])
     assert.strictEqual(noise, "before VTP between")
   })
 
   it("are decoded when split into one-byte chunks", () => {
-    const bytes = Buffer.concat([encodeFrame("first"), Buffer.from("VT"), encodeFrame({ n: 2 })])
+    const bytes = Buffer.concat([encodeMessage("first"), Buffer.from("VT"), encodeMessage({ n: 2 })])
     const { messages, noise } = decodeAll([...bytes].map((byte) => Buffer.from([byte])))
     assert.deepStrictEqual(messages, ["first", { n: 2 }])
     assert.strictEqual(noise, "VT")
   })
 
   it("with a damaged payload are dropped, the next frame still decoded", () => {
-    const damaged = encodeFrame("lost")
+    const damaged = encodeMessage("lost")
     damaged[damaged.length - 1] ^= 0xff
-    const { messages } = decodeAll([Buffer.concat([damaged, encodeFrame("kept")])])
+    const { messages } = decodeAll([Buffer.concat([damaged, encodeMessage("kept")])])
     assert.deepStrictEqual(messages, ["kept"])
   })
 })

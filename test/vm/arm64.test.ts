@@ -10,9 +10,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import { spawnSync } from "node:child_process"
 import { join } from "node:path"
-import * as Architecture from "../../src/runner/Architecture.ts"
-import * as Kernel from "../../src/runner/Kernel.ts"
-import * as KernelModules from "../../src/runner/KernelModules.ts"
+import * as Kernel from "../../src/runner/kernel/Kernel.ts"
+import * as KernelModules from "../../src/runner/kernel/KernelModules.ts"
+import * as Architecture from "../../src/runner/machine/Architecture.ts"
 import { bootTimeout, hasArm64Qemu, inits } from "./harness.ts"
 
 const arm64 = Architecture.all.aarch64

@@ -7,10 +7,10 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem } from "effect"
 import { existsSync, readdirSync } from "node:fs"
-import * as Elf from "../../src/internal/elf.ts"
-import { ninePModules } from "../../src/internal/execSpec.ts"
-import * as Kernel from "../../src/runner/Kernel.ts"
-import * as KernelModules from "../../src/runner/KernelModules.ts"
+import * as Elf from "../../src/formats/elf.ts"
+import { ninePModules } from "../../src/protocol/execSpec.ts"
+import * as Kernel from "../../src/runner/kernel/Kernel.ts"
+import * as KernelModules from "../../src/runner/kernel/KernelModules.ts"
 
 const cache = `${process.env["HOME"]}/.cache/effect-sysinit/kernel`
 const modules = `${cache}/modules`

@@ -1,7 +1,9 @@
 /**
  * What the runner shows when the guest fails, as a user runs it (the CLI,
  * without --verbose): each failure says why on stderr, with the runner's
- * exit code for it.
+ * exit code for it. A failing step (its error line, exit 121) is the unit
+ * tier's: the init on the memory machine (test/unit/sysinit.test.ts), the
+ * CLI on a fake QEMU's console 0 (test/unit/runner/cliWithFakeQemu.test.ts).
  */
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
@@ -9,8 +11,8 @@ import { Effect, FileSystem } from "effect"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import { join } from "node:path"
-import { exitCodes } from "../../src/runner/Cli.ts"
-import * as Kernel from "../../src/runner/Kernel.ts"
+import { exitCodes } from "../../src/runner/exitCodes.ts"
+import * as Kernel from "../../src/runner/kernel/Kernel.ts"
 import { boot, bootTimeout, hasQemu, inits } from "./harness.ts"
 
 const bin = join(import.meta.dirname, "../../bin/effect-sysinit")
@@ -35,13 +37,6 @@ const throwLocation = () => {
 }
 
 describe.skipIf(!hasQemu)("what the runner shows of a failing guest", () => {
-  it("prints the init's error line and exits 121 when a step fails", () => {
-    const run = cli([failing, "--", "fail"])
-    assert.strictEqual(run.status, exitCodes.NoExitCode, run.stderr)
-    assert.match(run.stderr, /^effect-sysinit: guest: run failed: boom$/m)
-    assert.include(run.stderr, "effect-sysinit: guest error: no exit code found")
-  }, bootTimeout)
-
   it(
     "says the init threw before Sysinit.run, with the stack at the init's own file and line, not a kernel panic",
     () => {
@@ -92,10 +87,4 @@ describe.skipIf(!hasQemu)("what the runner shows of a failing guest", () => {
       }).pipe(Effect.provide(NodeServices.layer)),
     bootTimeout
   )
-
-  it("keeps the guest's colours out of a piped stdout (the guest's own stdout is a terminal)", () => {
-    const piped = cli([failing, "--", "colours"])
-    assert.strictEqual(piped.status, 0, piped.stderr)
-    assert.strictEqual(piped.stdout, "14 { a: 'b' }\n")
-  }, bootTimeout)
 })

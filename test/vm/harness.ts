@@ -19,16 +19,27 @@ if (!hasQemu) {
 
 /**
  * qemu-system-aarch64 for the one arm64 boot. CI installs it
- * (scripts/install-qemu.sh arm64): there the boot runs anyway and a missing
+ * (scripts/setup.sh amd64 arm64): there the boot runs anyway and a missing
  * one fails it, naming the package.
  */
 export const hasArm64Qemu = hasTool("qemu-system-aarch64") || process.env["CI"] !== undefined
 
 if (!hasArm64Qemu) {
   console.warn(
-    "\n!!! ARM64 VM TEST SKIPPED: qemu-system-aarch64 is not installed.\n!!! Run `sh scripts/install-qemu.sh arm64` (as root) to install it; CI does.\n"
+    "\n!!! ARM64 VM TEST SKIPPED: qemu-system-aarch64 is not installed.\n!!! Run `sh scripts/setup.sh amd64 arm64` (as root) to install it and the arm64 kernel; CI does.\n"
   )
 }
+
+/**
+ * A run's stderr without the runner's progress lines (an image built, a
+ * machine saved, a kernel fetched: what a run on a new cache says), which
+ * come and go with the cache's state.
+ */
+export const withoutProgress = (stderr: string): string =>
+  stderr.replace(
+    /^effect-sysinit: (?:image|machine|kernel \S+ for \S+|node, koffi and C libraries for \S+ guests): .*\n/gm,
+    ""
+  )
 
 /** A vitest timeout for one boot of a few seconds, with room for a slow, shared machine. */
 export const bootTimeout = 300_000

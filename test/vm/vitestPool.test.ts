@@ -94,7 +94,7 @@ describe.skipIf(!hasQemu)("vmPool", () => {
       assert.deepStrictEqual(statuses(hang), ["never ends: pending"])
       assert.match(
         stderr,
-        /effect-sysinit\/vitest: \S+faults\/hang\.test\.ts ran past the pool's timeout of 40000 ms; its VM was stopped/
+        /effect-sysinit\/vitest: \S+faults\/hang\.test\.ts ran past the pool's timeout of 20000 ms; its VM was stopped/
       )
     },
     bootTimeout

@@ -8,7 +8,7 @@
 import { Console, Effect } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
-import { loadLibc, TCGETS } from "../../../src/internal/libc.ts"
+import { loadLibc, TCGETS } from "../../../src/kernels/libc.ts"
 import { NodeProcess } from "../../../src/NodeProcess.ts"
 import { Syscalls } from "../../../src/Syscalls.ts"
 import { runScenarios } from "../pidOne.ts"

@@ -23,9 +23,9 @@ const runs: Readonly<Record<string, Effect.Effect<never, unknown>>> = {
   "devtmpfs as tmpfs": Sysinit.run(
     finalizer("1"),
     Mount.withMountPoints(Mount.systemMountPoints()),
-    Symlink.withSymlinks(Symlink.devSymlinks()),
-    Network.withInterfaceUp("lo"),
-    Env.withEnv({ SYSINIT_RUN: "yes" }),
+    Symlink.createSymlinks(Symlink.devSymlinks()),
+    Network.setInterfaceUp("lo"),
+    Env.setEnv({ SYSINIT_RUN: "yes" }),
     finalizer("2"),
     Console.log("steps ran"),
     Sysinit.setExitCode(300)
@@ -34,7 +34,7 @@ const runs: Readonly<Record<string, Effect.Effect<never, unknown>>> = {
   "failing step": Sysinit.run(
     Sysinit.setExitCode(0),
     finalizer("1"),
-    Network.withInterfaceUp("nosuch0"),
+    Network.setInterfaceUp("nosuch0"),
     Console.log("after the failing step")
   ).pipe(Effect.provide(devtmpfsAsTmpfs))
 }

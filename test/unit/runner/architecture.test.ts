@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Option } from "effect"
-import * as Architecture from "../../../src/runner/Architecture.ts"
+import * as Architecture from "../../../src/runner/machine/Architecture.ts"
 
 describe("Architecture", () => {
   const spellings: ReadonlyArray<readonly [string, Architecture.Architecture | undefined]> = [

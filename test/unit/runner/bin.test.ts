@@ -1,14 +1,17 @@
 /**
- * The `effect-sysinit` command as a user runs it: what it exits with and
- * says on stderr for input it refuses, all before any boot (no QEMU, no
- * kernel needed).
+ * The `effect-sysinit` command as a user runs it, through
+ * `bin/effect-sysinit` in a process of its own: the process exits with the
+ * code the command set (a refused command line: 120, two lines on stderr,
+ * nothing on stdout; the help: 0), and says which node it needs under an
+ * older one, before loading anything. Each kind of refusal, the help and
+ * the commands themselves are checked in process (cliRefusals.test.ts,
+ * cliWithFakeQemu.test.ts, execWithFakeQemu.test.ts, shellCommand.test.ts,
+ * cliMain.test.ts), where the unit tier's coverage measures them.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { spawnSync } from "node:child_process"
-import * as fs from "node:fs"
-import * as os from "node:os"
 import { join } from "node:path"
-import * as Cli from "../../../src/runner/Cli.ts"
+import { exitCodes } from "../../../src/runner/exitCodes.ts"
 
 const bin = join(import.meta.dirname, "../../../bin/effect-sysinit")
 const hello = join(import.meta.dirname, "../../../examples/hello.ts")
@@ -20,48 +23,30 @@ const run = (args: ReadonlyArray<string>, nodeOptions: ReadonlyArray<string> = [
 
 const timeout = 120_000
 
-describe("the effect-sysinit command", () => {
-  const usageErrors: ReadonlyArray<readonly [string, ReadonlyArray<string>, string]> = [
-    ["an unknown flag", ["vm", "--bogus", hello], "Unrecognized flag: --bogus"],
-    ["no INIT", ["vm"], "Missing required argument: init"],
-    ["--memory abc", ["vm", "--memory", "abc", hello], "--memory"],
-    [
-      "three --output on serial",
-      ["vm", "--output", "a", "--output", "b", "--output", "c", hello],
-      "the serial transport has 4; use --transport virtio (up to 6 --output)"
-    ],
-    [
-      "--kernel that is not one",
-      ["vm", "--kernel", "/etc/passwd", hello],
-      "--kernel: /etc/passwd is not a kernel image"
-    ]
-  ]
-  for (const [name, args, says] of usageErrors) {
-    it(`exits with the usage error code ${Cli.exitCodes.UsageError}, not a guest's, on ${name}`, () => {
-      const result = run(args)
-      assert.strictEqual(result.status, Cli.exitCodes.UsageError, result.stderr)
-      assert.include(result.stderr, says)
-    }, timeout)
-  }
+describe("bin/effect-sysinit", () => {
+  it("exits 120 on a command line it refuses, saying what is wrong and where the help is on stderr", () => {
+    const result = run(["vm", "--memory", "abc", hello])
+    assert.strictEqual(result.status, exitCodes.UsageError, result.stderr)
+    assert.strictEqual(result.stdout, "")
+    assert.strictEqual(
+      result.stderr,
+      "effect-sysinit: --memory: \"abc\" is not a whole number of MiB above 0\n" +
+        "effect-sysinit: see effect-sysinit vm --help\n"
+    )
+  }, timeout)
+
+  it("prints the help on stdout and exits 0 on --help", () => {
+    const result = run(["--help"])
+    assert.strictEqual(result.status, 0, result.stderr)
+    assert.include(result.stdout, "effect-sysinit <subcommand>")
+    assert.strictEqual(result.stderr, "")
+  }, timeout)
 
   it("says it needs Node 24 under an older node, before loading anything", () => {
     const older =
       `data:text/javascript,Object.defineProperty(process, "versions", { value: { ...process.versions, node: "20.18.0" } })`
     const result = run(["vm", hello], ["--import", older])
-    assert.strictEqual(result.status, Cli.exitCodes.RunnerFailed)
+    assert.strictEqual(result.status, exitCodes.RunnerFailed)
     assert.include(result.stderr, "effect-sysinit: needs Node 24 or later, this is Node 20.18.0")
-  }, timeout)
-
-  it("bundle --out-dir makes the directory when it does not exist", () => {
-    const dir = fs.mkdtempSync(join(os.tmpdir(), "effect-sysinit-test-"))
-    try {
-      const out = join(dir, "new", "out")
-      const result = run(["bundle", "--out-dir", out, hello])
-      assert.strictEqual(result.status, 0, result.stderr)
-      assert.isTrue(fs.existsSync(join(out, "init.mjs")))
-      assert.include(result.stdout, join(out, "init.mjs"))
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true })
-    }
   }, timeout)
 })

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import * as ConsoleLog from "../../../src/runner/consoleLog.ts"
+import * as ConsoleLog from "../../../src/runner/machine/consoleLog.ts"
 
 const { Outcome } = ConsoleLog
 

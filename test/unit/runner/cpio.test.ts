@@ -3,7 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem } from "effect"
 import { execFileSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import * as Cpio from "../../../src/runner/cpio.ts"
+import * as Cpio from "../../../src/formats/cpio.ts"
 import { hasTool } from "../../shared/tools.ts"
 import { readArchive } from "./cpioReader.ts"
 

@@ -1,5 +1,5 @@
 import { assert } from "@effect/vitest"
-import * as Cpio from "../../../src/runner/cpio.ts"
+import * as Cpio from "../../../src/formats/cpio.ts"
 
 export interface Entry {
   readonly name: string

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "vitest"
-import { execFlagTable } from "../../../src/runner/Cli.ts"
-import * as ExecArgs from "../../../src/runner/execArgs.ts"
-import * as ExecPlan from "../../../src/runner/ExecPlan.ts"
+import * as ExecArgs from "../../../src/runner/cli/flagSources.ts"
+import { execFlagTable, flagSourceOf } from "../../../src/runner/cli/main.ts"
+import * as Shares from "../../../src/runner/exec/shares.ts"
 
 const split = (args: ReadonlyArray<string>) => ExecArgs.splitArgs(args, execFlagTable)
 
@@ -24,6 +24,20 @@ describe("exec's command line", () => {
       "--kernel=/k/vmlinuz",
       "--share",
       "/home/me/src:ro"
+    ])
+  })
+
+  it("takes a kernel by name from the environment or the flags file as go test -exec runs get it", () => {
+    const env = split(ExecArgs.parseArgsVariable("--kernel 6.12 --smp 2")).flags
+    const file = split(ExecArgs.parseArgsFile("--kernel\n6.12-cloud\n", {})).flags
+    const cli = split(["/tmp/pkg.test", "-test.v"])
+    assert.deepStrictEqual(cli.program, ["/tmp/pkg.test", "-test.v"])
+    assert.deepStrictEqual(ExecArgs.mergeFlags(cli.flags, [], env, execFlagTable), ["--kernel", "6.12", "--smp", "2"])
+    assert.deepStrictEqual(ExecArgs.mergeFlags(cli.flags, file, env, execFlagTable), [
+      "--smp",
+      "2",
+      "--kernel",
+      "6.12-cloud"
     ])
   })
 
@@ -52,8 +66,31 @@ describe("exec's command line", () => {
   })
 })
 
+describe("where a flag of exec came from", () => {
+  const sourceOf = flagSourceOf([
+    { name: undefined, flags: split(["--memory", "2048", "--env", "A=1"]).flags },
+    { name: ".effect-sysinit-args", flags: split(["--memory=abc", "--smp", "0", "--bogus", "--timeout"]).flags },
+    { name: "$EFFECT_SYSINIT_ARGS", flags: split(["--smp", "2", "--env", "B", "--add-file", "/nope"]).flags }
+  ], execFlagTable)
+  const table: ReadonlyArray<readonly [string, string | undefined, string | undefined, string | undefined]> = [
+    ["the command line's, over the file's", "--memory", "2048", undefined],
+    ["the file's, by its value", "--memory", "abc", ".effect-sysinit-args"],
+    ["a flag given once, from the highest source that has it", "--smp", undefined, ".effect-sysinit-args"],
+    ["an unknown flag", "--bogus", undefined, ".effect-sysinit-args"],
+    ["a flag without its value", "--timeout", undefined, ".effect-sysinit-args"],
+    ["a repeatable flag, by its value", "--add-file", "/nope", "$EFFECT_SYSINIT_ARGS"],
+    ["a repeatable flag in two sources without its value: not told", "--env", undefined, undefined],
+    ["an argument, not a flag", "<program>", undefined, undefined]
+  ]
+  for (const [name, flag, value, source] of table) {
+    it(`tells ${name}`, () => {
+      assert.strictEqual(sourceOf(flag, value), source)
+    })
+  }
+})
+
 describe("--share", () => {
-  const table: ReadonlyArray<readonly [string, ExecPlan.Share | undefined]> = [
+  const table: ReadonlyArray<readonly [string, Shares.Share | undefined]> = [
     [".", { host: "/home/me/p", guest: "/home/me/p", readOnly: false }],
     ["src:ro", { host: "/home/me/p/src", guest: "/home/me/p/src", readOnly: true }],
     ["/data:/mnt/data", { host: "/data", guest: "/mnt/data", readOnly: false }],
@@ -65,7 +102,7 @@ describe("--share", () => {
   ]
   for (const [text, expected] of table) {
     it(`reads ${JSON.stringify(text)}`, () => {
-      assert.deepStrictEqual(ExecPlan.parseShare(text, "/home/me/p"), expected)
+      assert.deepStrictEqual(Shares.parseShare(text, "/home/me/p"), expected)
     })
   }
 })

@@ -1,11 +1,13 @@
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Option, Result } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import { join } from "node:path"
-import * as Architecture from "../../../src/runner/Architecture.ts"
-import * as ExecPlan from "../../../src/runner/ExecPlan.ts"
+import { type GuestInput, guestSettings } from "../../../src/runner/exec/execFlags.ts"
+import * as ExecPlan from "../../../src/runner/exec/ExecPlan.ts"
+import { programArchitecture } from "../../../src/runner/exec/program.ts"
+import * as Architecture from "../../../src/runner/machine/Architecture.ts"
 
 const dir = fs.mkdtempSync(join(os.tmpdir(), "effect-sysinit-plan-"))
 const file = (name: string, contents: string | Uint8Array, mode = 0o755) => {
@@ -39,9 +41,10 @@ const options = (program: string, extra: Partial<ExecPlan.PlanOptions> = {}): Ex
   hostRoot: false,
   arch: Architecture.all.x86_64,
   moduleTree: undefined,
-  env: {},
   hostEnv: { PATH: "/usr/bin:/bin", TERM: "xterm" },
-  stdoutIsTerminal: false,
+  color: { NO_COLOR: "1" },
+  guest: { env: {} },
+  runShare: false,
   ...extra
 })
 
@@ -56,7 +59,7 @@ const refusal = (program: string, extra: Partial<ExecPlan.PlanOptions> = {}) =>
 
 const arch = (program: string) =>
   Effect.map(
-    ExecPlan.programArchitecture(program, dir, { PATH: "/usr/bin:/bin" }).pipe(Effect.provide(NodeServices.layer)),
+    programArchitecture(program, dir, { PATH: "/usr/bin:/bin" }).pipe(Effect.provide(NodeServices.layer)),
     (facts) => facts.name
   )
 
@@ -66,7 +69,7 @@ describe("exec's plan", () => {
       const planned = yield* plan("/bin/sh")
       assert.strictEqual(planned.spec.command, "/exec/sh")
       assert.deepStrictEqual(planned.spec.args, ["a b"])
-      assert.deepInclude(planned.files, { guest: "/exec/sh", source: "/bin/sh", mode: 0o755 })
+      assert.deepInclude(planned.runFiles, { guest: "/exec/sh", source: "/bin/sh", mode: 0o755 })
       assert.strictEqual(planned.spec.cwd, "/")
       assert.deepStrictEqual(planned.spec.env, {
         PATH: "/exec:/data:/usr/bin:/bin",
@@ -74,7 +77,7 @@ describe("exec's plan", () => {
         TERM: "xterm",
         NO_COLOR: "1"
       })
-      assert.deepStrictEqual(planned.modules, [])
+      assert.deepStrictEqual(planned.imageModules, [])
     }))
 
   it.effect("refuses an ELF of another machine before any boot", () =>
@@ -98,7 +101,7 @@ describe("exec's plan", () => {
       assert.deepStrictEqual(script.spec.args, ["/exec/hello.mjs", "a b"])
       const shell = yield* plan(file("run.sh", "#!/bin/sh\necho hi\n"))
       assert.strictEqual(shell.spec.command, "/exec/run.sh")
-      assert.isTrue(shell.files.some((entry) => entry.guest === "/usr/bin/sh"), JSON.stringify(shell.files))
+      assert.isTrue(shell.runFiles.some((entry) => entry.guest === "/usr/bin/sh"), JSON.stringify(shell.runFiles))
     }))
 
   it.effect("refuses a script whose interpreter does not exist, and a file of no known kind", () =>
@@ -117,7 +120,7 @@ describe("exec's plan", () => {
       })
       assert.strictEqual(planned.spec.command, "/project/in-share.sh")
       assert.strictEqual(planned.spec.cwd, "/project")
-      assert.deepStrictEqual(planned.devices, [{ tag: "share0", path: dir, readOnly: false, multidevs: false }])
+      assert.deepStrictEqual(planned.shares, [{ tag: "share0", path: dir, readOnly: false, multidevs: false }])
       assert.deepStrictEqual(planned.spec.shares, [{ tag: "share0", guest: "/project", readOnly: false }])
     }))
 
@@ -139,6 +142,106 @@ describe("exec's plan", () => {
     Effect.gen(function*() {
       const shares = [{ host: dir, guest: dir, readOnly: true }]
       const planned = yield* plan("/bin/sh", { shares, moduleTree: builtinTree })
-      assert.deepStrictEqual(planned.modules, [])
+      assert.deepStrictEqual(planned.imageModules, [])
+    }))
+})
+
+describe("exec's guest settings", () => {
+  const settings: ReadonlyArray<readonly [string, GuestInput, string | object]> = [
+    ["--env pairs", { env: ["A=1", "B=x=y"], hostname: Option.none() }, { env: { A: "1", B: "x=y" } }],
+    ["--env without =", { env: ["A"], hostname: Option.none() }, "--env: \"A\" is not K=V"],
+    ["--hostname", { env: [], hostname: Option.some("guest") }, { env: {}, hostname: "guest" }],
+    ["an empty --hostname", { env: [], hostname: Option.some("") }, "is not a host name of 1 to 64 bytes"],
+    [
+      "a --hostname over 64 bytes",
+      { env: [], hostname: Option.some("x".repeat(65)) },
+      "is not a host name of 1 to 64 bytes"
+    ]
+  ]
+  for (const [name, input, expected] of settings) {
+    it(`reads ${name}`, () => {
+      const result = guestSettings(input)
+      if (typeof expected === "string") {
+        assert.include(Result.isFailure(result) ? result.failure.message : "accepted", expected)
+      } else assert.deepInclude(Result.getOrThrow(result), expected)
+    })
+  }
+
+  it.effect("go into the description as they are", () =>
+    Effect.gen(function*() {
+      const planned = yield* plan("/bin/sh", { guest: { env: { A: "1" }, hostname: "guest" } })
+      assert.strictEqual(planned.spec.hostname, "guest")
+      assert.strictEqual(planned.spec.env["A"], "1")
+    }))
+})
+
+describe("exec's plan of node", () => {
+  it.effect("a program that is the image's own node runs the image's copy, not the host's file over 9p", () =>
+    Effect.gen(function*() {
+      const node = file("node-copy", "#!/bin/sh\n")
+      const link = join(dir, "node-link")
+      fs.symlinkSync(node, link)
+      const planned = yield* plan(link, {
+        shares: [{ host: dir, guest: dir, readOnly: true }],
+        moduleTree: builtinTree,
+        imageNode: node
+      })
+      assert.strictEqual(planned.spec.command, "/.effect-sysinit/node")
+      const other = yield* plan(file("other-script", "#!/bin/sh\n"), {
+        shares: [{ host: dir, guest: dir, readOnly: true }],
+        moduleTree: builtinTree,
+        imageNode: node
+      })
+      assert.strictEqual(other.spec.command, join(dir, "other-script"))
+    }))
+})
+
+/** ExecPlan.make as shell calls it, with `input`. */
+const makeShellPlan = (input: Pick<ExecPlan.ExecInput, "terminal" | "inputs">) =>
+  ExecPlan.make({
+    program: "/bin/sh",
+    args: [],
+    cwd: dir,
+    hostEnv: { PATH: "/usr/bin:/bin", TERM: "xterm" },
+    color: {},
+    arch: Architecture.all.x86_64,
+    transport: "virtio",
+    kernel: undefined,
+    kernelModules: builtinTree,
+    shares: [],
+    hostRoot: false,
+    outputs: [],
+    goTestRewrite: false,
+    guest: { env: [], hostname: Option.none() },
+    node: undefined,
+    addFiles: [],
+    addModules: [],
+    ...input
+  }).pipe(Effect.provide(NodeServices.layer))
+
+describe("shell's plan", () => {
+  it.effect("the bytes read from stdin travel as a file of the run that the description names as stdin", () =>
+    Effect.gen(function*() {
+      const stdin = new TextEncoder().encode("echo hi\nexit 3\n")
+      // As shell plans: with the host's root, where the shell runs in place.
+      const planned = yield* plan("/usr/bin/true", { stdin, hostRoot: true, moduleTree: builtinTree, runShare: true })
+      assert.strictEqual(planned.spec.stdin, ExecPlan.stdinPath)
+      const inline = planned.spec.inlineFiles?.find((entry) => entry.path === ExecPlan.stdinPath)
+      assert.deepStrictEqual(
+        { mode: inline?.mode, data: Buffer.from(inline?.data ?? "", "base64").toString() },
+        { mode: 0o644, data: "echo hi\nexit 3\n" }
+      )
+      const without = yield* plan("/usr/bin/true", { hostRoot: true, moduleTree: builtinTree, runShare: true })
+      assert.isUndefined(without.spec.stdin)
+      assert.isUndefined(without.spec.inlineFiles?.find((entry) => entry.path === ExecPlan.stdinPath))
+    }))
+
+  it.effect("a terminal is a console of its own, after the inputs and before the control console, at the size given", () =>
+    Effect.gen(function*() {
+      const planned = yield* makeShellPlan({ inputs: ["/tmp/in.sock"], terminal: { rows: 30, columns: 100 } })
+      // Consoles: 0 log, 1 stdout, 2 stderr, 3 the input, 4 the terminal, 5 control.
+      assert.deepStrictEqual(planned.spec.terminal, { device: "/dev/virtrun4", windowSize: { rows: 30, columns: 100 } })
+      assert.strictEqual(planned.spec.env["EFFECT_SYSINIT_INPUTS"], "/dev/virtrun3")
+      assert.isUndefined((yield* makeShellPlan({ inputs: [], terminal: undefined })).spec.terminal)
     }))
 })

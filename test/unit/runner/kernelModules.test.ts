@@ -6,7 +6,7 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem } from "effect"
 import { dirname, join } from "node:path"
-import * as KernelModules from "../../../src/runner/KernelModules.ts"
+import * as KernelModules from "../../../src/runner/kernel/KernelModules.ts"
 import { gzip, module } from "../moduleFiles.ts"
 
 /** A tree: virtio_console needs virtio (built in) and virtio_ring; virtio_ring needs its_helper (gzip). */

@@ -6,11 +6,12 @@
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem } from "effect"
-import { existsSync } from "node:fs"
+import { TestClock } from "effect/testing"
+import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import * as Architecture from "../../../src/runner/Architecture.ts"
-import * as Kvm from "../../../src/runner/Kvm.ts"
-import * as Qemu from "../../../src/runner/Qemu.ts"
+import * as Architecture from "../../../src/runner/machine/Architecture.ts"
+import * as Kvm from "../../../src/runner/machine/Kvm.ts"
+import * as Qemu from "../../../src/runner/machine/Qemu.ts"
 
 const host = Architecture.all[process.arch === "arm64" ? "aarch64" : "x86_64"]
 const foreign = host.name === "x86_64" ? Architecture.all.aarch64 : Architecture.all.x86_64
@@ -124,6 +125,109 @@ describe("Kvm.decide", () => {
         assert.lengthOf(probes, 0)
       }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
   }
+
+  it.effect("says a probe that took its whole time did not end within it", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const kernel = join(dir, "vmlinuz")
+      yield* fs.writeFileString(kernel, "a kernel")
+      const choice = yield* Kvm.decide("auto", {
+        kernel,
+        arch: host,
+        qemu: "/nonexistent/qemu",
+        cacheDirectory: join(dir, "kvm"),
+        facts: Effect.succeed(facts),
+        probe: () => Effect.as(TestClock.adjust(Kvm.probeTimeout), false)
+      })
+      assert.isFalse(choice.kvm)
+      assert.include(choice.reason, "a probe boot with it did not end within 4s")
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+
+  it.effect("probes anew over an answer it cannot read, and replaces it", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { decide, dir, probes } = yield* setup(false)
+      yield* decide("auto")
+      const [answer] = yield* fs.readDirectory(join(dir, "kvm"))
+      yield* fs.writeFileString(join(dir, "kvm", answer!), "{\"works\": tr")
+      const again = yield* decide("auto")
+      assert.lengthOf(probes, 2)
+      assert.include(again.reason, "probed now")
+      assert.deepStrictEqual(yield* fs.readDirectory(join(dir, "kvm")), [answer])
+      assert.doesNotThrow(() => JSON.parse(readFileSync(join(dir, "kvm", answer!), "utf8")))
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+
+  it.effect("drops an answer of another file it cannot read when it stores one", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { decide, dir } = yield* setup(false)
+      yield* fs.makeDirectory(join(dir, "kvm"))
+      yield* fs.writeFileString(join(dir, "kvm", "unreadable.json"), "not JSON")
+      yield* decide("auto")
+      assert.notInclude(yield* fs.readDirectory(join(dir, "kvm")), "unreadable.json")
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+
+  it.effect("finds a QEMU named without a slash on PATH: another QEMU there is probed anew", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { dir, kernel, probes } = yield* setup(false)
+      const qemuIn = (name: string, script: string) =>
+        Effect.gen(function*() {
+          yield* fs.makeDirectory(join(dir, name))
+          yield* fs.writeFileString(join(dir, name, "qemu-under-test"), script)
+          return join(dir, name)
+        })
+      const first = yield* qemuIn("first", "#!/bin/sh\n")
+      const second = yield* qemuIn("second", "#!/bin/sh\nexit 0\n")
+      const decideOnPath = (path: string) =>
+        Effect.acquireUseRelease(
+          Effect.sync(() => {
+            const saved = process.env["PATH"]
+            process.env["PATH"] = `/nonexistent:${path}`
+            return saved
+          }),
+          () =>
+            Kvm.decide("auto", {
+              kernel,
+              arch: host,
+              qemu: "qemu-under-test",
+              cacheDirectory: join(dir, "kvm"),
+              facts: Effect.succeed(facts),
+              probe: (probed) => Effect.sync(() => (probes.push(probed), false))
+            }),
+          (saved) => Effect.sync(() => void (process.env["PATH"] = saved))
+        )
+      yield* decideOnPath(first)
+      yield* decideOnPath(first)
+      assert.lengthOf(probes, 1, "the same QEMU: its answer is kept")
+      yield* decideOnPath(second)
+      assert.lengthOf(probes, 2, "another QEMU on PATH")
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+
+  it.effect("probes with QEMU itself when no probe is given", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const kernel = join(dir, "vmlinuz")
+      yield* fs.writeFileString(kernel, "a kernel")
+      const marker = join(dir, "probed")
+      const qemu = join(dir, "qemu")
+      yield* fs.writeFileString(qemu, `#!/bin/sh\necho "$@" > '${marker}'\nexit 0\n`)
+      yield* fs.chmod(qemu, 0o755)
+      const choice = yield* Kvm.decide("auto", {
+        kernel,
+        arch: host,
+        qemu,
+        cacheDirectory: join(dir, "kvm"),
+        facts: Effect.succeed(facts)
+      })
+      // Qemu.probeKvm boots only where /dev/kvm exists: then this QEMU ends at once, as a working KVM does.
+      const hasKvm = existsSync("/dev/kvm")
+      assert.strictEqual(choice.kvm, hasKvm)
+      assert.strictEqual(yield* fs.exists(marker), hasKvm)
+      if (hasKvm) assert.include(yield* fs.readFileString(marker), `-kernel ${kernel}`)
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
 
   it.effect("reads this host's facts: its boot id, and /dev/kvm when there is one", () =>
     Effect.gen(function*() {

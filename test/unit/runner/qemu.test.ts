@@ -5,11 +5,12 @@
  */
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, FileSystem } from "effect"
+import { Duration, Effect, FileSystem, Schedule } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import * as Qemu from "../../../src/runner/Qemu.ts"
-import type { Machine } from "../../../src/runner/qemuCommand.ts"
+import * as Qemu from "../../../src/runner/machine/Qemu.ts"
+import type { Machine } from "../../../src/runner/machine/qemuCommand.ts"
+import * as Qmp from "../../../src/runner/restore/Qmp.ts"
 import * as FakeQemu from "./fakeQemu.ts"
 
 const machine = (qemu: string): Machine => ({
@@ -136,6 +137,29 @@ describe.concurrent("Qemu.run with a fake QEMU", () => {
       assert.deepStrictEqual(outputs.map((file) => fs.readFileSync(file, "utf8")), ["two\n", "three\n"])
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
 
+  it.live("serves the terminal console both ways: what the runner sends reaches the guest, all it writes back arrives", () =>
+    Effect.gen(function*() {
+      const fileSystem = yield* FileSystem.FileSystem
+      const fake = FakeQemu.make(yield* fileSystem.makeTempDirectoryScoped(), {
+        terminal: { console: 2, reply: "guest saw: " },
+        consoles: ["VIRTRUN_EXIT_CODE: 0\n"]
+      })
+      const terminal: Array<Uint8Array> = []
+      const ending = yield* Qemu.run({ ...machine(fake.binary), transport: "virtio" }, {
+        stdout: () => Effect.void,
+        console: () => Effect.void,
+        outputs: [],
+        terminal: (chunk) => Effect.sync(() => void terminal.push(chunk)),
+        onStart: (vm) => vm.sendTerminal(new TextEncoder().encode("ls\r"))
+      })
+      assert.deepStrictEqual(ending.outcome, Qemu.Outcome.Exited({ code: 0 }))
+      assert.strictEqual(Buffer.concat(terminal).toString(), "guest saw: ls\r")
+      assert.match(
+        fake.recorded().args.join(" "),
+        /-chardev socket,id=con2,path=\S+\/terminal\.sock -device virtconsole/
+      )
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+
   it.live("QEMU failing before the guest said anything is QemuFailed, with its exit code and last stderr line", () =>
     Effect.gen(function*() {
       const run = yield* runFake({
@@ -179,4 +203,83 @@ describe.concurrent("Qemu.run with a fake QEMU", () => {
       assert.deepStrictEqual(run.console, [bootLine], "console 0 was read until the end")
       assert.isFalse(FakeQemu.isAlive(run.recorded.pid), "QEMU's process is gone")
     }).pipe(Effect.provide(NodeServices.layer)))
+})
+
+describe("QEMU's failures as the runner says them", () => {
+  const failures: ReadonlyArray<readonly [string, Qemu.QemuFailed, string]> = [
+    [
+      "an exit code and QEMU's last line",
+      new Qemu.QemuFailed({ exitCode: 1, stderr: "warning: x\nqemu: cannot open /fake/vmlinuz\n", kvm: false }),
+      "QEMU exited with 1: qemu: cannot open /fake/vmlinuz"
+    ],
+    ["nothing on stderr", new Qemu.QemuFailed({ exitCode: 2, stderr: "", kvm: false }), "QEMU exited with 2"],
+    ["a signal", new Qemu.QemuFailed({ exitCode: -1, stderr: "", kvm: false }), "QEMU was killed by a signal"],
+    [
+      "a failure under KVM, with what to pass to do without",
+      new Qemu.QemuFailed({ exitCode: -1, stderr: "kvm_run: assertion failed\n", kvm: true }),
+      "QEMU was killed by a signal: kvm_run: assertion failed (KVM was used: if it does not work on this host, pass --no-kvm to boot under TCG)"
+    ]
+  ]
+  for (const [name, error, message] of failures) {
+    it(`says ${name}`, () => assert.strictEqual(error.message, message))
+  }
+})
+
+describe("Qemu.run's other streams, with a fake QEMU", () => {
+  it.live("a detached boot connects none of the consoles that face the user, and leaves their files alone", () =>
+    Effect.gen(function*() {
+      const fileSystem = yield* FileSystem.FileSystem
+      const dir = yield* fileSystem.makeTempDirectoryScoped()
+      const output = path.join(dir, "output")
+      yield* fileSystem.writeFileString(output, "the user's")
+      const fake = FakeQemu.make(dir, { consoles: ["VIRTRUN_EXIT_CODE: 0\n"] })
+      const ending = yield* Qemu.run({ ...machine(fake.binary), transport: "virtio" }, {
+        stdout: () => Effect.void,
+        console: () => Effect.void,
+        outputs: [output],
+        inputs: [path.join(dir, "input.sock")],
+        terminal: () => Effect.void,
+        control: true,
+        detached: true
+      })
+      assert.deepStrictEqual(ending.outcome, Qemu.Outcome.Exited({ code: 0 }))
+      const chardevs = fake.recorded().args.filter((_, i, args) => args[i - 1] === "-chardev")
+      assert.deepStrictEqual(chardevs.slice(2), ["null,id=con2", "null,id=con3", "null,id=con4", "null,id=con5"])
+      assert.strictEqual(yield* fileSystem.readFileString(output), "the user's")
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+
+  it.live("a terminal that QEMU never connected to does not hold the run once QEMU ended", () =>
+    Effect.gen(function*() {
+      const fileSystem = yield* FileSystem.FileSystem
+      const fake = FakeQemu.make(yield* fileSystem.makeTempDirectoryScoped(), { consoles: ["VIRTRUN_EXIT_CODE: 4\n"] })
+      const terminal: Array<Uint8Array> = []
+      const ending = yield* Qemu.run({ ...machine(fake.binary), transport: "virtio" }, {
+        stdout: () => Effect.void,
+        console: () => Effect.void,
+        outputs: [],
+        terminal: (chunk) => Effect.sync(() => void terminal.push(chunk))
+      })
+      assert.deepStrictEqual(ending.outcome, Qemu.Outcome.Exited({ code: 4 }))
+      assert.lengthOf(terminal, 0)
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+
+  it.live("a start hook that fails kills QEMU, and the run fails with the hook's error", () =>
+    Effect.gen(function*() {
+      const fileSystem = yield* FileSystem.FileSystem
+      const fake = FakeQemu.make(yield* fileSystem.makeTempDirectoryScoped(), { consoles: ["booting\n"], hang: true })
+      const error = yield* Effect.flip(Qemu.run(machine(fake.binary), {
+        stdout: () => Effect.void,
+        console: () => Effect.void,
+        outputs: [],
+        // Fails once QEMU runs (the fake has said so), which it would go on doing.
+        onStart: () =>
+          Effect.andThen(
+            Effect.repeat(Effect.sync(fake.ran), { until: (ran) => ran, schedule: Schedule.spaced("5 millis") }),
+            Effect.fail(new Qmp.QmpError({ command: "stop", reason: "refused" }))
+          )
+      }))
+      assert.instanceOf(error, Qmp.QmpError)
+      assert.strictEqual(error.message, "QEMU's monitor: stop: refused")
+      assert.isFalse(FakeQemu.isAlive(fake.recorded().pid), "QEMU's process is gone")
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
 })

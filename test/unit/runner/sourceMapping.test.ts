@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { join } from "node:path"
-import * as Bundle from "../../../src/runner/Bundle.ts"
+import * as Bundle from "../../../src/runner/image/Bundle.ts"
 import * as SourceMapping from "../../../src/runner/sourceMapping.ts"
 
 const fixture = join(import.meta.dirname, "fixtures/throwsAtTop.ts")

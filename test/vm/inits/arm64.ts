@@ -12,7 +12,7 @@ const lines = (file: string) => fs.readFileSync(file, "utf8").split("\n").filter
 
 Init.main(
   Mount.withMountPoints(Mount.systemMountPoints()),
-  Kmod.withModules("/lib/modules/*"),
+  Kmod.loadModules("/lib/modules/*"),
   HostPipe.withStdoutHostPipe,
   Effect.gen(function*() {
     const report = {

@@ -9,11 +9,11 @@ const lines = (file: string) => fs.readFileSync(file, "utf8").split("\n").filter
 
 Init.main(
   Mount.withMountPoints(Mount.systemMountPoints()),
-  Symlink.withSymlinks(Symlink.devSymlinks()),
-  Network.withInterfaceUp("lo"),
-  Network.withHostname("sysinit-vm"),
-  Kmod.withModules("/lib/modules/*"),
-  Env.withEnv({ SYSINIT_TEST: "set by withEnv", PATH: "/data:/usr/bin" }),
+  Symlink.createSymlinks(Symlink.devSymlinks()),
+  Network.setInterfaceUp("lo"),
+  Network.setHostname("sysinit-vm"),
+  Kmod.loadModules("/lib/modules/*"),
+  Env.setEnv({ SYSINIT_TEST: "set by withEnv", PATH: "/data:/usr/bin" }),
   Env.sysctl("net.ipv4.ip_forward", "1"),
   HostPipe.withStdoutHostPipe,
   Effect.gen(function*() {

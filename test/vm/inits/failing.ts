@@ -8,7 +8,6 @@ const how = process.argv[2]
 if (how === "throw before run") {
   throw new Error("thrown at the top level") // test/vm/failures.test.ts looks for this line
 }
-if (how === "fail") Init.main(Effect.fail("boom"))
 if (how === "out of memory") {
   Init.main(Effect.sync(() => {
     const kept: Array<Buffer> = []

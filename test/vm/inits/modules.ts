@@ -1,6 +1,6 @@
 // Loads every module under /lib/modules (in dependency order, whatever
 // their names), then, over the host pipes that the loaded virtio_console
-// gives, writes 1 MiB of random bytes to stdout and a JSON report (the
+// gives, writes 16 MiB of random bytes to stdout and a JSON report (the
 // payload's sha256, the load order and the console behind stdout) to the
 // second host pipe.
 // /proc/modules lists the module loaded last first: reversed, it is the
@@ -16,10 +16,10 @@ const write = (bytes: Uint8Array) =>
   })
 
 Init.main(
-  Kmod.withModules("/lib/modules/*"),
+  Kmod.loadModules("/lib/modules/*"),
   HostPipe.withStdoutHostPipe,
   Effect.gen(function*() {
-    const payload = randomBytes(1024 * 1024)
+    const payload = randomBytes(16 * 1024 * 1024)
     yield* write(payload)
     const report = {
       stdoutConsole: fs.readlinkSync("/dev/virtrun1"),

@@ -1,36 +1,39 @@
-// PID 1 duties in a real VM. `output MiB sync|streams`: writes MiB of random
-// bytes to stdout and MiB to /dev/virtrun2, after logging their sha256 on
-// console 0: with process.stdout.write and fs.writeFileSync, or through
-// write streams that the step does not wait for. `orphans`: reaps a shell's
-// orphans while Node's own children report their exit codes (the test adds
-// dash with --add-file: found on PATH in /data, the VM has no other shell).
+// Output of PID 1 in a real VM: `output KiB` writes KiB of random bytes four
+// ways, each on its own host pipe or after the other on stdout, and logs
+// their sha256 on console 0 first:
+// - stdout: a faked exit line, then KiB with process.stdout.write (the
+//   init's redirected stdout, written through at once), then KiB through a
+//   write stream of /dev/virtrun1 that no step waits for;
+// - /dev/virtrun2: KiB with fs.writeFileSync;
+// - /dev/virtrun3: KiB through a write stream that no step waits for.
+// It exits with 300: more than a byte holds, so only the exit line can carry it.
 import { Effect } from "effect"
 import { HostPipe, Init, Sysinit } from "effect-sysinit"
 import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs"
-import { orphansAndChildren } from "../../shared/orphans.ts"
 
-const [mode, size, how] = process.argv.slice(2)
+const [mode, kib] = process.argv.slice(2)
 
 const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex")
 
+// The line a program may print to fake an ending: console 1 is not where the runner looks.
+const fakedExitLine = "VIRTRUN_EXIT_CODE: 0\n"
+
 const output = Effect.gen(function*() {
-  const bytes = Number(size) * 1024 * 1024
-  const toStdout = randomBytes(bytes)
-  const toFile = randomBytes(bytes)
-  yield* Effect.log(`sha256 stdout=${sha256(toStdout)} file=${sha256(toFile)}`)
-  if (how === "streams") {
-    // Neither stream is awaited: the run must not end before both are out.
-    fs.createWriteStream("/dev/virtrun1").end(toStdout)
-    fs.createWriteStream("/dev/virtrun2").end(toFile)
-  } else {
-    process.stdout.write(toStdout)
-    fs.writeFileSync("/dev/virtrun2", toFile)
-  }
+  const bytes = Number(kib) * 1024
+  const [written, streamed, toFile, streamedToFile] = [0, 1, 2, 3].map(() => randomBytes(bytes))
+  const stdout = Buffer.concat([Buffer.from(fakedExitLine), written!, streamed!])
+  yield* Effect.log(`sha256 stdout=${sha256(stdout)} second=${sha256(toFile!)} third=${sha256(streamedToFile!)}`)
+  process.stdout.write(fakedExitLine)
+  process.stdout.write(written!)
+  // Neither stream is awaited: the run must not end before both are out.
+  fs.createWriteStream("/dev/virtrun1").end(streamed)
+  fs.writeFileSync("/dev/virtrun2", toFile!)
+  fs.createWriteStream("/dev/virtrun3").end(streamedToFile)
 })
 
 Init.main(
   HostPipe.withStdoutHostPipe,
-  mode === "orphans" ? orphansAndChildren("dash") : output,
-  Sysinit.setExitCode(0)
+  mode === "output" ? output : Effect.die(new Error(`no mode ${mode}`)),
+  Sysinit.setExitCode(300)
 )
