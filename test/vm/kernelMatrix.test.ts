@@ -10,17 +10,7 @@ import { homedir, tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "vitest"
 import { bootTimeout, hasQemu } from "./harness.ts"
-
-const fixture = join(import.meta.dirname, "../fixtures/vitest-pool")
-const vitestBin = join(import.meta.dirname, "../../node_modules/vitest/vitest.mjs")
-
-interface JsonReport {
-  readonly testResults: ReadonlyArray<{
-    readonly name: string
-    readonly status: string
-    readonly assertionResults: ReadonlyArray<{ readonly title: string; readonly status: string }>
-  }>
-}
+import { fixture, type JsonReport, vitestBin } from "./vitestFixture.ts"
 
 /** Runs vitest on the fixture's matrix config with a cache of its own; its stderr. */
 const runMatrix = (cache: string, args: ReadonlyArray<string>) =>

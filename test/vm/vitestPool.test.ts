@@ -7,22 +7,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "vitest"
 import { bootTimeout, hasQemu } from "./harness.ts"
-
-const fixture = join(import.meta.dirname, "../fixtures/vitest-pool")
-const vitestBin = join(import.meta.dirname, "../../node_modules/vitest/vitest.mjs")
-
-interface JsonReport {
-  readonly testResults: ReadonlyArray<{
-    readonly name: string
-    readonly status: string
-    readonly message?: string
-    readonly assertionResults: ReadonlyArray<{
-      readonly title: string
-      readonly status: string
-      readonly failureMessages: ReadonlyArray<string>
-    }>
-  }>
-}
+import { fixture, type JsonReport, vitestBin } from "./vitestFixture.ts"
 
 /** Runs vitest on the fixture with the JSON reporter; the report by file name, and vitest's stderr. */
 const runFixture = async (

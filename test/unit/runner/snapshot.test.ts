@@ -15,6 +15,18 @@ import * as Snapshot from "../../../src/runner/image/Snapshot.ts"
 
 const hello = join(import.meta.dirname, "../../../examples/hello.ts")
 
+/** Runs a test's effect with `cache` as the cache directory, removed after. */
+const inCache = (cache: string) => <A, E>(effect: Effect.Effect<A, E, NodeServices.NodeServices>) =>
+  effect.pipe(
+    Effect.provide(
+      Layer.mergeAll(
+        NodeServices.layer,
+        Layer.succeed(ConfigProvider.ConfigProvider, ConfigProvider.fromEnvRecord({ SYSINIT_CACHE_DIR: cache }))
+      )
+    ),
+    Effect.ensuring(Effect.sync(() => fs.rmSync(cache, { recursive: true, force: true })))
+  )
+
 describe("the snapshot cache", () => {
   it.live("keeps a snapshot sealed, reuses it, and makes it again when it is damaged", () => {
     const cache = fs.mkdtempSync(join(os.tmpdir(), "effect-sysinit-snapshots-"))
@@ -40,15 +52,7 @@ describe("the snapshot cache", () => {
       const rekept = Cache.unseal(fs.readFileSync(join(folder, name!)))
       assert.isTrue(Option.isSome(rekept) && Buffer.from(rekept.value).equals(Buffer.from(remade.blob)))
       assert.deepStrictEqual(fs.readdirSync(folder), [name], "the damaged entry replaced, nothing else left")
-    }).pipe(
-      Effect.provide(
-        Layer.mergeAll(
-          NodeServices.layer,
-          Layer.succeed(ConfigProvider.ConfigProvider, ConfigProvider.fromEnvRecord({ SYSINIT_CACHE_DIR: cache }))
-        )
-      ),
-      Effect.ensuring(Effect.sync(() => fs.rmSync(cache, { recursive: true, force: true })))
-    )
+    }).pipe(inCache(cache))
   }, 60_000)
 
   const failures: ReadonlyArray<readonly [string, string, RegExp]> = [
@@ -67,15 +71,7 @@ describe("the snapshot cache", () => {
           fs.existsSync(join(cache, "snapshots")) ? fs.readdirSync(join(cache, "snapshots")) : [],
           []
         )
-      }).pipe(
-        Effect.provide(
-          Layer.mergeAll(
-            NodeServices.layer,
-            Layer.succeed(ConfigProvider.ConfigProvider, ConfigProvider.fromEnvRecord({ SYSINIT_CACHE_DIR: cache }))
-          )
-        ),
-        Effect.ensuring(Effect.sync(() => fs.rmSync(cache, { recursive: true, force: true })))
-      )
+      }).pipe(inCache(cache))
     }, 60_000)
   }
 })
