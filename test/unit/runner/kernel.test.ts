@@ -1,7 +1,7 @@
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, FileSystem } from "effect"
-import { join } from "node:path"
+import { join, relative } from "node:path"
 import { payloadOf } from "../../../src/formats/bzImage.ts"
 import * as Apt from "../../../src/runner/fetch/Apt.ts"
 import * as Progress from "../../../src/runner/fetch/Progress.ts"
@@ -80,8 +80,7 @@ describe("Kernel", () => {
   it.effect("a file given by a relative path is taken, as an absolute path", () =>
     Effect.gen(function*() {
       const image = yield* fakeBzImage
-      const relative = join("..", "..", image)
-      const found = yield* Kernel.find(relative).pipe(Effect.provide(NodeServices.layer))
+      const found = yield* Kernel.find(relative(process.cwd(), image)).pipe(Effect.provide(NodeServices.layer))
       assert.strictEqual(found.image, image)
       assert.isUndefined(found.moduleTree)
     }).pipe(Effect.provide(NodeServices.layer)))
