@@ -270,11 +270,13 @@ export const setupHostPipes: Effect.Effect<
   ReadonlyArray<HostPipe>,
   SyscallError | Kmod.LoadModulesError,
   Syscalls | State | Scope.Scope
-> = Effect.suspend(() => Effect.flatMap(consolesByTransport, setupDetected))
+> = Effect.suspend(() => RunState.once(setupKey, Effect.flatMap(consolesByTransport, setupDetected)))
+
+const setupKey = "HostPipe.setupHostPipes"
 
 const setupDetected = (detected: Effect.Success<typeof consolesByTransport>) =>
   RunState.once(
-    "HostPipe.setupHostPipes",
+    setupKey,
     Effect.gen(function*() {
       if (detected.transport === "virtio") yield* reopenStdioOnConsole
       const pipes: Array<HostPipe> = []

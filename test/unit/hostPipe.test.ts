@@ -103,6 +103,21 @@ describe("HostPipe.setupHostPipes", () => {
       assert.strictEqual(kernel.calls.filter((c) => c.call === "openConsole" && c.path === "/dev/ttyS1").length, 1)
     }).pipe(withKernel()))
 
+  it.effect("once they are set up, a later call looks for nothing again: no kernel call at all", () =>
+    Effect.gen(function*() {
+      yield* mounted
+      const state = yield* RunState.make
+      const setup = HostPipe.setupHostPipes.pipe(Effect.provideService(RunState.State, state), Effect.scoped)
+      const first = yield* setup
+      const kernel = yield* MemoryKernel
+      const before = kernel.calls.length
+      assert.strictEqual(yield* setup, first)
+      assert.deepStrictEqual(kernel.calls.slice(before), [])
+    }).pipe(withKernel({
+      consoles: { transport: "virtio", ports: [0, 1, 2] },
+      files: { "/lib/modules/transport/virtio_console.ko": module("virtio_console") }
+    })))
+
   const drainFailures: ReadonlyArray<readonly [string, "EIO" | "EBADF", ReadonlyArray<string>]> = [
     ["a pipe hung up (a shell's terminal whose shell ended) drains with EIO, which is no failure", "EIO", []],
     ["any other failure to drain a pipe is logged", "EBADF", ["draining /dev/ttyS1 failed"]]

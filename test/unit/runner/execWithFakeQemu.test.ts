@@ -11,7 +11,7 @@
  * keeps nothing; the run message is sent again until the guest takes it;
  * two first runs at once keep one machine. Also `--timings` of a restored
  * run, the program's stdout and stderr apart, the colours and clock the run
- * message carries, and a run's files over 1 MiB on a share of its own.
+ * message carries, and a run's files over 64 KiB on a share of its own.
  *
  * All of it runs in this process (cliInProcess.ts), so that the unit tier's
  * coverage measures the runner's code; the kernel is any file and its
@@ -217,7 +217,7 @@ describe("exec from a saved machine, with a fake QEMU", () => {
     assert.lengthOf(m.saved(), 1, "a run's failure is not the saved machine's")
   }, 120_000)
 
-  it("a run's files over 1 MiB travel on a share of the run's own, gone after the run", async () => {
+  it("a run's files over 64 KiB travel on a share of the run's own, gone after the run", async () => {
     const m = machine({ consoles: [exitLine(0)] })
     const big = path.join(m.dir, "big")
     fs.writeFileSync(big, Buffer.alloc(GuestFiles.inlineLimit + 1))
